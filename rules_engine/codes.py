@@ -1,0 +1,134 @@
+"""The diagnostic code table: every code and all of its wording lives here.
+
+Codes are stable: a code is never reused or renumbered.  Ranges:
+
+  E1xx  syntax (files, YAML, the rule language, expressions, CEL, JSON input)
+  E2xx  schema (the structure of YAML rule files)
+  E3xx  semantics (names, regular expressions, EventBridge pattern validity, types)
+  E4xx  compile
+  E5xx  evaluation (event decoding, transforms at run time)
+  E6xx  delivery
+  Wxxx  warnings
+
+A call site never writes wording: it picks a :class:`Code` and fills its
+template, ``codes.UNKNOWN_TARGET.at(span, name="slack-ops")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import Diagnostic
+    from .source import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A stable diagnostic code, its severity, its one-line title and message template."""
+
+    code: str
+    title: str
+    template: str
+
+    @property
+    def severity(self) -> str:
+        return "warning" if self.code.startswith("W") else "error"
+
+    def format(self, **args: Any) -> str:
+        return self.template.format(**args)
+
+    def at(self, span: Span | None, notes: tuple[str, ...] | list[str] = (), **args: Any) -> Diagnostic:
+        from .errors import Diagnostic
+
+        return Diagnostic(self.code, self.format(**args), span, self.severity, tuple(notes))
+
+
+TABLE: dict[str, Code] = {}
+
+
+def _c(code: str, title: str, template: str) -> Code:
+    if code in TABLE:
+        raise RuntimeError(f"diagnostic code {code} defined twice")
+    c = Code(code, title, template)
+    TABLE[code] = c
+    return c
+
+
+# --- E1xx: syntax ----------------------------------------------------------------
+NOT_UTF8 = _c("E100", "file is not UTF-8", "file is not valid UTF-8 text: {detail}")
+EMPTY_FILE = _c("E101", "empty rule file", "rule file is empty: it defines no targets and no rules")
+YAML_SYNTAX = _c("E102", "YAML syntax error", "YAML syntax error: {detail}")
+YAML_ALIAS_LIMIT = _c(
+    "E103",
+    "YAML aliases expand too far",
+    "YAML aliases expand to more than {limit} nodes (a 'billion laughs' document?)",
+)
+FILE_TOO_LARGE = _c("E104", "file too large", "file is {size} bytes, larger than the limit of {limit} bytes")
+TOO_DEEP = _c("E105", "nesting too deep", "{what} is nested deeper than {limit} levels")
+DSL_UNEXPECTED_TOKEN = _c("E106", "unexpected token", "unexpected {found}; expected {expected}")
+DSL_UNEXPECTED_CHAR = _c("E107", "unexpected character", "unexpected character {char!r}")
+DSL_UNTERMINATED_STRING = _c("E108", "unterminated string", "string is not closed before the end of the line")
+DSL_UNEXPECTED_EOF = _c("E109", "unexpected end of input", "unexpected end of {what}; expected {expected}")
+YAML_DUPLICATE_KEY = _c("E110", "duplicate YAML key", "key {key!r} appears twice in this mapping")
+YAML_NOT_MAPPING = _c("E111", "rule file is not a mapping", "a rule file must be a mapping with 'targets' and 'rules', not {found}")
+CEL_SYNTAX = _c("E112", "CEL syntax error", "CEL syntax error: {detail}")
+JSON_SYNTAX = _c("E113", "invalid JSON", "invalid JSON: {detail}")
+BAD_ESCAPE = _c("E114", "invalid escape", "invalid escape sequence {seq!r} in string")
+YAML_UNSUPPORTED_TAG = _c("E115", "YAML tag not allowed", "YAML tag {tag!r} is not allowed in rule files")
+UNKNOWN_FORMAT = _c("E116", "unknown file format", "cannot tell the format of {name!r}; use .yaml, .yml or .rules")
+FILE_UNREADABLE = _c("E117", "file cannot be read", "cannot read {path!r}: {detail}")
+NO_RULE_FILES = _c("E118", "no rule files", "no rule files (*.yaml, *.yml, *.rules) found under {path!r}")
+NON_STRING_KEY = _c("E119", "non-string key", "mapping keys must be strings, not {found}")
+
+# --- E2xx: schema ------------------------------------------------------------------
+UNKNOWN_KEY = _c("E201", "unknown key", "unknown key {key!r} in {where}")
+WRONG_TYPE = _c("E202", "wrong type", "{where} must be {expected}, not {found}")
+MISSING_KEY = _c("E203", "missing required key", "{where} is missing required key {key!r}")
+INVALID_VALUE = _c("E204", "invalid value", "{where}: {detail}")
+SCHEMA_OTHER = _c("E205", "schema violation", "{where}: {detail}")
+NO_FILTER_VALUE = _c("E206", "empty filter", "{where} is empty")
+
+# --- E3xx: semantics -------------------------------------------------------------------
+DUPLICATE_RULE = _c("E301", "duplicate rule name", "rule {name!r} is defined more than once")
+UNKNOWN_TARGET = _c("E302", "unknown target", "unknown target {name!r}")
+DUPLICATE_TARGET = _c("E303", "duplicate target name", "target {name!r} is defined more than once")
+BAD_REGEX = _c("E304", "invalid regular expression", "invalid regular expression {pattern!r}: {detail}")
+TYPE_NEVER_MATCHES = _c(
+    "E305", "comparison can never match", "comparison can never be true: {left} {op} {right}"
+)
+UNKNOWN_FUNCTION = _c("E306", "unknown function", "unknown function {name!r}")
+WRONG_ARITY = _c("E307", "wrong number of arguments", "{name}() takes {expected}, got {got}")
+CEL_CHECK = _c("E308", "CEL check error", "CEL: {detail}")
+BAD_CIDR = _c("E309", "invalid CIDR", "invalid CIDR block {value!r}: {detail}")
+# E310..E329: EventBridge pattern validity.  The message is AWS's own reason text
+# so that users can search for it; the code tells which class of mistake it is.
+PATTERN_INVALID = _c("E310", "invalid event pattern", "Event pattern is not valid. Reason: {reason}")
+UNKNOWN_TARGET_TYPE = _c("E330", "unknown target type", "unknown target type {type!r}")
+BAD_TARGET_OPTION = _c("E331", "invalid target option", "target {name!r}: {detail}")
+UNKNOWN_VARIABLE = _c("E332", "unknown name", "unknown name {name!r}")
+WRONG_ARG_TYPE = _c("E333", "wrong argument type", "{name}() argument {index} must be {expected}, not {found}")
+DUPLICATE_FILTER_KEY = _c("E334", "duplicate filter kind", "rule {name!r} has more than one {kind!r} filter")
+BAD_PATH = _c("E335", "invalid field path", "invalid field path {path!r}: {detail}")
+BAD_TRANSFORM = _c("E336", "invalid transform", "{detail}")
+UNKNOWN_RULE_TARGET_IN_DEFAULT = _c("E337", "unknown default target", "default route names unknown target {name!r}")
+
+# --- E4xx: compile ----------------------------------------------------------------------
+COMPILE_LIMIT = _c("E401", "rule set too large to compile", "{detail}")
+
+# --- E5xx: evaluation --------------------------------------------------------------------
+EVENT_JSON = _c("E501", "malformed event", "event is not valid JSON: {detail}")
+EVENT_NOT_OBJECT = _c("E502", "event is not an object", "an event must be a JSON object, not {found}")
+EVENT_TOO_DEEP = _c("E503", "event nested too deep", "event is nested deeper than {limit} levels")
+EVENT_TOO_LARGE = _c("E504", "event too large", "event is {size} bytes, larger than the limit of {limit} bytes")
+TRANSFORM_FAILED = _c("E510", "transform failed", "transform failed at {path}: {detail}")
+
+# --- E6xx: delivery ---------------------------------------------------------------------
+DELIVERY_FAILED = _c("E601", "delivery failed", "delivery to {target!r} failed: {detail}")
+
+# --- Warnings -----------------------------------------------------------------------------
+UNUSED_TARGET = _c("W301", "unused target", "target {name!r} is not used by any rule")
+RULE_WITHOUT_FILTER = _c("W302", "rule matches every event", "rule {name!r} has no filter and matches every event")
+RULE_WITHOUT_TARGETS = _c("W303", "rule routes nowhere", "rule {name!r} has no targets")
+UNREACHABLE_RULE = _c("W304", "rule can never run", "rule {name!r} can never run: rule {by!r} matches every event and stops")

@@ -1,0 +1,1 @@
+"""The JSON Schema of YAML rule files, shipped as package data."""
