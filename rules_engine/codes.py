@@ -81,6 +81,28 @@ UNKNOWN_FORMAT = _c("E116", "unknown file format", "cannot tell the format of {n
 FILE_UNREADABLE = _c("E117", "file cannot be read", "cannot read {path!r}: {detail}")
 NO_RULE_FILES = _c("E118", "no rule files", "no rule files (*.yaml, *.yml, *.rules) found under {path!r}")
 NON_STRING_KEY = _c("E119", "non-string key", "mapping keys must be strings, not {found}")
+# E120..E139: the rule language (syntax/dsl.py, syntax/lower_dsl.py).
+DSL_UNTERMINATED_NAME = _c(
+    "E120", "unterminated quoted name", "`quoted` name is not closed before the end of the line"
+)
+DSL_DUPLICATE_NAME = _c("E121", "duplicate name", "{what} {name!r} is given more than once")
+DSL_DUPLICATE_STATEMENT = _c("E122", "duplicate statement", "`{stmt}` is given more than once in {where}")
+DSL_BAD_NUMBER = _c("E123", "invalid number", "number {text} {detail}")
+DSL_NOT_INTEGER = _c("E124", "not a whole number", "{what} must be a whole number, not {text}")
+DSL_EMPTY_PATH = _c("E125", "path names no field", "{what} needs a field path; `$` alone is the whole event")
+DSL_BAD_CIDR_ARG = _c("E126", "invalid cidr() argument", 'cidr() takes one string literal, like cidr("10.0.0.0/8")')
+DSL_BAD_TEMPLATE = _c("E127", "invalid template string", "template string: {detail}")
+DSL_UNKNOWN_ENVELOPE = _c(
+    "E128", "unknown envelope format", "unknown envelope format {name!r}; the supported format is 'cloudevents'"
+)
+DSL_BAD_ENVELOPE_ATTR = _c("E129", "invalid CloudEvents attribute", "CloudEvents attribute {name!r}: {detail}")
+DSL_BAD_INPUT_TRANSFORMER = _c("E130", "invalid input transformer", "input transformer: {detail}")
+DSL_STEP_AFTER_ENVELOPE = _c(
+    "E131",
+    "transform step after envelope",
+    "`{stmt}` comes after `envelope`: the envelope wraps the finished payload, so it must come last",
+)
+DSL_TOO_LONG = _c("E132", "input too long", "{what} is {size} characters long, more than the limit of {limit}")
 
 # --- E2xx: schema ------------------------------------------------------------------
 UNKNOWN_KEY = _c("E201", "unknown key", "unknown key {key!r} in {where}")
@@ -101,10 +123,27 @@ TYPE_NEVER_MATCHES = _c(
 UNKNOWN_FUNCTION = _c("E306", "unknown function", "unknown function {name!r}")
 WRONG_ARITY = _c("E307", "wrong number of arguments", "{name}() takes {expected}, got {got}")
 CEL_CHECK = _c("E308", "CEL check error", "CEL: {detail}")
+# E340..E349: CEL load-time checks (cel.py).
+CEL_UNKNOWN_FUNCTION = _c("E340", "unknown CEL function", "CEL: unknown function {name!r}")
+CEL_MACRO_ARITY = _c("E341", "wrong number of macro arguments", "CEL: {name}() takes {expected}, got {got}")
+CEL_MACRO_VARIABLE = _c(
+    "E342", "macro variable is not a name", "CEL: the first argument of {name}() must be a variable name"
+)
+CEL_UNSUPPORTED = _c("E343", "unsupported CEL construct", "CEL: {what} is not supported")
 BAD_CIDR = _c("E309", "invalid CIDR", "invalid CIDR block {value!r}: {detail}")
 # E310..E329: EventBridge pattern validity.  The message is AWS's own reason text
 # so that users can search for it; the code tells which class of mistake it is.
 PATTERN_INVALID = _c("E310", "invalid event pattern", "Event pattern is not valid. Reason: {reason}")
+# The {reason} of E311..E317 is event-ruler's own wording (see rules_engine/pattern.py), E318 is ours.
+_PATTERN_REASON = "Event pattern is not valid. Reason: {reason}"
+PATTERN_STRUCTURE = _c("E311", "invalid event pattern structure", _PATTERN_REASON)
+PATTERN_UNKNOWN_MATCH = _c("E312", "unknown match type in event pattern", _PATTERN_REASON)
+PATTERN_OPERAND = _c("E313", "invalid operand in event pattern", _PATTERN_REASON)
+PATTERN_NUMERIC = _c("E314", "invalid numeric match in event pattern", _PATTERN_REASON)
+PATTERN_WILDCARD = _c("E315", "invalid wildcard in event pattern", _PATTERN_REASON)
+PATTERN_CIDR = _c("E316", "invalid CIDR in event pattern", _PATTERN_REASON)
+PATTERN_OR = _c("E317", "invalid $or in event pattern", _PATTERN_REASON)
+PATTERN_TOO_LARGE = _c("E318", "event pattern expands too far", _PATTERN_REASON)
 UNKNOWN_TARGET_TYPE = _c("E330", "unknown target type", "unknown target type {type!r}")
 BAD_TARGET_OPTION = _c("E331", "invalid target option", "target {name!r}: {detail}")
 UNKNOWN_VARIABLE = _c("E332", "unknown name", "unknown name {name!r}")
@@ -113,6 +152,12 @@ DUPLICATE_FILTER_KEY = _c("E334", "duplicate filter kind", "rule {name!r} has mo
 BAD_PATH = _c("E335", "invalid field path", "invalid field path {path!r}: {detail}")
 BAD_TRANSFORM = _c("E336", "invalid transform", "{detail}")
 UNKNOWN_RULE_TARGET_IN_DEFAULT = _c("E337", "unknown default target", "default route names unknown target {name!r}")
+# E350..E369: expression language checks (check_expr.py).
+BAD_WILDCARD = _c("E350", "invalid wildcard pattern", "invalid wildcard pattern {pattern!r}: {detail}")
+ARITH_NEVER_VALUE = _c(
+    "E351", "operation never has a value", "{left} {op} {right} never has a value: {detail}"
+)
+DUPLICATE_OBJECT_KEY = _c("E352", "duplicate object key", "key {key!r} appears more than once in this object")
 
 # --- E4xx: compile ----------------------------------------------------------------------
 COMPILE_LIMIT = _c("E401", "rule set too large to compile", "{detail}")
@@ -123,6 +168,10 @@ EVENT_NOT_OBJECT = _c("E502", "event is not an object", "an event must be a JSON
 EVENT_TOO_DEEP = _c("E503", "event nested too deep", "event is nested deeper than {limit} levels")
 EVENT_TOO_LARGE = _c("E504", "event too large", "event is {size} bytes, larger than the limit of {limit} bytes")
 TRANSFORM_FAILED = _c("E510", "transform failed", "transform failed at {path}: {detail}")
+# E520..E529: CEL at evaluation time (explanations of a CEL filter that did not hold).
+CEL_FALSE = _c("E520", "CEL filter is false", "CEL expression evaluated to false")
+CEL_EVAL_ERROR = _c("E521", "CEL evaluation error", "CEL error: {detail}")
+CEL_NOT_BOOL = _c("E522", "CEL filter is not a bool", "CEL expression evaluated to {kind} {value}, not a bool")
 
 # --- E6xx: delivery ---------------------------------------------------------------------
 DELIVERY_FAILED = _c("E601", "delivery failed", "delivery to {target!r} failed: {detail}")

@@ -1,0 +1,56 @@
+"""Event bytes -> event: the decode step in front of matching.
+
+Position in the pipeline::
+
+    event bytes ──**decode_event**──▶ event (dict) ──▶ CompiledRuleSet.match
+
+Limits keep hostile input bounded: an event larger than ``max_bytes`` or
+nested deeper than orjson's limit (1,024 levels) is refused with a code.
+An event must be a JSON object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from . import codes
+from .errors import RuleError
+from .source import Span
+
+MAX_EVENT_BYTES = 1024 * 1024
+
+
+def decode_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any], max_bytes: int = MAX_EVENT_BYTES,
+                 name: str = "<event>") -> dict[str, Any]:
+    """Decode one event; raise :class:`RuleError` (E501–E504) for bad input."""
+    if isinstance(raw, Mapping):
+        return dict(raw) if not isinstance(raw, dict) else raw
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    if size > max_bytes:
+        raise RuleError([codes.EVENT_TOO_LARGE.at(None, size=size, limit=max_bytes)])
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        msg = str(e)
+        if "depth limit" in msg or "recursion" in msg.lower():
+            raise RuleError([codes.EVENT_TOO_DEEP.at(None, limit=1024)]) from None
+        line, col = getattr(e, "lineno", 1), getattr(e, "colno", 1)
+        raise RuleError([codes.EVENT_JSON.at(Span.point(name, line, col), detail=e.msg)]) from None
+    if not isinstance(value, dict):
+        raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=_kind(value))])
+    return value
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    return "null"

@@ -1,0 +1,230 @@
+"""Files -> sources -> IR: the I/O edge of the front end.
+
+Position in the pipeline::
+
+    paths ──read──▶ bytes ──decode──▶ Source ──parse/lower──▶ RuleSetIR ──merge + check──▶ diagnostics
+
+Only :func:`read_source` and :func:`collect_files` touch the file system; the
+rest is pure and is what :func:`rules_engine.loads` uses for text in memory.
+
+Invariants: a problem with one file never stops the others from being read,
+so one run reports every error; diagnostics are returned, never raised.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import codes, ir
+from .check import BUILTIN_TARGET_TYPES, check
+from .errors import Diagnostic, sort_diagnostics
+from .source import Source, Span
+
+YAML_SUFFIXES = (".yaml", ".yml")
+DSL_SUFFIXES = (".rules",)
+RULE_SUFFIXES = YAML_SUFFIXES + DSL_SUFFIXES
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class LoadResult:
+    """What a load produced: the merged IR (None on errors), every diagnostic, every source."""
+
+    ir: ir.RuleSetIR | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, Source] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+
+def format_of(name: str) -> str | None:
+    low = name.lower()
+    if low.endswith(YAML_SUFFIXES):
+        return "yaml"
+    if low.endswith(DSL_SUFFIXES):
+        return "dsl"
+    return None
+
+
+def decode(data: bytes, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[Source | None, list[Diagnostic]]:
+    """Bytes -> Source.  Rejects oversized files (E104) and invalid UTF-8 (E100, at the bad byte)."""
+    if len(data) > max_bytes:
+        return None, [codes.FILE_TOO_LARGE.at(Span.point(name, 1, 1), size=len(data), limit=max_bytes)]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = data[: e.start].decode("utf-8", errors="replace")
+        line = good.count("\n") + 1
+        col = len(good) - (good.rfind("\n") + 1) + 1
+        return None, [
+            codes.NOT_UTF8.at(
+                Span.point(name, line, col),
+                notes=["save the file as UTF-8"],
+                detail=f"byte 0x{data[e.start]:02x} at offset {e.start} cannot be decoded",
+            )
+        ]
+    return Source(name, text.removeprefix("\ufeff")), []
+
+
+def parse_source(source: Source, fmt: str) -> tuple[ir.RuleSetIR | None, list[Diagnostic]]:
+    """One file's text -> its IR (None when it has errors)."""
+    if fmt == "dsl":
+        if not _meaningful_dsl(source.text):
+            return None, [codes.EMPTY_FILE.at(Span.point(source.name, 1, 1))]
+        from .syntax.dsl import parse_rules
+
+        return parse_rules(source)
+    from .syntax.lower_yaml import lower_yaml
+    from .syntax.schema import check_schema
+    from .syntax.yaml_loader import load_yaml
+
+    doc, locator, diags = load_yaml(source)
+    if diags:
+        return None, diags
+    if doc is None:
+        return None, [codes.EMPTY_FILE.at(Span.point(source.name, 1, 1))]
+    if not isinstance(doc, dict):
+        found = "a list" if isinstance(doc, list) else f"a {type(doc).__name__} value"
+        return None, [codes.YAML_NOT_MAPPING.at(locator.value(()), found=found)]
+    if not doc:
+        return None, [codes.EMPTY_FILE.at(Span.point(source.name, 1, 1))]
+    diags = check_schema(doc, locator)
+    if any(d.is_error for d in diags):
+        return None, diags
+    rs, ldiags = lower_yaml(doc, locator)
+    if any(d.is_error for d in ldiags):
+        return None, ldiags
+    return rs, ldiags
+
+
+def _meaningful_dsl(text: str) -> bool:
+    for line in text.splitlines():
+        s = line.strip()
+        if s and not s.startswith("#"):
+            return True
+    return False
+
+
+def collect_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
+    """Files named directly, plus rule files found recursively in folders (sorted, stable)."""
+    files: list[str] = []
+    diags: list[Diagnostic] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(
+                str(Path(root) / f)
+                for root, dirs, names in os.walk(path)
+                for f in names
+                if format_of(f) is not None and not f.startswith(".")
+            )
+            if not found:
+                diags.append(codes.NO_RULE_FILES.at(None, path=p))
+            files.extend(found)
+        elif path.exists():
+            files.append(str(path))
+        else:
+            diags.append(codes.FILE_UNREADABLE.at(None, path=p, detail="no such file or directory"))
+    return files, diags
+
+
+def discover_sets(path: str) -> list[list[str]]:
+    """Rule sets under ``path``.
+
+    A file is a rule set of its own.  A folder that directly holds rule files
+    is one rule set: those files and every rule file below it, loaded together.
+    A folder that holds no rule files directly only groups rule sets: each of
+    its sub-folders is looked at the same way.  (So ``rules/prod/`` and
+    ``rules/staging/`` are separate sets, while ``rules/targets.yaml`` next to
+    ``rules/team-a/`` makes ``rules/`` one set.)
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return [[path]]
+    direct = [f for f in p.iterdir() if f.is_file() and format_of(f.name) and not f.name.startswith(".")]
+    if direct:
+        files, _ = collect_files([path])
+        return [files]
+    sets: list[list[str]] = []
+    for sub in sorted(x for x in p.iterdir() if x.is_dir() and not x.name.startswith(".")):
+        sets.extend(s for s in discover_sets(str(sub)) if s)
+    return sets
+
+
+def read_source(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[Source | None, list[Diagnostic]]:
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            return None, [codes.FILE_TOO_LARGE.at(Span.point(path, 1, 1), size=size, limit=max_bytes)]
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        return None, [codes.FILE_UNREADABLE.at(None, path=path, detail=e.strerror or str(e))]
+    return decode(data, path, max_bytes)
+
+
+def build(
+    parts: list[tuple[Source, str]], target_types: frozenset[str] = BUILTIN_TARGET_TYPES
+) -> LoadResult:
+    """Pure: parse each source, merge, check.  ``parts`` are (source, format) in load order."""
+    diags: list[Diagnostic] = []
+    irs: list[ir.RuleSetIR] = []
+    sources: dict[str, Source] = {}
+    failed = False
+    for src, fmt in parts:
+        sources[src.name] = src
+        rs, ds = parse_source(src, fmt)
+        diags.extend(ds)
+        if rs is None:
+            failed = True
+        else:
+            irs.append(rs)
+    merged = ir.merge(irs)
+    # Cross-file checks still run on what did load, so a bad file does not hide
+    # problems in the good ones; unknown-target noise from a failed file is the
+    # price (those names may live in the broken file), so skip E302 then.
+    cdiags = check(merged, target_types)
+    if failed:
+        cdiags = [d for d in cdiags if d.code not in ("E302", "W301", "W304")]
+    diags.extend(cdiags)
+    result_ir = None if failed or any(d.is_error for d in diags) else merged
+    return LoadResult(result_ir, sort_diagnostics(diags), sources)
+
+
+def load_paths(
+    paths: list[str], max_bytes: int = MAX_FILE_BYTES, target_types: frozenset[str] | None = None
+) -> LoadResult:
+    files, diags = collect_files(paths)
+    parts: list[tuple[Source, str]] = []
+    sources: dict[str, Source] = {}
+    for f in files:
+        fmt = format_of(f)
+        if fmt is None:
+            diags.append(codes.UNKNOWN_FORMAT.at(Span.point(f, 1, 1), name=f))
+            continue
+        src, ds = read_source(f, max_bytes)
+        diags.extend(ds)
+        if src is None:
+            continue
+        sources[src.name] = src
+        parts.append((src, fmt))
+    if target_types is None:
+        from .registry import known_target_types
+
+        target_types = known_target_types()
+    res = build(parts, target_types)
+    res.sources.update(sources)
+    all_diags = sort_diagnostics(diags + res.diagnostics)
+    ok = res.ir is not None and not any(d.is_error for d in all_diags)
+    if not files and not diags:
+        all_diags.append(codes.NO_RULE_FILES.at(None, path=", ".join(paths)))
+        ok = False
+    return LoadResult(res.ir if ok else None, all_diags, res.sources)

@@ -1,0 +1,98 @@
+"""The loaded, checked, immutable rule set: what the public API hands out.
+
+Position in the pipeline::
+
+    RuleSetIR ──compile──▶ **RuleSet** ──match / explain──▶ matched rules
+
+A :class:`RuleSet` is immutable and safe to share between threads; reloading
+builds a whole new one and swaps a single reference.  ``engine`` selects the
+matcher: ``"reference"`` is the plain oracle evaluator (``reference.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from . import ir
+from .errors import Diagnostic
+from .events import decode_event
+from .reference import RuleVerdict, explain, matching_rules
+from .source import Source
+
+ENGINES = ("compiled", "reference")
+
+EventInput = Mapping[str, Any] | bytes | bytearray | memoryview | str
+
+
+class Matcher(Protocol):
+    def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]: ...
+
+
+class ReferenceMatcher:
+    """Adapter of ``reference.matching_rules`` to the Matcher protocol."""
+
+    __slots__ = ("_ir",)
+
+    def __init__(self, rs: ir.RuleSetIR) -> None:
+        self._ir = rs
+
+    def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
+        return matching_rules(self._ir, event)
+
+
+def content_version(sources: Sequence[Source]) -> str:
+    """A short content hash of the rule files, in load order (names excluded, so a
+    moved checkout keeps its version)."""
+    h = hashlib.sha256()
+    for s in sources:
+        data = s.text.encode("utf-8")
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+class RuleSet:
+    """Rules loaded together, checked, and ready to evaluate events."""
+
+    __slots__ = ("ir", "version", "warnings", "sources", "engine", "_matcher")
+
+    def __init__(
+        self,
+        rs: ir.RuleSetIR,
+        *,
+        version: str,
+        warnings: Sequence[Diagnostic] = (),
+        sources: Mapping[str, Source] | None = None,
+        engine: str = "compiled",
+    ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        self.ir = rs
+        self.version = version
+        self.warnings = tuple(warnings)
+        self.sources = dict(sources or {})
+        self.engine = engine
+        self._matcher: Matcher = ReferenceMatcher(rs)
+
+    @property
+    def rules(self) -> tuple[ir.Rule, ...]:
+        return self.ir.rules
+
+    @property
+    def targets(self) -> tuple[ir.Target, ...]:
+        return self.ir.targets
+
+    def match(self, event: EventInput) -> list[str]:
+        """Names of the matched rules, in evaluation order (priority, then file order)."""
+        ev = decode_event(event) if not isinstance(event, Mapping) else event
+        return [r.name for r in self._matcher.matching(ev)]
+
+    def explain(self, event: EventInput) -> list[RuleVerdict]:
+        """For every rule: matched, or the first failing condition and the value it saw."""
+        ev = decode_event(event) if not isinstance(event, Mapping) else event
+        return explain(self.ir, ev)
+
+    def __repr__(self) -> str:
+        return f"<RuleSet {len(self.ir.rules)} rules, {len(self.ir.targets)} targets, version {self.version}>"

@@ -1,0 +1,352 @@
+"""YAML text -> plain JSON-like values plus a position table (the only place that sees YAML nodes).
+
+Position in the pipeline::
+
+    rule file bytes ──decode──▶ text ──**load_yaml**──▶ (value, YamlLocator) ──schema──▶ lower
+
+PyYAML's composer and constructor recurse once per nesting level and expand
+aliases without limit, so this module builds values itself from PyYAML's
+*event stream*, iteratively:
+
+  * nesting deeper than ``max_depth`` is reported (E105) at the node that crosses it;
+  * aliases are expanded with a budget of ``max_nodes`` nodes in total, so a
+    "billion laughs" document stops early with E103 instead of eating memory;
+  * duplicate mapping keys are errors (E110); mapping keys are always the
+    key's source text (so ``on:`` stays the string ``"on"``, not ``True``);
+  * only the YAML core tags are accepted (E115 for ``!!python/...`` and friends);
+    timestamps stay strings, as they would in JSON;
+  * scalars follow the YAML 1.2 core schema: ``yes``/``no``/``on``/``off`` are
+    strings and ``10:30`` is not a base-60 number.
+
+Every value gets an entry in the locator, keyed by its pointer
+(``("rules", 0, "match", "source")``): the value's span, its key's span, and
+the scalar style, which :meth:`YamlLocator.embedded` uses to map positions
+inside an expression string back to the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.resolver import Resolver
+
+from .. import codes
+from ..errors import Diagnostic
+from ..source import Embedded, Locator, Pointer, Source, Span
+
+MAX_DEPTH = 100
+MAX_NODES = 200_000
+
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BINARY = "tag:yaml.org,2002:binary"
+_CORE_SCALARS = {
+    _STR,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    _TIMESTAMP,
+}
+_CORE_COLLECTIONS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    span: Span
+    key_span: Span | None
+    style: str | None  # None: plain; "'", '"', "|", ">" for scalars; "{" / "[" flow, "" block collections
+
+
+class YamlLocator(Locator):
+    """Spans of every value (and mapping key) of one loaded YAML document."""
+
+    def __init__(self, source: Source, table: dict[Pointer, NodeInfo]) -> None:
+        super().__init__(source.name)
+        self.source = source
+        self.table = table
+
+    def _nearest(self, pointer: Pointer) -> NodeInfo | None:
+        p = tuple(pointer)
+        while True:
+            info = self.table.get(p)
+            if info is not None or not p:
+                return info
+            p = p[:-1]
+
+    def value(self, pointer: Pointer) -> Span:
+        info = self._nearest(pointer)
+        return info.span if info else Span(self.file, 1, 1, 1, 2)
+
+    def key(self, pointer: Pointer) -> Span:
+        info = self.table.get(tuple(pointer))
+        if info is not None and info.key_span is not None:
+            return info.key_span
+        return self.value(pointer)
+
+    def embedded(self, pointer: Pointer, text: str) -> Embedded:
+        info = self.table.get(tuple(pointer))
+        if info is None:
+            return super().embedded(pointer, text)
+        sp = info.span
+        n_lines = text.count("\n") + 1
+        style = info.style
+        if style in ("|", ">"):
+            # Block scalar: content starts on the line after the header; each
+            # content line begins at the block's indentation.
+            first = sp.line + 1
+            indent = 1
+            for ln in range(first, min(first + 50, self.source.line_count + 1)):
+                raw = self.source.line_text(ln)
+                if raw.strip():
+                    indent = len(raw) - len(raw.lstrip(" ")) + 1
+                    break
+            origins = tuple((first + i, indent) for i in range(n_lines))
+            return Embedded(self.file, text, origins)
+        col = sp.column + (1 if style in ("'", '"') else 0)
+        origins_l = [(sp.line, col)]
+        for i in range(1, n_lines):
+            ln = sp.line + i
+            raw = self.source.line_text(ln)
+            origins_l.append((ln, len(raw) - len(raw.lstrip()) + 1))
+        return Embedded(self.file, text, tuple(origins_l))
+
+
+def _span(file: str, start: Any, end: Any) -> Span:
+    return Span(file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+@dataclass
+class _Frame:
+    kind: str  # "map" or "seq"
+    value: Any
+    pointer: Pointer
+    pending_key: str | None = None
+    pending_key_span: Span | None = None
+    index: int = 0
+    alias_anchor: str | None = None
+
+
+def load_yaml(
+    source: Source, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> tuple[Any, YamlLocator, list[Diagnostic]]:
+    """Parse one YAML document.  Returns (value, locator, diagnostics); value is None on error.
+
+    Multiple documents in one file are an error (E102) — a rule file is one document.
+    """
+    file = source.name
+    table: dict[Pointer, NodeInfo] = {}
+    locator = YamlLocator(source, table)
+    diags: list[Diagnostic] = []
+    resolver = Resolver()
+    constructor = SafeConstructor()
+    anchors: dict[str, tuple[Any, Span]] = {}
+    stack: list[_Frame] = []
+    root: Any = None
+    have_root = False
+    docs = 0
+    nodes = 0
+    # anchor currently being built -> its value container; an alias to an anchor
+    # still under construction is a recursive document (refused).
+    building: set[str] = set()
+
+    def scalar_value(ev: Any) -> Any:
+        tag = ev.tag
+        if tag is None or tag == "!":
+            tag = resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+        if tag in (_TIMESTAMP, _STR):
+            return ev.value
+        # YAML 1.2 core schema rather than PyYAML's YAML 1.1: only true/false are
+        # booleans (a rule named "off" stays a string) and "10:30" is not base 60.
+        if tag == "tag:yaml.org,2002:bool" and ev.value.lower() not in ("true", "false"):
+            return ev.value
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in ev.value:
+            return ev.value
+        if tag not in _CORE_SCALARS:
+            raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(_span(file, ev.start_mark, ev.end_mark), tag=ev.tag))
+        node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+        return constructor.construct_object(node, deep=False)
+
+    def place(value: Any, info_span: Span, style: str | None, is_key_ok: bool, ev: Any) -> _Frame | None:
+        """Attach a finished value (or a new container) to its parent."""
+        nonlocal root, have_root
+        if not stack:
+            root, have_root = value, True
+            table[()] = NodeInfo(info_span, None, style)
+            return None
+        parent = stack[-1]
+        if parent.kind == "seq":
+            ptr = parent.pointer + (parent.index,)
+            parent.value.append(value)
+            parent.index += 1
+            table[ptr] = NodeInfo(info_span, None, style)
+            return None
+        # mapping: either a key or a value
+        if parent.pending_key is None:
+            if not is_key_ok:
+                raise _Refuse(codes.NON_STRING_KEY.at(info_span, found="a collection"))
+            key = ev.value
+            if key in parent.value:
+                diags.append(codes.YAML_DUPLICATE_KEY.at(info_span, key=key))
+            parent.pending_key = key
+            parent.pending_key_span = info_span
+            return None
+        key = parent.pending_key
+        ptr = parent.pointer + (key,)
+        parent.value[key] = value
+        table[ptr] = NodeInfo(info_span, parent.pending_key_span, style)
+        parent.pending_key = None
+        parent.pending_key_span = None
+        return None
+
+    def child_pointer() -> Pointer:
+        if not stack:
+            return ()
+        parent = stack[-1]
+        if parent.kind == "seq":
+            return parent.pointer + (parent.index,)
+        return parent.pointer + (parent.pending_key if parent.pending_key is not None else "",)
+
+    def copy_alias(value: Any, base: Pointer, src_span: Span) -> Any:
+        """Deep-copy an anchored value iteratively, charging every node to the budget."""
+        nonlocal nodes
+        if not isinstance(value, (dict, list)):
+            nodes += 1
+            return value
+        out: Any = {} if isinstance(value, dict) else []
+        work: list[tuple[Any, Any, Pointer]] = [(value, out, base)]
+        while work:
+            src, dst, ptr = work.pop()
+            items = src.items() if isinstance(src, dict) else enumerate(src)
+            for k, v in items:
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(src_span, limit=max_nodes))
+                cptr = ptr + (k,)
+                if isinstance(v, (dict, list)):
+                    nv: Any = {} if isinstance(v, dict) else []
+                    work.append((v, nv, cptr))
+                else:
+                    nv = v
+                if isinstance(dst, dict):
+                    dst[k] = nv
+                else:
+                    dst.append(nv)
+                table.setdefault(cptr, NodeInfo(src_span, None, None))
+        return out
+
+    try:
+        for ev in yaml.parse(source.text, Loader=yaml.SafeLoader):
+            if isinstance(ev, yaml.DocumentStartEvent):
+                docs += 1
+                if docs > 1:
+                    diags.append(
+                        codes.YAML_SYNTAX.at(
+                            _span(file, ev.start_mark, ev.end_mark),
+                            detail="a rule file holds one YAML document; found a second '---'",
+                        )
+                    )
+                    break
+                continue
+            if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                nodes += 1
+                sp = _span(file, ev.start_mark, ev.end_mark)
+                if nodes > max_nodes:
+                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(sp, limit=max_nodes))
+                if len(stack) >= max_depth:
+                    raise _Refuse(codes.TOO_DEEP.at(sp, what="YAML document", limit=max_depth))
+                tag = ev.tag
+                if tag not in (None, "!") and tag not in _CORE_COLLECTIONS:
+                    raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(sp, tag=tag))
+                is_map = isinstance(ev, yaml.MappingStartEvent)
+                if stack and stack[-1].kind == "map" and stack[-1].pending_key is None:
+                    raise _Refuse(codes.NON_STRING_KEY.at(sp, found="a mapping" if is_map else "a sequence"))
+                ptr = child_pointer()
+                container: Any = {} if is_map else []
+                style = ("{" if is_map else "[") if ev.flow_style else ""
+                place(container, sp, style, False, ev)
+                stack.append(_Frame("map" if is_map else "seq", container, ptr, alias_anchor=ev.anchor))
+                if ev.anchor:
+                    anchors[ev.anchor] = (container, sp)
+                    building.add(ev.anchor)
+                continue
+            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frame = stack.pop()
+                ptr = frame.pointer
+                info = table.get(ptr)
+                if info is not None:
+                    # widen the span to the whole collection
+                    table[ptr] = NodeInfo(
+                        Span(file, info.span.line, info.span.column, ev.end_mark.line + 1, ev.end_mark.column + 1),
+                        info.key_span,
+                        info.style,
+                    )
+                if frame.alias_anchor:
+                    building.discard(frame.alias_anchor)
+                continue
+            if isinstance(ev, yaml.ScalarEvent):
+                nodes += 1
+                sp = _span(file, ev.start_mark, ev.end_mark)
+                if nodes > max_nodes:
+                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(sp, limit=max_nodes))
+                is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
+                value = ev.value if is_key else scalar_value(ev)
+                style = ev.style if ev.style else None
+                place(value, sp, style, True, ev)
+                if ev.anchor:
+                    anchors[ev.anchor] = (value, sp)
+                continue
+            if isinstance(ev, yaml.AliasEvent):
+                sp = _span(file, ev.start_mark, ev.end_mark)
+                if ev.anchor not in anchors:
+                    raise _Refuse(codes.YAML_SYNTAX.at(sp, detail=f"unknown alias *{ev.anchor}"))
+                if ev.anchor in building:
+                    raise _Refuse(codes.YAML_SYNTAX.at(sp, detail=f"alias *{ev.anchor} refers to itself"))
+                target, _ = anchors[ev.anchor]
+                is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
+                if is_key:
+                    if not isinstance(target, str):
+                        raise _Refuse(codes.NON_STRING_KEY.at(sp, found="an alias to a collection"))
+                    ev.value = target
+                    place(target, sp, None, True, ev)
+                    continue
+                value = copy_alias(target, child_pointer(), sp)
+                place(value, sp, None, True, ev)
+                continue
+    except _Refuse as r:
+        diags.append(r.diag)
+        return None, locator, diags
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or "invalid YAML"
+        if mark is not None:
+            sp = Span.point(file, mark.line + 1, mark.column + 1)
+        else:
+            sp = Span.point(file, 1, 1)
+        notes: list[str] = []
+        if "\t" in problem or "tab" in problem.lower():
+            notes.append("YAML does not allow tab characters for indentation; use spaces")
+        if e.context:
+            notes.append(e.context)
+        diags.append(codes.YAML_SYNTAX.at(sp, notes=notes, detail=problem))
+        return None, locator, diags
+    except (yaml.YAMLError, ConstructorError) as e:
+        diags.append(codes.YAML_SYNTAX.at(Span.point(file, 1, 1), detail=str(e).splitlines()[0]))
+        return None, locator, diags
+    except (RecursionError, MemoryError):
+        diags.append(codes.TOO_DEEP.at(Span.point(file, 1, 1), what="YAML document", limit=max_depth))
+        return None, locator, diags
+    if diags:
+        return None, locator, diags
+    return (root if have_root else None), locator, diags
+
+
+class _Refuse(Exception):
+    def __init__(self, diag: Diagnostic) -> None:
+        super().__init__(diag.message)
+        self.diag = diag

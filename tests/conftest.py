@@ -1,0 +1,39 @@
+"""Shared test helpers: paths to the shared corpus, golden-file comparison."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path inside ../shared; skips the calling test when that folder is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared corpus not found at {p} (it lives beside the project root as ../shared)")
+    return p
+
+
+class Golden:
+    """Compare text with tests/golden/<name>; REGEN_GOLDEN=1 rewrites the file instead."""
+
+    def check(self, name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if os.environ.get("REGEN_GOLDEN") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        assert path.exists(), f"golden file {path} missing; run with REGEN_GOLDEN=1 and review the diff"
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"output differs from {path} (REGEN_GOLDEN=1 to update, then review the diff)"
+
+
+@pytest.fixture
+def golden() -> Golden:
+    return Golden()
