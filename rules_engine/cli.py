@@ -126,7 +126,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             n_rules = sum(len(r.ir.rules) for _, r in results if r.ir is not None)
             status = "ok" if not errors else "FAILED"
             out.write(
-                f"{status}: {len(sources)} file(s), {len(results)} rule set(s), {n_rules} rule(s); "
+                f"{status}: {sum(len(files) for files, _ in results)} file(s), {len(results)} rule set(s), {n_rules} rule(s); "
                 f"{len(errors)} error(s), {len(warnings)} warning(s)\n"
             )
     if errors or (args.strict and warnings):

@@ -1,4 +1,4 @@
-"""The rule language: files -> IR, statements, spans, syntax errors and recovery, hostile input, docs examples."""
+"""The rule language: files -> IR, statements, spans, errors and recovery, hostile input, docs examples."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import Golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,14 +18,14 @@ from rules_engine.source import Source, Span
 from rules_engine.syntax import dsl
 from rules_engine.syntax.dsl import MAX_SYNTAX_ERRORS, parse_rules
 
-from conftest import Golden
-
 ROOT = Path(__file__).resolve().parents[1]
 L = ir.Literal
-needs_pattern = pytest.mark.skipif(importlib.util.find_spec("rules_engine.pattern") is None,
-                                   reason="rules_engine.pattern not written yet")
-needs_cel = pytest.mark.skipif(importlib.util.find_spec("rules_engine.cel") is None,
-                               reason="rules_engine.cel not written yet")
+needs_pattern = pytest.mark.skipif(
+    importlib.util.find_spec("rules_engine.pattern") is None, reason="rules_engine.pattern not written yet"
+)
+needs_cel = pytest.mark.skipif(
+    importlib.util.find_spec("rules_engine.cel") is None, reason="rules_engine.cel not written yet"
+)
 
 
 def D(*path: str | int) -> ir.Field:
@@ -74,7 +75,9 @@ def test_whole_file() -> None:
     assert rs.targets == (
         ir.Target("audit", "file", ir.freeze({"path": "audit.jsonl"})),
         ir.Target(
-            "orders", "http", ir.freeze({"url": "https://orders.internal/hook", "timeout": 5}),
+            "orders",
+            "http",
+            ir.freeze({"url": "https://orders.internal/hook", "timeout": 5}),
             transform=ir.Transform((ir.Keep((("id",), ("type",), ("data",))),)),
             partition_key=D("customer_id"),
         ),
@@ -87,12 +90,21 @@ def test_whole_file() -> None:
             name="high_value_order",
             priority=10,
             description="Orders over 1000 go to the orders service and the audit log",
-            filters=(ir.Filter("when", ir.And((
-                ir.Compare("==", ir.Field(("type",)), L("order.created")),
-                ir.Compare(">", D("total"), L(1000)),
-                ir.In(D("country"), ir.ListExpr((L("US"), L("CA")))),
-            ))),),
-            transform=ir.Transform((ir.SetField(("data", "total_cents"), ir.Arith("*", D("total"), L(100))),)),
+            filters=(
+                ir.Filter(
+                    "when",
+                    ir.And(
+                        (
+                            ir.Compare("==", ir.Field(("type",)), L("order.created")),
+                            ir.Compare(">", D("total"), L(1000)),
+                            ir.In(D("country"), ir.ListExpr((L("US"), L("CA")))),
+                        )
+                    ),
+                ),
+            ),
+            transform=ir.Transform(
+                (ir.SetField(("data", "total_cents"), ir.Arith("*", D("total"), L(100))),)
+            ),
             targets=(ir.TargetRef("orders"), ir.TargetRef("audit")),
         ),
     )
@@ -122,13 +134,17 @@ def test_rule_names(text: str, names: list[str]) -> None:
 
 def test_target_forms() -> None:
     rs = ok(
-        'target out = stdout\n'
+        "target out = stdout\n"
         'target "my sink" = my-adapter()\n'
         'target h = http(headers: {"X-A": ["1", 2.5, true, null]}, retries: -3,)\n'
         'default route to out, "my sink"\n'
-        'default route to h\n'
+        "default route to h\n"
     )
-    assert [(t.name, t.type) for t in rs.targets] == [("out", "stdout"), ("my sink", "my-adapter"), ("h", "http")]
+    assert [(t.name, t.type) for t in rs.targets] == [
+        ("out", "stdout"),
+        ("my sink", "my-adapter"),
+        ("h", "http"),
+    ]
     assert ir.thaw(rs.targets[2].options) == {"headers": {"X-A": ["1", 2.5, True, None]}, "retries": -3}
     assert [t.name for t in rs.default_targets] == ["out", "my sink", "h"]
 
@@ -147,13 +163,27 @@ RULES = [
     pytest.param("on error null_fill", ir.Rule("r", on_error="null_fill"), id="on-error"),
     pytest.param("disabled", ir.Rule("r", enabled=False), id="disabled"),
     pytest.param('description "x"', ir.Rule("r", description="x"), id="description"),
-    pytest.param("route to a\nroute to b", ir.Rule("r", targets=(ir.TargetRef("a"), ir.TargetRef("b"))),
-                 id="routes-join"),
-    pytest.param("when a == 1\nwhen b", ir.Rule("r", filters=(
-        ir.Filter("when", ir.Compare("==", ir.Field(("a",)), L(1))), ir.Filter("when", ir.Field(("b",))))),
-        id="several-filters"),
-    pytest.param("when a and\n  b", ir.Rule("r", filters=(
-        ir.Filter("when", ir.And((ir.Field(("a",)), ir.Field(("b",))))),)), id="expression-across-lines"),
+    pytest.param(
+        "route to a\nroute to b",
+        ir.Rule("r", targets=(ir.TargetRef("a"), ir.TargetRef("b"))),
+        id="routes-join",
+    ),
+    pytest.param(
+        "when a == 1\nwhen b",
+        ir.Rule(
+            "r",
+            filters=(
+                ir.Filter("when", ir.Compare("==", ir.Field(("a",)), L(1))),
+                ir.Filter("when", ir.Field(("b",))),
+            ),
+        ),
+        id="several-filters",
+    ),
+    pytest.param(
+        "when a and\n  b",
+        ir.Rule("r", filters=(ir.Filter("when", ir.And((ir.Field(("a",)), ir.Field(("b",))))),)),
+        id="expression-across-lines",
+    ),
 ]
 
 
@@ -169,18 +199,31 @@ def test_priority_in_header() -> None:
 
 TRANSFORMS = [
     pytest.param("set data.x = 1", ir.SetField(("data", "x"), L(1)), id="set"),
-    pytest.param("set data.items[0].n = data.n", ir.SetField(("data", "items", 0, "n"), D("n")), id="set-index"),
-    pytest.param("rename data.total to data.amount", ir.Rename(("data", "total"), ("data", "amount")), id="rename"),
+    pytest.param(
+        "set data.items[0].n = data.n", ir.SetField(("data", "items", 0, "n"), D("n")), id="set-index"
+    ),
+    pytest.param(
+        "rename data.total to data.amount", ir.Rename(("data", "total"), ("data", "amount")), id="rename"
+    ),
     pytest.param("drop data.a, `detail-type`", ir.Drop((("data", "a"), ("detail-type",))), id="drop"),
-    pytest.param("keep id, type, data", ir.Keep((("id",), ("type",), ("data",))), id="keep-keyword-like-names"),
-    pytest.param('payload {"id": id, "n": data.n}', ir.Replace(ir.ObjectExpr((
-        ("id", ir.Field(("id",))), ("n", D("n"))))), id="payload"),
+    pytest.param(
+        "keep id, type, data", ir.Keep((("id",), ("type",), ("data",))), id="keep-keyword-like-names"
+    ),
+    pytest.param(
+        'payload {"id": id, "n": data.n}',
+        ir.Replace(ir.ObjectExpr((("id", ir.Field(("id",))), ("n", D("n"))))),
+        id="payload",
+    ),
     pytest.param(
         'input transformer { paths: {"who": "$.detail.name"}, template: "hi <who>" }',
-        ir.InputTransformer((("who", "$.detail.name"),), "hi <who>"), id="input-transformer",
+        ir.InputTransformer((("who", "$.detail.name"),), "hi <who>"),
+        id="input-transformer",
     ),
-    pytest.param('input transformer { template: "static" }', ir.InputTransformer((), "static"),
-                 id="input-transformer-without-paths"),
+    pytest.param(
+        'input transformer { template: "static" }',
+        ir.InputTransformer((), "static"),
+        id="input-transformer-without-paths",
+    ),
 ]
 
 
@@ -198,7 +241,9 @@ def test_transform_keeps_written_order_and_envelope() -> None:
     assert rule.transform == ir.Transform(
         (ir.Drop((("data", "a"),)), ir.SetField(("data", "b"), L(2))),
         ir.Envelope(
-            ir.Template(("com.example.", ir.Field(("type",)))), L("/r"), ir.Field(("id",)),
+            ir.Template(("com.example.", ir.Field(("type",)))),
+            L("/r"),
+            ir.Field(("id",)),
             (("tenant", D("t")),),
         ),
     )
@@ -247,51 +292,146 @@ def test_cel_errors_point_into_the_string() -> None:
 # --- errors ---------------------------------------------------------------------------------------------
 
 FILE_ERRORS = [
-    pytest.param("rule r {\n  whenn x == 1\n}", [("E106", 2, 3, "unexpected name `whenn`; expected `}` or a rule statement")],
-                 id="statement-typo"),
-    pytest.param("rules r { }", [("E106", 1, 1, "unexpected name `rules`; expected `default`, `rule`, `target` or end of input")],
-                 id="top-level-typo"),
-    pytest.param("rule r {\n  when x == 1\n", [("E109", 2, 14, "unexpected end of file; expected `and`, `or`, `}`, an operator or a rule statement")],
-                 id="eof"),
-    pytest.param('target a = http(url "x")', [("E106", 1, 21, 'unexpected string "x"; expected `:`')], id="option-colon"),
-    pytest.param("rule r { on match halt }", [("E106", 1, 19, "unexpected name `halt`; expected `continue` or `stop`")],
-                 id="on-match-value"),
-    pytest.param("rule r { on error retry }", [("E106", 1, 19, "unexpected name `retry`; expected `dead_letter`, `null_fill` or `skip`")],
-                 id="on-error-value"),
-    pytest.param("rule r priority 1.5 { }", [("E124", 1, 17, "priority must be a whole number, not 1.5")], id="priority"),
-    pytest.param('rule r { description "a" description "b" }',
-                 [("E122", 1, 26, "`description` is given more than once in rule 'r'")], id="dup-description"),
-    pytest.param("rule r { on match stop on match stop disabled disabled }",
-                 [("E122", 1, 24, "`on match` is given more than once in rule 'r'"),
-                  ("E122", 1, 47, "`disabled` is given more than once in rule 'r'")], id="dup-on-match-disabled"),
-    pytest.param("target t = stdout { partition by a partition by b }",
-                 [("E122", 1, 36, "`partition by` is given more than once in target 't'")], id="dup-partition"),
-    pytest.param('target t = http(url: "a", url: "b")', [("E121", 1, 27, "option 'url' is given more than once")],
-                 id="dup-option"),
-    pytest.param('target t = http(h: {"a": 1, "a": 2})', [("E352", 1, 29, "key 'a' appears more than once in this object")],
-                 id="dup-json-key"),
-    pytest.param("rule r { set $ = 1 }", [("E125", 1, 14, "`set` needs a field path; `$` alone is the whole event")],
-                 id="set-root"),
-    pytest.param("rule r { envelope xml { } }",
-                 [("E128", 1, 19, "unknown envelope format 'xml'; the supported format is 'cloudevents'")], id="envelope-format"),
-    pytest.param("rule r { envelope cloudevents { id: 1, Tenant: 2, type: 1, type: 2 } }",
-                 [("E129", 1, 33, "CloudEvents attribute 'id': the envelope sets it itself"),
-                  ("E129", 1, 40, "CloudEvents attribute 'Tenant': an extension name has 1 to 20 lowercase letters or digits (CloudEvents 1.0)"),
-                  ("E121", 1, 60, "attribute 'type' is given more than once")], id="envelope-attributes"),
-    pytest.param("rule r { envelope cloudevents { } envelope cloudevents { } }",
-                 [("E122", 1, 35, "`envelope` is given more than once in one transform")], id="two-envelopes"),
-    pytest.param("rule r { envelope cloudevents { } drop a }",
-                 [("E131", 1, 35, "`drop` comes after `envelope`: the envelope wraps the finished payload, so it must come last")],
-                 id="step-after-envelope"),
-    pytest.param('rule r { input transformer { paths: {"a": 1}, extra: 2 } }',
-                 [("E130", 1, 10, "input transformer: `template` is required"),
-                  ("E130", 1, 37, 'input transformer: `paths` must be an object of strings, like {"name": "$.detail.name"}'),
-                  ("E130", 1, 54, "input transformer: unknown key 'extra'; the keys are `paths` and `template`")],
-                 id="input-transformer"),
-    pytest.param('rule "a\\xb" { }', [("E114", 1, 8, "invalid escape sequence '\\\\x' in string")], id="escape-in-name"),
-    pytest.param("rule r { when a in cidr(\"1.2.3.4/40\") }",
-                 [("E309", 1, 25, "invalid CIDR block '1.2.3.4/40': '1.2.3.4/40' does not appear to be an IPv4 or IPv6 network")],
-                 id="bad-cidr"),
+    pytest.param(
+        "rule r {\n  whenn x == 1\n}",
+        [("E106", 2, 3, "unexpected name `whenn`; expected `}` or a rule statement")],
+        id="statement-typo",
+    ),
+    pytest.param(
+        "rules r { }",
+        [("E106", 1, 1, "unexpected name `rules`; expected `default`, `rule`, `target` or end of input")],
+        id="top-level-typo",
+    ),
+    pytest.param(
+        "rule r {\n  when x == 1\n",
+        [
+            (
+                "E109",
+                2,
+                14,
+                "unexpected end of file; expected `and`, `or`, `}`, an operator or a rule statement",
+            )
+        ],
+        id="eof",
+    ),
+    pytest.param(
+        'target a = http(url "x")',
+        [("E106", 1, 21, 'unexpected string "x"; expected `:`')],
+        id="option-colon",
+    ),
+    pytest.param(
+        "rule r { on match halt }",
+        [("E106", 1, 19, "unexpected name `halt`; expected `continue` or `stop`")],
+        id="on-match-value",
+    ),
+    pytest.param(
+        "rule r { on error retry }",
+        [("E106", 1, 19, "unexpected name `retry`; expected `dead_letter`, `null_fill` or `skip`")],
+        id="on-error-value",
+    ),
+    pytest.param(
+        "rule r priority 1.5 { }",
+        [("E124", 1, 17, "priority must be a whole number, not 1.5")],
+        id="priority",
+    ),
+    pytest.param(
+        'rule r { description "a" description "b" }',
+        [("E122", 1, 26, "`description` is given more than once in rule 'r'")],
+        id="dup-description",
+    ),
+    pytest.param(
+        "rule r { on match stop on match stop disabled disabled }",
+        [
+            ("E122", 1, 24, "`on match` is given more than once in rule 'r'"),
+            ("E122", 1, 47, "`disabled` is given more than once in rule 'r'"),
+        ],
+        id="dup-on-match-disabled",
+    ),
+    pytest.param(
+        "target t = stdout { partition by a partition by b }",
+        [("E122", 1, 36, "`partition by` is given more than once in target 't'")],
+        id="dup-partition",
+    ),
+    pytest.param(
+        'target t = http(url: "a", url: "b")',
+        [("E121", 1, 27, "option 'url' is given more than once")],
+        id="dup-option",
+    ),
+    pytest.param(
+        'target t = http(h: {"a": 1, "a": 2})',
+        [("E352", 1, 29, "key 'a' appears more than once in this object")],
+        id="dup-json-key",
+    ),
+    pytest.param(
+        "rule r { set $ = 1 }",
+        [("E125", 1, 14, "`set` needs a field path; `$` alone is the whole event")],
+        id="set-root",
+    ),
+    pytest.param(
+        "rule r { envelope xml { } }",
+        [("E128", 1, 19, "unknown envelope format 'xml'; the supported format is 'cloudevents'")],
+        id="envelope-format",
+    ),
+    pytest.param(
+        "rule r { envelope cloudevents { id: 1, Tenant: 2, type: 1, type: 2 } }",
+        [
+            ("E129", 1, 33, "CloudEvents attribute 'id': the envelope sets it itself"),
+            (
+                "E129",
+                1,
+                40,
+                "CloudEvents attribute 'Tenant': an extension name has 1 to 20 lowercase letters or digits (CloudEvents 1.0)",
+            ),
+            ("E121", 1, 60, "attribute 'type' is given more than once"),
+        ],
+        id="envelope-attributes",
+    ),
+    pytest.param(
+        "rule r { envelope cloudevents { } envelope cloudevents { } }",
+        [("E122", 1, 35, "`envelope` is given more than once in one transform")],
+        id="two-envelopes",
+    ),
+    pytest.param(
+        "rule r { envelope cloudevents { } drop a }",
+        [
+            (
+                "E131",
+                1,
+                35,
+                "`drop` comes after `envelope`: the envelope wraps the finished payload, so it must come last",
+            )
+        ],
+        id="step-after-envelope",
+    ),
+    pytest.param(
+        'rule r { input transformer { paths: {"a": 1}, extra: 2 } }',
+        [
+            ("E130", 1, 10, "input transformer: `template` is required"),
+            (
+                "E130",
+                1,
+                37,
+                'input transformer: `paths` must be an object of strings, like {"name": "$.detail.name"}',
+            ),
+            ("E130", 1, 54, "input transformer: unknown key 'extra'; the keys are `paths` and `template`"),
+        ],
+        id="input-transformer",
+    ),
+    pytest.param(
+        'rule "a\\xb" { }', [("E114", 1, 8, "invalid escape sequence '\\\\x' in string")], id="escape-in-name"
+    ),
+    pytest.param(
+        'rule r { when a in cidr("1.2.3.4/40") }',
+        [
+            (
+                "E309",
+                1,
+                25,
+                "invalid CIDR block '1.2.3.4/40': '1.2.3.4/40' does not appear to be an IPv4 or IPv6 network",
+            )
+        ],
+        id="bad-cidr",
+    ),
 ]
 
 
@@ -299,16 +439,18 @@ FILE_ERRORS = [
 def test_file_errors(text: str, expected: list[tuple[str, int, int, str]]) -> None:
     rs, diags = parse(text)
     assert rs is None
-    assert [(d.code, d.span.line if d.span else 0, d.span.column if d.span else 0, d.message) for d in diags] == expected
+    assert [
+        (d.code, d.span.line if d.span else 0, d.span.column if d.span else 0, d.message) for d in diags
+    ] == expected
 
 
 def test_recovery_reports_errors_of_several_rules() -> None:
     text = (
         "target a = stdout\n"
-        "rule one {\n  when x == 1\n  route to a\n"        # missing `}`: the error is at the next `rule`
-        "rule two {\n  when y ==\n}\n"                      # missing operand
-        "rule three { route to a }\n"                        # fine
-        "rule four { when (z }\n"                            # unbalanced
+        "rule one {\n  when x == 1\n  route to a\n"  # missing `}`: the error is at the next `rule`
+        "rule two {\n  when y ==\n}\n"  # missing operand
+        "rule three { route to a }\n"  # fine
+        "rule four { when (z }\n"  # unbalanced
     )
     rs, diags = parse(text)
     assert rs is None
@@ -328,7 +470,7 @@ def test_windows_line_endings_tabs_and_bom() -> None:
     assert rule.span == Span("t.rules", 1, 7, 1, 8)
     f = rule.filters[0]
     assert isinstance(f.node, ir.And) and f.node.items[1].span == Span("t.rules", 3, 3, 3, 9)
-    rs, diags = parse(text.replace("y ==", "y ="))
+    _rs, diags = parse(text.replace("y ==", "y ="))
     assert [(d.code, d.span.line, d.span.column) for d in diags if d.span] == [("E106", 3, 5)]
 
 
@@ -337,13 +479,18 @@ BIG = 10 * 1024 * 1024
 HOSTILE = [
     pytest.param(lambda: "# " + "x" * BIG, None, id="10MB-comment"),
     pytest.param(lambda: 'rule r { description "' + "x" * BIG + '" }', None, id="10MB-string"),
-    pytest.param(lambda: 'rule r { description "' + "x" * BIG, ("E108", 1, 22), id="10MB-unterminated-string"),
+    pytest.param(
+        lambda: 'rule r { description "' + "x" * BIG, ("E108", 1, 22), id="10MB-unterminated-string"
+    ),
     pytest.param(lambda: "@" * BIG, ("E107", 1, 1), id="10MB-garbage"),
     pytest.param(lambda: "rule r { when " + "(" * BIG, ("E105", 1, 15 + 63), id="10MB-open-brackets"),
     pytest.param(lambda: "rule " + "a" * BIG, ("E109", 1, 6 + BIG), id="10MB-name"),
     pytest.param(lambda: "rule r { when " + "not " * 5000 + "a }", ("E105", 1, 15 + 4 * 64), id="5000-nots"),
-    pytest.param(lambda: "rule r { match " + '{"a": ' * 5000 + "1" + "}" * 5000 + " }", ("E105", 1, 16 + 6 * 63),
-                 id="5000-deep-json"),
+    pytest.param(
+        lambda: "rule r { match " + '{"a": ' * 5000 + "1" + "}" * 5000 + " }",
+        ("E105", 1, 16 + 6 * 63),
+        id="5000-deep-json",
+    ),
     pytest.param(lambda: "rule r {\x00}", ("E107", 1, 9), id="nul-character"),
 ]
 
@@ -362,8 +509,10 @@ def test_hostile_input_gives_diagnostics_not_tracebacks(
 
 
 _NOISE = st.lists(
-    st.sampled_from(list("ruletagwhnd $.[](){}\"'`#:,=<>!-+*/%f0123456789\n\t\r\\&") +
-                             ["rule ", "target ", " when ", " and ", " in ", " not ", "f\"{", "route to ", "match {"]),
+    st.sampled_from(
+        list("ruletagwhnd $.[](){}\"'`#:,=<>!-+*/%f0123456789\n\t\r\\&")
+        + ["rule ", "target ", " when ", " and ", " in ", " not ", 'f"{', "route to ", "match {"]
+    ),
     max_size=60,
 ).map("".join)
 

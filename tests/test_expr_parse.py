@@ -46,7 +46,7 @@ PARSES = [
     pytest.param('"a\\"b"', L('a"b'), id="string-double-escaped-quote"),
     pytest.param("'it\\'s'", L("it's"), id="string-single-quote"),
     pytest.param('"\\u00e9\\n\\t\\/"', L("é\n\t/"), id="string-json-escapes"),
-    pytest.param('"\\ud83d\\ude00"', L("\U0001F600"), id="string-surrogate-pair"),
+    pytest.param('"\\ud83d\\ude00"', L("\U0001f600"), id="string-surrogate-pair"),
     pytest.param("12", L(12), id="int"),
     pytest.param("3.5", L(3.5), id="float"),
     pytest.param("1e3", L(1000.0), id="exponent"),
@@ -85,7 +85,9 @@ PARSES = [
     pytest.param("x not in [1]", ir.In(F("x"), ir.ListExpr((L(1),)), True), id="not-in"),
     pytest.param('"vip" in data.tags', ir.In(L("vip"), D("tags")), id="in-array-field"),
     pytest.param('ip in cidr("10.1.2.3/8")', ir.CidrTest(F("ip"), "10.0.0.0/8"), id="cidr-normalised"),
-    pytest.param('ip not in cidr("2001:db8::1/32")', ir.CidrTest(F("ip"), "2001:db8::/32", True), id="cidr-v6-negated"),
+    pytest.param(
+        'ip not in cidr("2001:db8::1/32")', ir.CidrTest(F("ip"), "2001:db8::/32", True), id="cidr-v6-negated"
+    ),
     pytest.param("exists(data.x)", ir.Exists(D("x")), id="exists"),
     # string predicates
     pytest.param('a starts with "x"', ir.StringTest("starts_with", F("a"), L("x")), id="starts-with"),
@@ -94,19 +96,19 @@ PARSES = [
     pytest.param('a matches "^r$"', ir.StringTest("matches", F("a"), L("^r$")), id="matches"),
     pytest.param('a like "ab*c"', ir.StringTest("like", F("a"), L("ab*c")), id="like"),
     pytest.param(
-        'equals_ignore_case(a, "x")', ir.StringTest("equals_ignore_case", F("a"), L("x")), id="equals-ignore-case"
+        'equals_ignore_case(a, "x")',
+        ir.StringTest("equals_ignore_case", F("a"), L("x")),
+        id="equals-ignore-case",
     ),
     pytest.param("contains == 1", ir.Compare("==", F("contains"), L(1)), id="operator-word-as-field"),
     # arithmetic
-    pytest.param(
-        "1 + 2 * 3", ir.Arith("+", L(1), ir.Arith("*", L(2), L(3))), id="mul-binds-tighter"
-    ),
-    pytest.param(
-        "10 - 2 - 3", ir.Arith("-", ir.Arith("-", L(10), L(2)), L(3)), id="left-associative"
-    ),
+    pytest.param("1 + 2 * 3", ir.Arith("+", L(1), ir.Arith("*", L(2), L(3))), id="mul-binds-tighter"),
+    pytest.param("10 - 2 - 3", ir.Arith("-", ir.Arith("-", L(10), L(2)), L(3)), id="left-associative"),
     pytest.param("a % 2 == 0", ir.Compare("==", ir.Arith("%", F("a"), L(2)), L(0)), id="modulo"),
     pytest.param("-a", ir.Unary("-", F("a")), id="unary-minus-field"),
-    pytest.param("-a.b * 2", ir.Arith("*", ir.Unary("-", F("a", "b")), L(2)), id="unary-binds-tighter-than-mul"),
+    pytest.param(
+        "-a.b * 2", ir.Arith("*", ir.Unary("-", F("a", "b")), L(2)), id="unary-binds-tighter-than-mul"
+    ),
     pytest.param("a-1", ir.Arith("-", F("a"), L(1)), id="minus-without-spaces"),
     # calls, quantifiers, conditionals, templates
     pytest.param("lower(x)", ir.Call("lower", (F("x"),)), id="call"),
@@ -124,18 +126,23 @@ PARSES = [
     pytest.param(
         "any(o in data.orders: all(l in o.lines: l.qty > o.min))",
         ir.Quantifier(
-            "any", "o", D("orders"),
-            ir.Quantifier("all", "l", F("lines", var="o"),
-                          ir.Compare(">", F("qty", var="l"), F("min", var="o"))),
+            "any",
+            "o",
+            D("orders"),
+            ir.Quantifier(
+                "all", "l", F("lines", var="o"), ir.Compare(">", F("qty", var="l"), F("min", var="o"))
+            ),
         ),
         id="nested-quantifiers",
     ),
     pytest.param(
         "any(x in xs: `x` == $.x) and x == 1",
-        ir.And((
-            ir.Quantifier("any", "x", F("xs"), ir.Compare("==", F("x"), F("x"))),
-            ir.Compare("==", F("x"), L(1)),
-        )),
+        ir.And(
+            (
+                ir.Quantifier("any", "x", F("xs"), ir.Compare("==", F("x"), F("x"))),
+                ir.Compare("==", F("x"), L(1)),
+            )
+        ),
         id="backtick-and-root-escape-variable-scope",
     ),
     pytest.param(
@@ -154,9 +161,7 @@ PARSES = [
         id="template",
     ),
     pytest.param('f"{{x}} \\n"', ir.Template(("{x} \n",)), id="template-escaped-braces"),
-    pytest.param(
-        'f"{data["odd key"]}"', ir.Template((D("odd key"),)), id="template-nested-double-quotes"
-    ),
+    pytest.param('f"{data["odd key"]}"', ir.Template((D("odd key"),)), id="template-nested-double-quotes"),
     pytest.param(
         "any(i in xs: f'{i.n}' == 'a')",
         ir.Quantifier("any", "i", F("xs"), ir.Compare("==", ir.Template((F("n", var="i"),)), L("a"))),
@@ -167,8 +172,11 @@ PARSES = [
     pytest.param("a\t==\t1", ir.Compare("==", F("a"), L(1)), id="tabs"),
     pytest.param("a ==\r\n 1\r\n", ir.Compare("==", F("a"), L(1)), id="crlf"),
     pytest.param("\ufeffa == 1", ir.Compare("==", F("a"), L(1)), id="bom"),
-    pytest.param("x innocent_flag == 1".replace("x ", ""), ir.Compare("==", F("innocent_flag"), L(1)),
-                 id="keyword-prefix-is-a-name"),
+    pytest.param(
+        "x innocent_flag == 1".replace("x ", ""),
+        ir.Compare("==", F("innocent_flag"), L(1)),
+        id="keyword-prefix-is-a-name",
+    ),
 ]
 
 
@@ -185,8 +193,12 @@ def test_rendered_expression_parses_back(text: str, expected: ir.Expr) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list("ab.[]()\"'`$-+*/%<>=!,:{}f01 \n") + [" and ", " in ", " not ", "any(", "if "]),
-               max_size=40).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(list("ab.[]()\"'`$-+*/%<>=!,:{}f01 \n") + [" and ", " in ", " not ", "any(", "if "]),
+        max_size=40,
+    ).map("".join)
+)
 def test_any_text_gives_an_expression_or_diagnostics(text: str) -> None:
     expr, diags = parse_expression(text, where(text))
     assert (expr is None) == bool(diags)
@@ -219,59 +231,154 @@ def test_spans_on_a_later_line_of_a_block_scalar() -> None:
 
 
 ERRORS = [
-    pytest.param("(a == 1", "E109", 18, "unexpected end of expression; expected `)`, `and`, `or` or an operator",
-                 id="eof-in-parens"),
-    pytest.param("a == ", "E109", 15, "unexpected end of expression; expected an expression", id="eof-after-operator"),
-    pytest.param("a = 1", "E106", 13, "unexpected `=`; expected `and`, `or`, an operator or end of input",
-                 id="single-equals"),
+    pytest.param(
+        "(a == 1",
+        "E109",
+        18,
+        "unexpected end of expression; expected `)`, `and`, `or` or an operator",
+        id="eof-in-parens",
+    ),
+    pytest.param(
+        "a == ", "E109", 15, "unexpected end of expression; expected an expression", id="eof-after-operator"
+    ),
+    pytest.param(
+        "a = 1",
+        "E106",
+        13,
+        "unexpected `=`; expected `and`, `or`, an operator or end of input",
+        id="single-equals",
+    ),
     pytest.param("a && b", "E107", 13, "unexpected character '&'", id="ampersand"),
-    pytest.param("x innocent", "E106", 13,
-                 "unexpected name `innocent`; expected `and`, `or`, an operator or end of input",
-                 id="keyword-needs-word-boundary"),
-    pytest.param('"abc', "E108", 11, "string is not closed before the end of the line", id="unterminated-string"),
-    pytest.param("'abc\n'", "E108", 11, "string is not closed before the end of the line",
-                 id="string-cannot-span-lines"),
-    pytest.param('f"{a} {b', "E108", 12, "string is not closed before the end of the line",
-                 id="unterminated-template"),
-    pytest.param("a.`b", "E120", 13, "`quoted` name is not closed before the end of the line",
-                 id="unterminated-backtick"),
-    pytest.param("a < b < c", "E106", 17, "unexpected `<`; expected `and`, `or`, an operator or end of input",
-                 id="comparisons-do-not-chain"),
+    pytest.param(
+        "x innocent",
+        "E106",
+        13,
+        "unexpected name `innocent`; expected `and`, `or`, an operator or end of input",
+        id="keyword-needs-word-boundary",
+    ),
+    pytest.param(
+        '"abc', "E108", 11, "string is not closed before the end of the line", id="unterminated-string"
+    ),
+    pytest.param(
+        "'abc\n'",
+        "E108",
+        11,
+        "string is not closed before the end of the line",
+        id="string-cannot-span-lines",
+    ),
+    pytest.param(
+        'f"{a} {b', "E108", 12, "string is not closed before the end of the line", id="unterminated-template"
+    ),
+    pytest.param(
+        "a.`b",
+        "E120",
+        13,
+        "`quoted` name is not closed before the end of the line",
+        id="unterminated-backtick",
+    ),
+    pytest.param(
+        "a < b < c",
+        "E106",
+        17,
+        "unexpected `<`; expected `and`, `or`, an operator or end of input",
+        id="comparisons-do-not-chain",
+    ),
     pytest.param("if == 1", "E106", 14, "unexpected `==`; expected an expression", id="reserved-word"),
     pytest.param("exists(1)", "E106", 18, "unexpected number 1; expected a field", id="exists-needs-field"),
     pytest.param("a.1", "E106", 13, "unexpected number 1; expected a name", id="dot-number"),
-    pytest.param("[1, 2", "E109", 16, "unexpected end of expression; expected `,`, `]`, `and`, `or` or an operator",
-                 id="unclosed-list"),
+    pytest.param(
+        "[1, 2",
+        "E109",
+        16,
+        "unexpected end of expression; expected `,`, `]`, `and`, `or` or an operator",
+        id="unclosed-list",
+    ),
     pytest.param("", "E109", 11, "unexpected end of expression; expected an expression", id="empty"),
     pytest.param('"\\q"', "E114", 12, "invalid escape sequence '\\\\q' in string", id="bad-escape"),
-    pytest.param('"\\ud800"', "E114", 12, "invalid escape sequence '\\\\ud800' in string", id="lone-surrogate"),
+    pytest.param(
+        '"\\ud800"', "E114", 12, "invalid escape sequence '\\\\ud800' in string", id="lone-surrogate"
+    ),
     pytest.param("1e999", "E123", 11, "number 1e999 is out of range", id="number-out-of-range"),
-    pytest.param("9" * 5000, "E123", 11, "number 99999999999999999999… has too many digits", id="too-many-digits"),
-    pytest.param("data.items[1.5]", "E124", 22, "an index must be a whole number, not 1.5", id="fractional-index"),
-    pytest.param('ip in cidr("10.0.0.300/8")', "E309", 22,
-                 "invalid CIDR block '10.0.0.300/8': '10.0.0.300/8' does not appear to be an IPv4 or IPv6 network",
-                 id="bad-cidr"),
-    pytest.param("ip in cidr(net)", "E126", 17, 'cidr() takes one string literal, like cidr("10.0.0.0/8")',
-                 id="cidr-needs-literal"),
-    pytest.param('f"{a"', "E127", 13, "template string: `{` is not closed; write `{{` for a brace",
-                 id="template-open-brace"),
-    pytest.param('f"a}"', "E127", 14, "template string: a single `}` must be written `}}`", id="template-close-brace"),
+    pytest.param(
+        "9" * 5000, "E123", 11, "number 99999999999999999999… has too many digits", id="too-many-digits"
+    ),
+    pytest.param(
+        "data.items[1.5]", "E124", 22, "an index must be a whole number, not 1.5", id="fractional-index"
+    ),
+    pytest.param(
+        'ip in cidr("10.0.0.300/8")',
+        "E309",
+        22,
+        "invalid CIDR block '10.0.0.300/8': '10.0.0.300/8' does not appear to be an IPv4 or IPv6 network",
+        id="bad-cidr",
+    ),
+    pytest.param(
+        "ip in cidr(net)",
+        "E126",
+        17,
+        'cidr() takes one string literal, like cidr("10.0.0.0/8")',
+        id="cidr-needs-literal",
+    ),
+    pytest.param(
+        'f"{a"',
+        "E127",
+        13,
+        "template string: `{` is not closed; write `{{` for a brace",
+        id="template-open-brace",
+    ),
+    pytest.param(
+        'f"a}"', "E127", 14, "template string: a single `}` must be written `}}`", id="template-close-brace"
+    ),
     pytest.param('f"{ }"', "E127", 13, "template string: `{}` holds no expression", id="template-empty-part"),
-    pytest.param('f"x{a +}"', "E109", 18, "unexpected end of template expression; expected an expression",
-                 id="template-part-syntax-error"),
-    pytest.param("(" * 5000 + "a" + ")" * 5000, "E105", 11 + MAX_DEPTH, "expression is nested deeper than 64 levels",
-                 id="deep-brackets-prescan"),
-    pytest.param("not " * 5000 + "a", "E105", 11 + 4 * MAX_DEPTH, "expression is nested deeper than 64 levels",
-                 id="deep-not"),
-    pytest.param("-" * 5000 + "a", "E105", 11 + MAX_DEPTH, "expression is nested deeper than 64 levels",
-                 id="deep-minus"),
-    pytest.param(" + ".join(["a"] * 200), "E105", 11, "expression is nested deeper than 64 levels",
-                 id="long-sum-is-deep"),
-    pytest.param("if a then b else " * 100 + "c", "E105", 11 + 17 * (MAX_DEPTH - 1) + 3,
-                 "expression is nested deeper than 64 levels", id="deep-else-if"),
-    pytest.param("a" * (MAX_EXPRESSION_CHARS + 1), "E132", 11,
-                 f"expression is {MAX_EXPRESSION_CHARS + 1} characters long, more than the limit of 100000",
-                 id="too-long"),
+    pytest.param(
+        'f"x{a +}"',
+        "E109",
+        18,
+        "unexpected end of template expression; expected an expression",
+        id="template-part-syntax-error",
+    ),
+    pytest.param(
+        "(" * 5000 + "a" + ")" * 5000,
+        "E105",
+        11 + MAX_DEPTH,
+        "expression is nested deeper than 64 levels",
+        id="deep-brackets-prescan",
+    ),
+    pytest.param(
+        "not " * 5000 + "a",
+        "E105",
+        11 + 4 * MAX_DEPTH,
+        "expression is nested deeper than 64 levels",
+        id="deep-not",
+    ),
+    pytest.param(
+        "-" * 5000 + "a",
+        "E105",
+        11 + MAX_DEPTH,
+        "expression is nested deeper than 64 levels",
+        id="deep-minus",
+    ),
+    pytest.param(
+        " + ".join(["a"] * 200),
+        "E105",
+        11,
+        "expression is nested deeper than 64 levels",
+        id="long-sum-is-deep",
+    ),
+    pytest.param(
+        "if a then b else " * 100 + "c",
+        "E105",
+        11 + 17 * (MAX_DEPTH - 1) + 3,
+        "expression is nested deeper than 64 levels",
+        id="deep-else-if",
+    ),
+    pytest.param(
+        "a" * (MAX_EXPRESSION_CHARS + 1),
+        "E132",
+        11,
+        f"expression is {MAX_EXPRESSION_CHARS + 1} characters long, more than the limit of 100000",
+        id="too-long",
+    ),
 ]
 
 
@@ -288,8 +395,11 @@ NOTES = [
     pytest.param("a || b", "use `or` for alternatives", id="or"),
     pytest.param("!a", "use `not` to negate, `!=` to compare", id="not"),
     pytest.param("a < b < c", "comparisons do not chain: write `a < b and b < c`", id="chain"),
-    pytest.param("any.x == 1", "`any` is a reserved word here; write `` `any` `` for a field of that name",
-                 id="reserved"),
+    pytest.param(
+        "any.x == 1",
+        "`any` is a reserved word here; write `` `any` `` for a field of that name",
+        id="reserved",
+    ),
 ]
 
 
@@ -325,8 +435,12 @@ def test_paths(text: str, expected: ir.Path) -> None:
 
 
 PATH_ERRORS = [
-    pytest.param("$", "E125", "a transform needs a field path; `$` alone is the whole event", id="root-alone"),
-    pytest.param("data.x + 1", "E106", "unexpected `+`; expected `.`, `[` or end of input", id="not-an-expression"),
+    pytest.param(
+        "$", "E125", "a transform needs a field path; `$` alone is the whole event", id="root-alone"
+    ),
+    pytest.param(
+        "data.x + 1", "E106", "unexpected `+`; expected `.`, `[` or end of input", id="not-an-expression"
+    ),
     pytest.param("data.", "E109", "unexpected end of path; expected a name", id="trailing-dot"),
 ]
 

@@ -42,6 +42,7 @@ expression looks, and a JSON integer outside int64 becomes a double there, as
 
 from __future__ import annotations
 
+import keyword
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
@@ -231,26 +232,37 @@ _CALL: Final = (ValueError, TypeError, AttributeError)
 _INDEX: Final = (TypeError, KeyError, IndexError)
 
 
-def _err(ex: BaseException) -> CELEvalError:
-    return CELEvalError(_MESSAGES.get(type(ex), "no such overload"), type(ex), ex.args)
+def _err(ex: BaseException, tree: Tree[Any] | None = None) -> CELEvalError:
+    # ``tree`` is the parse-tree node cel-python's evaluator attaches to the error it makes
+    # there: repr() of the error dumps that tree, and cel-python's tree dumper fails on some
+    # trees (empty [] and {} literals), which turns a later ``err || err`` into an abort.
+    return CELEvalError(_MESSAGES.get(type(ex), "no such overload"), type(ex), ex.args, tree=tree)
 
 
-def _slow2(fn: Callable[[Any, Any], Any], a: Any, b: Any, catch: tuple[type[BaseException], ...]) -> Any:
+def _slow2(
+    fn: Callable[[Any, Any], Any], a: Any, b: Any, catch: tuple[type[BaseException], ...],
+    tree: Tree[Any] | None = None,
+) -> Any:
     ca, cb = to_celpy(a), to_celpy(b)
     try:
         r = fn(ca, cb)
     except catch as ex:
-        return _err(ex)
+        return _err(ex, tree)
     return from_celpy(r)
 
 
-def _slow1(fn: Callable[[Any], Any], a: Any) -> Any:
+def _slow1(fn: Callable[[Any], Any], a: Any, tree: Tree[Any] | None = None) -> Any:
     ca = to_celpy(a)
     try:
         r = fn(ca)
     except _UNARY as ex:
-        return _err(ex)
+        return _err(ex, tree)
     return from_celpy(r)
+
+
+def _logic(fn: Callable[[Any, Any], Any], a: Any, b: Any, tree: Tree[Any] | None) -> Any:
+    """``||``/``&&`` when neither side is a bool: cel-python's own operator decides (error or abort)."""
+    return _slow2(fn, a, b, _REL, tree)
 
 
 def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -266,16 +278,18 @@ def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     return from_celpy(r)
 
 
-def _dot(m: Any, name: str) -> Any:
+def _dot(m: Any, name: str, tree: Tree[Any] | None = None) -> Any:
     """``m.name`` when ``m`` is not a dict (the dict case is inline)."""
     t = type(m)
     if t is CELEvalError:
         return m
     if t in _NOT_MAPS or (t is Opaque and not isinstance(m.value, (celtypes.MapType, Mapping))):
-        return CELEvalError(f"{t.__name__} does not support field selection", TypeError, None)
+        return CELEvalError(f"{t.__name__} does not support field selection", TypeError, None, tree=tree)
     if t is dict:
         v = m.get(name, _MISS)
-        return CELEvalError(f"no such member in mapping: {name!r}", KeyError, None) if v is _MISS else v
+        if v is _MISS:
+            return CELEvalError(f"no such member in mapping: {name!r}", KeyError, None, tree=tree)
+        return v
     raise Unsure(t.__name__)  # a non-dict mapping in the event, a map with odd keys
 
 
@@ -394,6 +408,9 @@ _RUNTIME: Final[dict[str, Any]] = {
     "_big": _big,
     "_slow2": _slow2,
     "_slow1": _slow1,
+    "_logic": _logic,
+    "_op_or": celtypes.logical_or,
+    "_op_and": celtypes.logical_and,
     "_call": _call,
     "_dot": _dot,
     "_members": _members,
@@ -509,8 +526,15 @@ class _Gen:
         self.ns[name] = value
         return name
 
-    def error(self, message: str, exc: type[BaseException] = TypeError) -> str:
-        return self.const(CELEvalError(message, exc, None))
+    def error(self, message: str, exc: type[BaseException], node: Tree[Any] | None) -> str:
+        """A constant error value as cel-python makes it at ``node`` (see _err on the tree)."""
+        try:
+            return self.const(CELEvalError(message, exc, None, tree=node))
+        except AttributeError as ex:  # a node without positions: cel-python itself would fail there
+            raise _Fallback("error without position") from ex
+
+    def tree(self, node: Tree[Any]) -> str:
+        return self.const(node)
 
     def lit(self, value: Any) -> str:
         t = type(value)
@@ -528,7 +552,7 @@ class _Gen:
 
     def bind(self, code: str) -> str:
         """A local name for ``code`` (Python warns about subscripting a literal such as ``(1.5)[k]``)."""
-        if code.isidentifier():
+        if code.isidentifier() and not keyword.iskeyword(code):
             return code
         v = self.new()
         self.emit(f"{v} = {code}")
@@ -555,7 +579,7 @@ class _Gen:
             raise _Fallback("expr")
         c = self.use(self.node(n.children[0]))
         v = self.new()
-        err = self.error("found no matching overload for _?_:_")
+        err = self.error("found no matching overload for _?_:_", TypeError, n)
         self.emit(f"if {c}:")
         self.depth += 1
         self.emit(f"{v} = {self.use(self.node(n.children[1]))}")
@@ -572,10 +596,10 @@ class _Gen:
         a = self.use(self.node(n.children[0]))
         b = self.use(self.node(n.children[1]))
         v = self.new()
-        err = self.error("found no matching overload for _||_")
+        tree = self.tree(n)
         self.emit(
             f"{v} = (True if {a} else {b}) if type({a}) is bool else "
-            f"((True if {b} else {a}) if type({b}) is bool else {err})"
+            f"((True if {b} else {a}) if type({b}) is bool else _logic(_op_or, {a}, {b}, {tree}))"
         )
         return _Val(v)
 
@@ -583,10 +607,10 @@ class _Gen:
         a = self.use(self.node(n.children[0]))
         b = self.use(self.node(n.children[1]))
         v = self.new()
-        err = self.error("found no matching overload for _&&_")
+        tree = self.tree(n)
         self.emit(
             f"{v} = ({b} if {a} else False) if type({a}) is bool else "
-            f"(({a} if {b} else False) if type({b}) is bool else {err})"
+            f"(({a} if {b} else False) if type({b}) is bool else _logic(_op_and, {a}, {b}, {tree}))"
         )
         return _Val(v)
 
@@ -603,7 +627,7 @@ class _Gen:
             self.in_(v, a, rv, b)
             return _Val(v)
         py, fn = _RELATIONS[kind]
-        slow = f"_slow2({fn}, {a}, {b}, _REL)"
+        slow = f"_slow2({fn}, {a}, {b}, _REL, {self.tree(n)})"
         pairs = _EQ_PAIRS if kind in ("relation_eq", "relation_ne") else _ORD_PAIRS
         const = rv.const
         if const is not _NOCONST and type(const) in (str, int, float, bool, _NONE_T):
@@ -631,15 +655,15 @@ class _Gen:
         b = self.use(self.node(right))
         v = self.new()
         py, fn = ("+", "_op_add") if op_tree.data == "addition_add" else ("-", "_op_sub")
-        self.int_op(v, a, b, f"{a} {py} {b}")
+        self.int_op(v, a, b, f"{a} {py} {b}", n)
         self.emit(f"elif type({a}) in _FLOATS and type({b}) in _NUMS: {v} = _RawFloat({a} {py} {b})")
         if py == "+":
             self.emit(f"elif type({a}) is str and type({b}) is str: {v} = _RawStr({a} + {b})")
-        self.emit(f"else: {v} = _slow2({fn}, {a}, {b}, _ADD)")
+        self.emit(f"else: {v} = _slow2({fn}, {a}, {b}, _ADD, {self.tree(n)})")
         return _Val(v)
 
-    def int_op(self, v: str, a: str, b: str, expr: str) -> None:
-        overflow = self.error("return error for overflow", ValueError)
+    def int_op(self, v: str, a: str, b: str, expr: str, n: Tree[Any]) -> None:
+        overflow = self.error("return error for overflow", ValueError, n)
         self.emit(f"if type({a}) is int and type({b}) is int:")
         self.emit(f"    {v} = {expr}")
         self.emit(f"    if {v} > {_MAX} or {v} < {_MIN}: {v} = {overflow}")
@@ -650,14 +674,15 @@ class _Gen:
         b = self.use(self.node(right))
         v = self.new()
         kind = op_tree.data
-        zero = self.error("modulus or divide by zero", ZeroDivisionError)
+        zero = self.error("modulus or divide by zero", ZeroDivisionError, n)
+        tree = self.tree(n)
         if kind == "multiplication_mul":
-            self.int_op(v, a, b, f"{a} * {b}")
+            self.int_op(v, a, b, f"{a} * {b}", n)
             self.emit(f"elif type({a}) in _FLOATS and type({b}) in _NUMS: {v} = _RawFloat({a} * {b})")
-            self.emit(f"else: {v} = _slow2(_op_mul, {a}, {b}, _MUL)")
+            self.emit(f"else: {v} = _slow2(_op_mul, {a}, {b}, _MUL, {tree})")
         elif kind == "multiplication_div":
             # Go-style division truncates toward zero; x / 0.0 is +inf whatever x is (cel-python).
-            overflow = self.error("return error for overflow", ValueError)
+            overflow = self.error("return error for overflow", ValueError, n)
             self.emit(f"if type({a}) is int and type({b}) is int:")
             self.emit(f"    if {b} == 0: {v} = {zero}")
             self.emit("    else:")
@@ -665,11 +690,11 @@ class _Gen:
             self.emit(f"        if ({a} < 0) != ({b} < 0): {v} = -{v}")
             self.emit(f"        if {v} > {_MAX}: {v} = {overflow}")
             self.emit(f"elif type({a}) is float and type({b}) is float: {v} = _INF if {b} == 0.0 else {a} / {b}")
-            self.emit(f"else: {v} = _slow2(_op_div, {a}, {b}, _MUL)")
+            self.emit(f"else: {v} = _slow2(_op_div, {a}, {b}, _MUL, {tree})")
         else:
             self.emit(f"if type({a}) is int and type({b}) is int:")
             self.emit(f"    {v} = {zero} if {b} == 0 else (-(abs({a}) % abs({b})) if {a} < 0 else abs({a}) % abs({b}))")
-            self.emit(f"else: {v} = _slow2(_op_mod, {a}, {b}, _MUL)")
+            self.emit(f"else: {v} = _slow2(_op_mod, {a}, {b}, _MUL, {tree})")
         return _Val(v)
 
     def n_unary(self, n: Tree[Any]) -> _Val:
@@ -677,12 +702,12 @@ class _Gen:
         a = self.use(self.node(operand))
         v = self.new()
         if op_tree.data == "unary_not":
-            self.emit(f"{v} = (not {a}) if type({a}) is bool else _slow1(_op_not, {a})")
+            self.emit(f"{v} = (not {a}) if type({a}) is bool else _slow1(_op_not, {a}, {self.tree(n)})")
         else:
-            overflow = self.error("return error for overflow", ValueError)
+            overflow = self.error("return error for overflow", ValueError, n)
             self.emit(
                 f"{v} = ((-{a}) if {a} != {_MIN} else {overflow}) if type({a}) is int else "
-                f"((-{a}) if type({a}) is float else _slow1(_op_neg, {a}))"
+                f"((-{a}) if type({a}) is float else _slow1(_op_neg, {a}, {self.tree(n)}))"
             )
         return _Val(v)
 
@@ -692,12 +717,12 @@ class _Gen:
         m.code = self.bind(m.code)
         name = str(n.children[1])
         v = self.new()
-        missing = self.error(f"no such member in mapping: {name!r}", KeyError)
+        missing = self.error(f"no such member in mapping: {name!r}", KeyError, n)
         self.emit(f"if type({m.code}) is dict:")
         self.emit(f"    {v} = {m.code}.get({name!r}, _MISS)")
         self.emit(f"    if {v} is _MISS: {v} = {missing}")
         self.emit("    " + _NORMALISE.format(v=v, max=_MAX, min=_MIN).replace("if ", "elif ", 1))
-        self.emit(f"else: {v} = _dot({m.code}, {name!r})")
+        self.emit(f"else: {v} = _dot({m.code}, {name!r}, {self.tree(n)})")
         return _Val(v, m.path + (name,) if m.path is not None else None)
 
     def n_member_index(self, n: Tree[Any]) -> _Val:
@@ -711,14 +736,14 @@ class _Gen:
             path = None
         kc = self.use(k)
         v = self.new()
-        nokey = self.error("no such key", KeyError)
-        badindex = self.error("invalid_argument", IndexError)
+        nokey = self.error("no such key", KeyError, n)
+        badindex = self.error("invalid_argument", IndexError, n)
         self.emit(f"if type({m.code}) is dict and type({kc}) is str:")
         self.emit(f"    {v} = {m.code}.get({kc}, _MISS)")
         self.emit(f"    if {v} is _MISS: {v} = {nokey}")
         self.emit(f"elif type({m.code}) is list and type({kc}) is int:")
         self.emit(f"    {v} = {m.code}[{kc}] if -len({m.code}) <= {kc} < len({m.code}) else {badindex}")
-        self.emit(f"else: {v} = _slow2(_op_getitem, {m.code}, {kc}, _INDEX)")
+        self.emit(f"else: {v} = _slow2(_op_getitem, {m.code}, {kc}, _INDEX, {self.tree(n)})")
         self.normalise(v)
         return _Val(v, path)
 
@@ -762,16 +787,15 @@ class _Gen:
         if short_circuit_errors:
             self.depth -= 1
             self.emit(f"except _Raised as _e: {r} = _e.err")
-            err = self.error("no such overload")
             if name == "exists":
                 self.emit(
                     f"{v} = (True if {v} else {r}) if type({v}) is bool else "
-                    f"((True if {r} else {v}) if type({r}) is bool else {err})"
+                    f"((True if {r} else {v}) if type({r}) is bool else _logic(_op_or, {v}, {r}, None))"
                 )
             else:
                 self.emit(
                     f"{v} = ({r} if {v} else False) if type({v}) is bool else "
-                    f"(({v} if {r} else False) if type({r}) is bool else {err})"
+                    f"(({v} if {r} else False) if type({r}) is bool else _logic(_op_and, {v}, {r}, None))"
                 )
         else:
             self.emit(f"if type({r}) is CELEvalError: raise _Raised({r})")
@@ -859,7 +883,7 @@ class _Gen:
             return _Val(self.top_vars[name], (name,))
         v = self.new()
         # An absent `type` resolves to cel-python's type() function, any other absent name to an error.
-        missing = "_TYPE_FN" if name == "type" else self.error(f"undeclared reference to {name!r}", KeyError)
+        missing = "_TYPE_FN" if name == "type" else self.error(f"undeclared reference to {name!r}", KeyError, n)
         self.emit(f"{v} = ev.get({name!r}, _MISS)")
         self.emit(f"if {v} is _MISS: {v} = {missing}")
         self.emit("el" + _NORMALISE.format(v=v, max=_MAX, min=_MIN))
@@ -891,7 +915,10 @@ class _Gen:
             else:
                 raise _Fallback(f"literal {kind}")
         except ValueError as ex:  # an int literal out of range is an error value in cel-python
-            value = CELEvalError(ex.args[0] if ex.args else "overflow", type(ex), ex.args)
+            try:
+                value = CELEvalError(ex.args[0] if ex.args else "overflow", type(ex), ex.args, tree=n)
+            except AttributeError as missing_position:
+                raise _Fallback("literal without position") from missing_position
         plain = from_celpy(value)
         return _Val(self.lit(plain), None, plain)
 

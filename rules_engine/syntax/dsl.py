@@ -88,7 +88,7 @@ class FileSpans:
 
 @dataclass(frozen=True, slots=True)
 class ShiftedSpans:
-    """A one-line fragment (the ``{...}`` part of a template) that starts at ``line``:``column`` of ``outer``."""
+    """A one-line fragment (a template's ``{...}`` part) starting at ``line``:``column`` of ``outer``."""
 
     outer: Spans
     line: int
@@ -171,8 +171,24 @@ _KIND_WORDS = {
 }
 
 _EXPR_CORE = frozenset(
-    {"NAME", "BACKTICK", "$", "STRING", "TEMPLATE", "NUMBER", "true", "false", "null",
-     "(", "[", "{", "-", "exists", "any", "all"}
+    {
+        "NAME",
+        "BACKTICK",
+        "$",
+        "STRING",
+        "TEMPLATE",
+        "NUMBER",
+        "true",
+        "false",
+        "null",
+        "(",
+        "[",
+        "{",
+        "-",
+        "exists",
+        "any",
+        "all",
+    }
 )
 _TRANSFORM_KEYWORDS = frozenset({"set", "rename", "drop", "keep", "payload", "input", "envelope"})
 
@@ -184,7 +200,9 @@ class _Group:
     words: str
     core: frozenset[str]
     members: frozenset[str]
-    lead: bool = True  # said before the single symbols ("an expression or `)`") or after ("`)` or an operator")
+    lead: bool = (
+        True  # said before the single symbols ("an expression or `)`") or after ("`)` or an operator")
+    )
 
 
 _GROUPS = (
@@ -193,8 +211,26 @@ _GROUPS = (
     _Group(
         "an operator",
         frozenset({"+", "*"}),
-        frozenset({"+", "-", "*", "/", "%", "COMP_OP", "in", "not", "starts", "ends", "contains",
-                   "matches", "like", ".", "[", "("}),
+        frozenset(
+            {
+                "+",
+                "-",
+                "*",
+                "/",
+                "%",
+                "COMP_OP",
+                "in",
+                "not",
+                "starts",
+                "ends",
+                "contains",
+                "matches",
+                "like",
+                ".",
+                "[",
+                "(",
+            }
+        ),
         lead=False,
     ),
     _Group(
@@ -268,7 +304,9 @@ def _found_words(tok: Token) -> str:
 
 # Strings, quoted names and comments are skipped whole (an unclosed one runs to
 # the end of its line, as in the grammar); brackets are counted.
-_SCAN = re.compile(r"""f?"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|f?'[^'\\\n]*(?:\\.[^'\\\n]*)*'?|`[^`\n]*`?|\#[^\n]*|[\[\](){}]""")
+_SCAN = re.compile(
+    r"""f?"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|f?'[^'\\\n]*(?:\\.[^'\\\n]*)*'?|`[^`\n]*`?|\#[^\n]*|[\[\](){}]"""
+)
 
 
 def _too_deep(text: str, spans: Spans, what: str) -> Diagnostic | None:
@@ -335,7 +373,9 @@ def _translate(err: UnexpectedInput, text: str, start: str, spans: Spans, what: 
             span = spans.span(line, col, line, col + 1)
             return _SyntaxError(codes.DSL_UNEXPECTED_EOF.at(span, what=what, expected=expected), None)
         notes = _notes(_vocabulary().of(tok.type), accepts, expected, replay)
-        diag = codes.DSL_UNEXPECTED_TOKEN.at(token_span(spans, tok), notes, found=_found_words(tok), expected=expected)
+        diag = codes.DSL_UNEXPECTED_TOKEN.at(
+            token_span(spans, tok), notes, found=_found_words(tok), expected=expected
+        )
         return _SyntaxError(diag, tok.start_pos)
     # Other UnexpectedInput kinds are not raised by the LALR parser; kept so none escapes as a traceback.
     line = getattr(err, "line", 1) or 1
@@ -384,7 +424,9 @@ def _notes(symbol: str, accepts: set[str], expected: str, replay: InteractivePar
     return notes
 
 
-def _lark_parse(text: str, start: str, spans: Spans, what: str) -> tuple[Tree[Token] | None, _SyntaxError | None]:
+def _lark_parse(
+    text: str, start: str, spans: Spans, what: str
+) -> tuple[Tree[Token] | None, _SyntaxError | None]:
     try:
         return _parser().parse(text, start=start), None
     except UnexpectedInput as err:
@@ -400,7 +442,10 @@ def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Tree[Tok
     if len(text) > MAX_EXPRESSION_CHARS:
         end = text.find("\n")
         diag = codes.DSL_TOO_LONG.at(
-            spans.span(1, 1, 1, 1 + (end if end > 0 else 1)), what=what, size=len(text), limit=MAX_EXPRESSION_CHARS
+            spans.span(1, 1, 1, 1 + (end if end > 0 else 1)),
+            what=what,
+            size=len(text),
+            limit=MAX_EXPRESSION_CHARS,
         )
         return None, [diag]
     deep = _too_deep(text, spans, what)
@@ -447,14 +492,29 @@ def parse_file_tree(source: Source) -> tuple[Tree[Token] | None, list[Diagnostic
             diags.append(err.diagnostic)
     if len(diags) >= MAX_SYNTAX_ERRORS:
         last = diags[-1]
-        diags[-1] = Diagnostic(last.code, last.message, last.span, last.severity,
-                               last.notes + (f"stopped after {MAX_SYNTAX_ERRORS} syntax errors",))
+        diags[-1] = Diagnostic(
+            last.code,
+            last.message,
+            last.span,
+            last.severity,
+            last.notes + (f"stopped after {MAX_SYNTAX_ERRORS} syntax errors",),
+        )
     return None, diags
 
 
 # --- token decoding ------------------------------------------------------------------------------
 
-_SIMPLE_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_SIMPLE_ESCAPES = {
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 
 

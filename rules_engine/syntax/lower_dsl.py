@@ -23,7 +23,8 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal as Lit, cast
+from typing import Any, cast
+from typing import Literal as Lit
 
 from lark import Token, Tree
 
@@ -75,7 +76,11 @@ class _JsonLocator(Locator):
     """Spans of the nodes of a JSON value written in a rule file; pointers are relative to that value."""
 
     def __init__(
-        self, file: str, values: Mapping[Pointer, Span], keys: Mapping[Pointer, Span], strings: frozenset[Pointer]
+        self,
+        file: str,
+        values: Mapping[Pointer, Span],
+        keys: Mapping[Pointer, Span],
+        strings: frozenset[Pointer],
     ) -> None:
         super().__init__(file)
         self._values = dict(values)
@@ -158,7 +163,9 @@ class _Lowerer:
         line, col = tok.line or 1, tok.column or 1
         for start, end in bad:
             self.error(
-                codes.BAD_ESCAPE.at(self.spans.span(line, col + start, line, col + end), seq=str(tok.value)[start:end])
+                codes.BAD_ESCAPE.at(
+                    self.spans.span(line, col + start, line, col + end), seq=str(tok.value)[start:end]
+                )
             )
         return None if bad else value
 
@@ -172,7 +179,9 @@ class _Lowerer:
         try:
             value: int | float = int(text) if _INTEGER.fullmatch(text) else float(text)
         except ValueError:  # more digits than Python converts (about 4300)
-            self.error(codes.DSL_BAD_NUMBER.at(self.span(tok), text=shown[:20] + "…", detail="has too many digits"))
+            self.error(
+                codes.DSL_BAD_NUMBER.at(self.span(tok), text=shown[:20] + "…", detail="has too many digits")
+            )
             return None
         if isinstance(value, float) and not math.isfinite(value):
             self.error(codes.DSL_BAD_NUMBER.at(self.span(tok), text=shown, detail="is out of range"))
@@ -382,7 +391,7 @@ class _Lowerer:
         items = self.exprs(node.children, depth)
         if items is None:
             return None
-        kind: type[ir.And] | type[ir.Or] = ir.And if conjunction else ir.Or
+        kind: type[ir.And | ir.Or] = ir.And if conjunction else ir.Or
         flat: list[ir.Expr] = []
         for e in items:
             # `(a and b) and c` is `a and b and c`: one n-ary node
@@ -402,7 +411,11 @@ class _Lowerer:
         ok = True
 
         def bad(start: int, end: int, detail: str) -> None:
-            self.error(codes.DSL_BAD_TEMPLATE.at(self.spans.span(line, base + start, line, base + end), detail=detail))
+            self.error(
+                codes.DSL_BAD_TEMPLATE.at(
+                    self.spans.span(line, base + start, line, base + end), detail=detail
+                )
+            )
 
         i = 0
         while i < len(body):
@@ -579,7 +592,9 @@ class _Lowerer:
         if steps.span is None:
             steps.span = sp
         if steps.envelope is not None:
-            self.error(codes.DSL_STEP_AFTER_ENVELOPE.at(sp, stmt=kind.removesuffix("_stmt").replace("_", " ")))
+            self.error(
+                codes.DSL_STEP_AFTER_ENVELOPE.at(sp, stmt=kind.removesuffix("_stmt").replace("_", " "))
+            )
         if step is not None:
             steps.steps.append(step)
 
@@ -588,24 +603,36 @@ class _Lowerer:
         ok, opts, trees = self.options(node.children, "key")
         for name in opts:
             if name not in ("paths", "template"):
-                self.error(codes.DSL_BAD_INPUT_TRANSFORMER.at(
-                    self.span(trees[name]), detail=f"unknown key {name!r}; the keys are `paths` and `template`"))
+                self.error(
+                    codes.DSL_BAD_INPUT_TRANSFORMER.at(
+                        self.span(trees[name]),
+                        detail=f"unknown key {name!r}; the keys are `paths` and `template`",
+                    )
+                )
                 ok = False
         paths = opts.get("paths", {})
         if not isinstance(paths, dict) or not all(isinstance(v, str) for v in paths.values()):
-            self.error(codes.DSL_BAD_INPUT_TRANSFORMER.at(
-                self.span(trees["paths"]), detail='`paths` must be an object of strings, like {"name": "$.detail.name"}'))
+            self.error(
+                codes.DSL_BAD_INPUT_TRANSFORMER.at(
+                    self.span(trees["paths"]),
+                    detail='`paths` must be an object of strings, like {"name": "$.detail.name"}',
+                )
+            )
             ok = False
         template = opts.get("template")
         if "template" not in opts:
             self.error(codes.DSL_BAD_INPUT_TRANSFORMER.at(sp, detail="`template` is required"))
             ok = False
         elif not isinstance(template, str):
-            self.error(codes.DSL_BAD_INPUT_TRANSFORMER.at(self.span(trees["template"]), detail="`template` must be a string"))
+            self.error(
+                codes.DSL_BAD_INPUT_TRANSFORMER.at(
+                    self.span(trees["template"]), detail="`template` must be a string"
+                )
+            )
             ok = False
         if not ok:
             return None
-        return ir.InputTransformer(tuple(sorted(paths.items())), cast(str, template), sp)
+        return ir.InputTransformer(tuple(paths.items()), cast(str, template), sp)
 
     def envelope(self, node: Tree[Token]) -> ir.Envelope | None:
         fmt_tok, *attrs = node.children
@@ -626,7 +653,11 @@ class _Lowerer:
                 continue
             seen.add(name)
             if name in _ENVELOPE_OWN:
-                self.error(codes.DSL_BAD_ENVELOPE_ATTR.at(self.span(name_tok), name=name, detail="the envelope sets it itself"))
+                self.error(
+                    codes.DSL_BAD_ENVELOPE_ATTR.at(
+                        self.span(name_tok), name=name, detail="the envelope sets it itself"
+                    )
+                )
                 ok = False
             elif name not in _ENVELOPE_FIELDS and not _EXTENSION_NAME.fullmatch(name):
                 detail = "an extension name has 1 to 20 lowercase letters or digits (CloudEvents 1.0)"
@@ -640,8 +671,13 @@ class _Lowerer:
                 extensions.append((name, value))
         if not ok:
             return None
-        return ir.Envelope(fields.get("type"), fields.get("source"), fields.get("subject"), tuple(extensions),
-                           self.span(node))
+        return ir.Envelope(
+            fields.get("type"),
+            fields.get("source"),
+            fields.get("subject"),
+            tuple(extensions),
+            self.span(node),
+        )
 
     def labels(self, node: Tree[Token]) -> list[ir.TargetRef]:
         out = []
@@ -712,9 +748,16 @@ class _Lowerer:
         if name is None or priority is None or self.error_count() > before:
             return None
         return ir.Rule(
-            name=name, filters=tuple(filters), targets=tuple(targets), description=description,
-            priority=priority, enabled=enabled, transform=steps.transform(), on_match=on_match,
-            on_error=on_error, span=self.span(label_tok),
+            name=name,
+            filters=tuple(filters),
+            targets=tuple(targets),
+            description=description,
+            priority=priority,
+            enabled=enabled,
+            transform=steps.transform(),
+            on_match=on_match,
+            on_error=on_error,
+            span=self.span(label_tok),
         )
 
     def pattern(self, node: Tree[Token]) -> ir.EventPattern | None:
@@ -763,8 +806,14 @@ class _Lowerer:
                 self.transform_step(st, steps)
         if name is None or self.error_count() > before:
             return None
-        return ir.Target(name, str(_tok(type_tok).value), ir.freeze(options), steps.transform(), partition,
-                         self.span(label_tok))
+        return ir.Target(
+            name,
+            str(_tok(type_tok).value),
+            ir.freeze(options),
+            steps.transform(),
+            partition,
+            self.span(label_tok),
+        )
 
     def file(self, tree: Tree[Token], name: str) -> ir.RuleSetIR | None:
         targets: list[ir.Target] = []
@@ -788,7 +837,7 @@ class _Lowerer:
 
 
 def _closing_brace(body: str, start: int) -> int | None:
-    """Index of the `}` closing a template part that starts at ``start`` (nested braces and quotes skipped)."""
+    """Index of the `}` closing a template part that starts at ``start`` (skips nested braces, quotes)."""
     depth = 1
     j = start
     while j < len(body):
