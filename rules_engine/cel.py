@@ -133,7 +133,7 @@ def activation(event: Mapping[str, Any]) -> dict[str, Any]:
     """The variables of one evaluation: ``event`` and the envelope fields the event has."""
     whole = to_cel(event)
     if not isinstance(whole, celtypes.MapType):
-        raise ValueError("an event must be a JSON object")
+        raise TypeError("an event must be a JSON object")
     names: dict[str, Any] = {"event": whole}
     for name in ENVELOPE:
         if name in whole:
@@ -192,8 +192,7 @@ def tree_depth(tree: Tree[Any]) -> int:
     stack: list[tuple[Any, int]] = [(tree, 1)]
     while stack:
         node, d = stack.pop()
-        if d > best:
-            best = d
+        best = max(best, d)
         for child in node.children:
             if isinstance(child, Tree):
                 stack.append((child, d + 1))

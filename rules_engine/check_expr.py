@@ -27,7 +27,7 @@ import ipaddress
 import re
 from . import codes, ir
 from .errors import Diagnostic
-from .eval_expr import parse_wildcard, render_expr, string_literal
+from .eval_expr import children, parse_wildcard, render_expr, string_literal
 from .functions import FUNCTIONS, SYNTAX_NAMES, Types
 from .values import type_name
 
@@ -133,32 +133,8 @@ def _check(e: ir.Expr, bound: frozenset[str], out: list[Diagnostic]) -> None:
             if key in seen:
                 out.append(codes.DUPLICATE_OBJECT_KEY.at(e.span, key=key))
             seen.add(key)
-    for child in _children(e):
+    for child in children(e):  # a Quantifier returned above: its predicate has its own scope
         _check(child, bound, out)
-
-
-def _children(e: ir.Expr) -> tuple[ir.Expr, ...]:
-    if isinstance(e, (ir.ListExpr, ir.And, ir.Or)):
-        return e.items
-    if isinstance(e, ir.ObjectExpr):
-        return tuple(x for _, x in e.items)
-    if isinstance(e, ir.Unary):
-        return (e.operand,)
-    if isinstance(e, (ir.Arith, ir.Compare, ir.StringTest)):
-        return (e.left, e.right)
-    if isinstance(e, ir.In):
-        return (e.item, e.collection)
-    if isinstance(e, ir.Exists):
-        return (e.field,)
-    if isinstance(e, ir.CidrTest):
-        return (e.item,)
-    if isinstance(e, ir.Call):
-        return e.args
-    if isinstance(e, ir.Conditional):
-        return (e.cond, e.then, e.otherwise)
-    if isinstance(e, ir.Template):
-        return tuple(p for p in e.parts if not isinstance(p, str))
-    return ()
 
 
 def _variable_notes(name: str, bound: frozenset[str]) -> list[str]:

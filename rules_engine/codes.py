@@ -133,7 +133,6 @@ CEL_UNSUPPORTED = _c("E343", "unsupported CEL construct", "CEL: {what} is not su
 BAD_CIDR = _c("E309", "invalid CIDR", "invalid CIDR block {value!r}: {detail}")
 # E310..E329: EventBridge pattern validity.  The message is AWS's own reason text
 # so that users can search for it; the code tells which class of mistake it is.
-PATTERN_INVALID = _c("E310", "invalid event pattern", "Event pattern is not valid. Reason: {reason}")
 # The {reason} of E311..E317 is event-ruler's own wording (see rules_engine/pattern.py), E318 is ours.
 _PATTERN_REASON = "Event pattern is not valid. Reason: {reason}"
 PATTERN_STRUCTURE = _c("E311", "invalid event pattern structure", _PATTERN_REASON)
@@ -145,13 +144,8 @@ PATTERN_CIDR = _c("E316", "invalid CIDR in event pattern", _PATTERN_REASON)
 PATTERN_OR = _c("E317", "invalid $or in event pattern", _PATTERN_REASON)
 PATTERN_TOO_LARGE = _c("E318", "event pattern expands too far", _PATTERN_REASON)
 UNKNOWN_TARGET_TYPE = _c("E330", "unknown target type", "unknown target type {type!r}")
-BAD_TARGET_OPTION = _c("E331", "invalid target option", "target {name!r}: {detail}")
 UNKNOWN_VARIABLE = _c("E332", "unknown name", "unknown name {name!r}")
 WRONG_ARG_TYPE = _c("E333", "wrong argument type", "{name}() argument {index} must be {expected}, not {found}")
-DUPLICATE_FILTER_KEY = _c("E334", "duplicate filter kind", "rule {name!r} has more than one {kind!r} filter")
-BAD_PATH = _c("E335", "invalid field path", "invalid field path {path!r}: {detail}")
-BAD_TRANSFORM = _c("E336", "invalid transform", "{detail}")
-UNKNOWN_RULE_TARGET_IN_DEFAULT = _c("E337", "unknown default target", "default route names unknown target {name!r}")
 # E350..E369: expression language checks (check_expr.py).
 BAD_WILDCARD = _c("E350", "invalid wildcard pattern", "invalid wildcard pattern {pattern!r}: {detail}")
 ARITH_NEVER_VALUE = _c(
@@ -174,7 +168,6 @@ CEL_EVAL_ERROR = _c("E521", "CEL evaluation error", "CEL error: {detail}")
 CEL_NOT_BOOL = _c("E522", "CEL filter is not a bool", "CEL expression evaluated to {kind} {value}, not a bool")
 
 # --- E6xx: delivery ---------------------------------------------------------------------
-DELIVERY_FAILED = _c("E601", "delivery failed", "delivery to {target!r} failed: {detail}")
 
 # --- Warnings -----------------------------------------------------------------------------
 UNUSED_TARGET = _c("W301", "unused target", "target {name!r} is not used by any rule")

@@ -369,10 +369,50 @@ def _cel_module() -> Any:
 
 def _cel_value(source: str, event: Any) -> Any:
     try:
-        return _cel_module().evaluate_cel(source, event)
+        return from_cel(_cel_module().evaluate_cel(source, event))
     except Exception:
         # CEL errors are reported by the CEL checker; at run time they just mean "no value".
         return MISSING
+
+
+def from_cel(value: Any) -> Any:
+    """A CEL result as a plain JSON value (CEL's own types subclass Python's, bool among ints).
+
+    Values JSON cannot hold (errors, bytes, timestamps, durations) are ``MISSING``;
+    so is a container holding one.  Iterative, like every walk over event data.
+    """
+    root: list[Any] = [None]
+    # Work items: (source value, container to store into, key or index).
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        v, into, at = stack.pop()
+        if v is None:
+            out: Any = None
+        elif isinstance(v, bool) or (isinstance(v, int) and type(v).__name__ == "BoolType"):
+            # celpy's BoolType subclasses int, not bool; matched by name so that this
+            # module needs no import of celpy.
+            out = bool(v)
+        elif isinstance(v, (bytes, bytearray)):
+            return MISSING
+        elif isinstance(v, str):
+            out = str(v)
+        elif isinstance(v, int):
+            out = int(v)
+        elif isinstance(v, float):
+            out = float(v)
+        elif isinstance(v, Mapping):
+            out = {}
+            for k, item in v.items():
+                if not isinstance(k, str):
+                    return MISSING
+                stack.append((item, out, str(k)))
+        elif isinstance(v, (list, tuple)):
+            out = [None] * len(v)
+            stack.extend((item, out, i) for i, item in enumerate(v))
+        else:
+            return MISSING
+        into[at] = out
+    return root[0]
 
 
 def _cel_truth(source: str, event: Any) -> bool:
@@ -661,40 +701,51 @@ def _first_missing_field(e: ir.Expr, event: Any, b: Bindings) -> ir.Field | None
         elif isinstance(x, ir.Quantifier):
             kids = [x.collection]  # the predicate sees bound elements, not this scope
         else:
-            kids = _children(x)
+            kids = list(children(x))
         stack.extend(reversed(kids))
     return None
 
 
-def _children(e: ir.Expr) -> list[ir.Expr]:
+def children(e: ir.Expr) -> tuple[ir.Expr, ...]:
+    """The direct sub-expressions of ``e``, in source order."""
     if isinstance(e, (ir.ListExpr, ir.And, ir.Or)):
-        return list(e.items)
+        return e.items
     if isinstance(e, ir.ObjectExpr):
-        return [x for _, x in e.items]
+        return tuple(x for _, x in e.items)
     if isinstance(e, ir.Unary):
-        return [e.operand]
+        return (e.operand,)
     if isinstance(e, (ir.Arith, ir.Compare, ir.StringTest)):
-        return [e.left, e.right]
+        return (e.left, e.right)
     if isinstance(e, ir.In):
-        return [e.item, e.collection]
+        return (e.item, e.collection)
     if isinstance(e, ir.Exists):
-        return [e.field]
+        return (e.field,)
     if isinstance(e, ir.CidrTest):
-        return [e.item]
+        return (e.item,)
     if isinstance(e, ir.Call):
-        return list(e.args)
+        return e.args
     if isinstance(e, ir.Quantifier):
-        return [e.collection, e.predicate]
+        return (e.collection, e.predicate)
     if isinstance(e, ir.Conditional):
-        return [e.cond, e.then, e.otherwise]
+        return (e.cond, e.then, e.otherwise)
     if isinstance(e, ir.Template):
-        return [p for p in e.parts if not isinstance(p, str)]
-    return []
+        return tuple(p for p in e.parts if not isinstance(p, str))
+    return ()
+
+
+_MIRRORED: dict[str, Any] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _is_constant(e: ir.Expr) -> bool:
+    """A literal, or a list of literals: its text says all about its value."""
+    return isinstance(e, ir.Literal) or (
+        isinstance(e, ir.ListExpr) and all(isinstance(x, ir.Literal) for x in e.items)
+    )
 
 
 def _operand(e: ir.Expr, v: Any, b: Bindings) -> str:
     """The right-hand side of a message: the value, plus the expression when it is not a constant."""
-    if isinstance(e, ir.Literal) or (isinstance(e, ir.ListExpr) and all(isinstance(x, ir.Literal) for x in e.items)):
+    if _is_constant(e):
         return show(v)
     return f"{_label(e, b)} ({show(v)})"
 
@@ -723,6 +774,9 @@ def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
     if isinstance(e, ir.Unary) and e.op == "not":
         return f"{_label(e.operand, b)} holds (negated by 'not')"
     if isinstance(e, ir.Compare):
+        if _is_constant(e.left) and not _is_constant(e.right):
+            # "1000 < data.total" reads better as "data.total: 950 is not > 1000".
+            e = ir.Compare(_MIRRORED[e.op], e.right, e.left, e.span)
         lv, rv = _eval(e.left, event, b), _eval(e.right, event, b)
         if lv is MISSING:
             return _missing_reason(e.left, event, b)
@@ -747,6 +801,10 @@ def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
             return _missing_reason(e.collection, event, b)
         if not is_array(cv):
             return f"{_label(e.collection, b)}: {show(cv)} is not an array"
+        if _is_constant(e.item) and not _is_constant(e.collection):
+            # `"vip" in data.tags`: the collection is what the event supplied.
+            word = "contains" if e.negated else "does not contain"
+            return f"{_label(e.collection, b)}: {show(cv)} {word} {show(iv)}"
         word = "is in" if e.negated else "is not in"
         return f"{_label(e.item, b)}: {show(iv)} {word} {_operand(e.collection, cv, b)}"
     if isinstance(e, ir.Exists):
@@ -796,7 +854,11 @@ def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
         taken = e.then if _verdict(e.cond, event, b) else e.otherwise
         return _explain(taken, event, b)
     if isinstance(e, ir.Cel):
-        return f"CEL condition does not hold: {e.source}"
+        try:
+            why = _cel_module().explain_cel(e.source, event)
+        except Exception:
+            why = None
+        return f"CEL {e.source}: {why}" if isinstance(why, str) else f"CEL condition does not hold: {e.source}"
     if isinstance(e, ir.Literal):
         return f"the condition is the constant {_label(e, b)}"
     v = _eval(e, event, b)

@@ -129,7 +129,7 @@ def field_values(event: Any, path: tuple[str, ...]) -> list[Witness]:
                 stack.append((node[i], rest, (chain, (array, i))))
         elif rest is None:
             if not isinstance(node, Mapping):
-                found.append(Witness(node, _unchain(chain)))
+                found.append(Witness(node, _unchain(chain) if chain is not None else ()))
             # an object where a leaf is wanted is not a value (leaf-only semantics)
         elif isinstance(node, Mapping):
             # The keys that can continue the name are its prefixes ending at a
@@ -341,8 +341,9 @@ class _Evaluation:
         # names pass through it; ignoring the others keeps the state sets small
         # (one state, in the common case) without changing any verdict.
         users: dict[int, set[str]] = {}
-        for name, witnesses in self.values.items():
-            for w in witnesses:
+        in_arrays = [name for name, witnesses in self.values.items() if any(w.membership for w in witnesses)]
+        for name in in_arrays if len(in_arrays) > 1 else ():
+            for w in self.values[name]:
                 for loc, _ in w.membership:
                     users.setdefault(loc, set()).add(name)
         self.shared: frozenset[int] = frozenset(loc for loc, names in users.items() if len(names) > 1)

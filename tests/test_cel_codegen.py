@@ -14,6 +14,7 @@ import math
 import random
 import types
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,7 +63,8 @@ class ExprGen:
         kind = self.kind(wanted)
         if depth <= 0 or self.r.random() < 0.25:
             return self.atom(kind)
-        return getattr(self, "g_" + kind)(depth - 1)
+        text: str = getattr(self, "g_" + kind)(depth - 1)
+        return text
 
     def mark(self, name: str, text: str) -> str:
         self.used[name] += 1
@@ -228,12 +230,12 @@ def typed(r: random.Random, key: str) -> Any:
     """Mostly the type a key suggests, sometimes anything (wrong types, null)."""
     if r.random() < 0.3:
         return json_value(r, 1)
-    return {
+    makers: dict[str, Callable[[], Any]] = {
         "n": lambda: r.choice(JSON_INTS),
         "f": lambda: r.choice(JSON_FLOATS),
         "s": lambda: r.choice(JSON_STRINGS),
         "b": lambda: r.choice([True, False]),
-        "l": lambda: [r.choice(JSON_INTS + JSON_STRINGS[:4]) for _ in range(r.randrange(4))],
+        "l": lambda: [r.choice([*JSON_INTS, *JSON_STRINGS[:4]]) for _ in range(r.randrange(4))],
         "m": lambda: {"k": json_value(r, 1), "s": r.choice(JSON_STRINGS)},
         "x": lambda: json_value(r),
         "tags": lambda: r.sample(JSON_STRINGS, r.randrange(4)),
@@ -241,7 +243,8 @@ def typed(r: random.Random, key: str) -> Any:
             {"price": r.choice(JSON_INTS[:7] + JSON_FLOATS[:5]), "sku": r.choice(JSON_STRINGS)}
             for _ in range(r.randrange(4))
         ],
-    }[key]()
+    }
+    return makers[key]()
 
 
 def event_gen(r: random.Random) -> dict[str, Any]:

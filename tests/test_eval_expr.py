@@ -596,6 +596,11 @@ EXPLAIN = [
         "data.items: the array is empty, so no element satisfies item.price > 100", id="any-empty",
     ),
     pytest.param(D("vip"), ev(vip=False), "data.vip: false is not true", id="bare-field"),
+    pytest.param(cmp("<", L(1000), D("total")), ev(total=950), "data.total: 950 is not > 1000", id="constant-left"),
+    pytest.param(
+        ir.In(L("vip"), D("tags")), ev(tags=["new"]), "data.tags: ['new'] does not contain 'vip'", id="in-array-field"
+    ),
+    pytest.param(ir.In(L("vip"), D("tags")), ev(tags="vip"), "data.tags: 'vip' is not an array", id="in-non-array"),
     pytest.param(
         cmp("==", F("detail-type"), L("x")), {"detail-type": "y"}, "$[\"detail-type\"]: 'y' is not == 'x'",
         id="quoted-root-key",
@@ -681,3 +686,29 @@ RENDER = [
 @pytest.mark.parametrize(("expr", "text"), RENDER)
 def test_render(expr: ir.Expr, text: str) -> None:
     assert render_expr(expr) == text
+
+
+# --- CEL nodes (evaluated by rules_engine.cel) ---------------------------------------------------------
+
+CEL = [
+    pytest.param("data.n > 2", True, True, id="true"),
+    pytest.param("data.n > 5", False, False, id="false"),
+    pytest.param("data.a", [1, 2.5, "x", {"k": True}], False, id="json-value-not-a-verdict"),
+    pytest.param("size(data.a) + 1", 5, False, id="int"),
+    pytest.param("data.missing == 1", MISSING, False, id="cel-error-is-missing"),
+    pytest.param("b'x'", MISSING, False, id="bytes-are-not-json"),
+    pytest.param("data.n +", MISSING, False, id="syntax-error-is-missing"),
+]
+
+
+@pytest.mark.parametrize(("source", "value", "verdict"), CEL)
+def test_cel_nodes(source: str, value: Any, verdict: bool) -> None:
+    event = ev(n=3, a=[1, 2.5, "x", {"k": True}])
+    result = evaluate(ir.Cel(source), event)
+    assert same(result, value)
+    if isinstance(value, bool):
+        assert result is value  # CEL's BoolType comes back as a real bool
+    assert truth(ir.Cel(source), event) is verdict
+    why = explain_expr(ir.Cel(source), event)
+    assert (why is None) is verdict
+    assert why is None or why.startswith(f"CEL {source}")

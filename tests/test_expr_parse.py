@@ -394,6 +394,11 @@ NOTES = [
     pytest.param("a && b", "use `and` to combine conditions", id="and"),
     pytest.param("a || b", "use `or` for alternatives", id="or"),
     pytest.param("!a", "use `not` to negate, `!=` to compare", id="not"),
+    pytest.param(
+        "données == 1",
+        "names are ASCII letters, digits and `_`; write other names in backticks",
+        id="non-ascii-name",
+    ),
     pytest.param("a < b < c", "comparisons do not chain: write `a < b and b < c`", id="chain"),
     pytest.param(
         "any.x == 1",

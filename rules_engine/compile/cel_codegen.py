@@ -67,7 +67,16 @@ from celpy.evaluation import (
 )
 from lark import Token, Tree
 
-from ..cel import ENVELOPE, MACROS, CelProgram, error_text, json_number, parse_cel, regex_problem, simple_ident
+from ..cel import (
+    ENVELOPE,
+    MACROS,
+    CelProgram,
+    error_text,
+    json_number,
+    parse_cel,
+    regex_problem,
+    simple_ident,
+)
 
 __all__ = ["CelFailure", "CompiledCel", "compile_cel", "compile_cel_value"]
 
@@ -489,6 +498,11 @@ class _Val:
     const: Any = _NOCONST
 
 
+def _tuple(codes: list[str]) -> str:
+    """Python source of a tuple of these expressions."""
+    return "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
+
+
 def _args(node: Any) -> list[Any]:
     if isinstance(node, Tree) and node.data == "exprlist":
         return list(node.children)
@@ -834,7 +848,7 @@ class _Gen:
     def call(self, name: str, a: list[str]) -> _Val:
         v = self.new()
         fn = self.const(base_functions[name])
-        slow = f"_call({fn}, ({', '.join(a)},))"
+        slow = f"_call({fn}, {_tuple(a)})"
         if len(a) == 1:
             x = a[0]
             fast = {
@@ -929,7 +943,7 @@ class _Gen:
             return _Val(self.const(value), None, value)  # never mutated by compiled code
         codes = [self.use(i) for i in items]
         v = self.new()
-        self.emit(f"{v} = _list_lit(({', '.join(codes)},))")
+        self.emit(f"{v} = _list_lit({_tuple(codes)})")
         return _Val(v)
 
     def n_map_lit(self, n: Tree[Any]) -> _Val:
@@ -989,8 +1003,10 @@ def _translate(text: str) -> _Translation:
         source += "\n".join(gen.lines) + f"\n    return {result}\n"
         namespace = dict(gen.ns)
         exec(compile(source, "<cel>", "exec"), namespace)
-    except (_Fallback, SyntaxError, RecursionError, MemoryError, ValueError):
-        # SyntaxError: Python's limit of 20 nested blocks (deeply nested macros).
+    except Exception:
+        # _Fallback: a construct left to cel-python; SyntaxError: Python's limit of 20 nested
+        # blocks (deeply nested macros); anything else is a translator defect, and cel-python
+        # is the safe answer to it.
         return _Translation(program, None, None, None)
     return _Translation(program, namespace["_cel"], frozenset(gen.fields), source)
 

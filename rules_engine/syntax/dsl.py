@@ -355,6 +355,8 @@ def _translate(err: UnexpectedInput, text: str, start: str, spans: Spans, what: 
         if ch == "`":
             return _SyntaxError(codes.DSL_UNTERMINATED_NAME.at(span), pos)
         char_notes = [_CHAR_NOTES[ch]] if ch in _CHAR_NOTES else []
+        if ch.isalpha() and not ch.isascii():
+            char_notes.append("names are ASCII letters, digits and `_`; write other names in backticks")
         diag = codes.DSL_UNEXPECTED_CHAR.at(spans.span(line, col, line, col + 1), char_notes, char=ch)
         return _SyntaxError(diag, pos)
     if isinstance(err, UnexpectedToken):
