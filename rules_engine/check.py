@@ -48,6 +48,7 @@ def _exprs_of_transform(t: ir.Transform | None) -> Iterator[ir.Expr]:
 def check(rs: ir.RuleSetIR, target_types: frozenset[str] = BUILTIN_TARGET_TYPES) -> list[Diagnostic]:
     """Every semantic problem of ``rs`` (unsorted; callers sort)."""
     from .check_expr import check_expr
+    from .transform import check_transform
 
     diags: list[Diagnostic] = []
 
@@ -76,6 +77,7 @@ def check(rs: ir.RuleSetIR, target_types: frozenset[str] = BUILTIN_TARGET_TYPES)
             diags.extend(check_expr(t.partition_key))
         for e in _exprs_of_transform(t.transform):
             diags.extend(check_expr(e))
+        diags.extend(check_transform(t.transform))
 
     # Rules: unique names, known targets, expression checks.
     seen: dict[str, ir.Rule] = {}
@@ -95,6 +97,7 @@ def check(rs: ir.RuleSetIR, target_types: frozenset[str] = BUILTIN_TARGET_TYPES)
                 diags.extend(check_expr(f.node))
         for e in _exprs_of_transform(r.transform):
             diags.extend(check_expr(e))
+        diags.extend(check_transform(r.transform))
         if r.enabled and not r.filters:
             diags.append(codes.RULE_WITHOUT_FILTER.at(r.span, name=r.name))
         if r.enabled and not r.targets and r.on_match == "continue":

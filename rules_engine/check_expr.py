@@ -2,14 +2,19 @@
 
 Position in the pipeline::
 
-    IR expression ──**check_expr**──▶ diagnostics (E304 … E352)
+    IR expression ──**check_expr**──▶ diagnostics (E304 … E353)
                    (called by check.py for every ``when:`` filter and transform value)
 
 What is reported: unknown functions (with a "did you mean" note), wrong
 argument counts and provably wrong argument types, invalid literal regular
-expressions, wildcard patterns and CIDR blocks, quantifier variables used
-outside their quantifier, and operations whose operand types make them
-never true (``"abc" > 3``) or never a value (``"a" * 2``).
+expressions, wildcard patterns and CIDR blocks, regular expressions that are
+not literals, quantifier variables used outside their quantifier, and
+operations whose operand types make them never true (``"abc" > 3``) or never
+a value (``"a" * 2``).
+
+The one rule that is about safety rather than certainty: the pattern of
+``matches`` must be a string literal (E353).  Python's ``re`` backtracks and
+has no timeout, so a pattern chosen by the event could stall the engine.
 
 Type reasoning is deliberately modest: a node's *static types* are the JSON
 types its present values can have, known only for literals, built values,
@@ -25,9 +30,11 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+
 from . import codes, ir
 from .errors import Diagnostic
-from .eval_expr import children, parse_wildcard, render_expr, string_literal
+from .eval_expr import children, parse_wildcard
+from .render_expr import render_expr, string_literal
 from .functions import FUNCTIONS, SYNTAX_NAMES, Types
 from .values import type_name
 
@@ -259,6 +266,8 @@ def _check_string_test(e: ir.StringTest, out: list[Diagnostic]) -> None:
             _never(e, e.left, word, render_expr(e.right), why, out)
             return
     if not (isinstance(e.right, ir.Literal) and isinstance(e.right.value, str)):
+        if e.op == "matches":
+            out.append(codes.REGEX_NOT_LITERAL.at(e.right.span, notes=_REGEX_NOT_LITERAL_NOTES))
         return
     pattern = e.right.value
     if e.op == "matches":
@@ -274,6 +283,13 @@ def _check_string_test(e: ir.StringTest, out: list[Diagnostic]) -> None:
                 detail="a backslash must be followed by '*' or '\\'",
             )
         )
+
+
+_REGEX_NOT_LITERAL_NOTES = (
+    "Python's regular expressions backtrack and have no timeout: a pattern chosen by the event "
+    "could take exponential time",
+    "to compare with a value from the event, use ==, starts with, ends with, contains or like",
+)
 
 
 def _regex_problem(pattern: str) -> str | None:

@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--explain", action="store_true", help="for every rule: why it matched or what failed")
     d.add_argument("--format", choices=("text", "json"), default="text")
     d.add_argument("--engine", choices=("compiled", "reference"), default="compiled")
+    d.add_argument("--ingestion-time", metavar="ISO8601", type=_iso_time, default=None,
+                   help="the time transforms see as the event's ingestion time (default: none, so the output "
+                   "does not depend on the clock)")
 
     t = sub.add_parser("test-pattern", help="test one EventBridge pattern against one event (like AWS TestEventPattern)")
     t.add_argument("--pattern", required=True, metavar="FILE_OR_JSON")
@@ -190,10 +193,12 @@ def _print_event(out: TextIO, args: argparse.Namespace, rs: Any, index: int, lin
     by_name = {r.name: r for r in rs.rules}
     matched = [{"rule": n, "targets": [t.name for t in by_name[n].targets]} for n in names]
     verdicts = rs.explain(event) if args.explain else None
+    decisions = rs.evaluate(event, now=getattr(args, "ingestion_time", None))
     if args.format == "json":
         obj: dict[str, Any] = {"index": index, "line": lineno, "id": event_id, "version": rs.version, "matched": matched}
         if not names and rs.ir.default_targets:
             obj["default_targets"] = [t.name for t in rs.ir.default_targets]
+        obj["decisions"] = [d.to_dict() for d in decisions]
         if verdicts is not None:
             obj["explain"] = [v.to_dict() for v in verdicts]
         out.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
@@ -204,22 +209,58 @@ def _print_event(out: TextIO, args: argparse.Namespace, rs: Any, index: int, lin
         if rs.ir.default_targets:
             tail = " -> default route: " + ", ".join(t.name for t in rs.ir.default_targets)
         out.write(f"{label}: no rule matched{tail}\n")
+        _print_decisions(out, decisions, "<default>", [t.name for t in rs.ir.default_targets])
     else:
         out.write(f"{label}: {len(names)} rule(s) matched\n")
     if verdicts is None:
         for m in matched:
             out.write(f"  ✓ {m['rule']} -> {', '.join(m['targets']) or '(no targets)'}\n")
+            _print_decisions(out, decisions, m["rule"], m["targets"])
         return
     width = max((len(v.rule) for v in verdicts), default=0)
     for v in verdicts:
         if v.status == "matched":
             out.write(f"  ✓ {v.rule:<{width}}  matched -> {', '.join(v.targets) or '(no targets)'}\n")
+            _print_decisions(out, decisions, v.rule, v.targets)
         elif v.status == "no match":
             out.write(f"  ✗ {v.rule:<{width}}  {v.reason}\n")
         elif v.status == "disabled":
             out.write(f"  - {v.rule:<{width}}  disabled\n")
         else:
             out.write(f"  - {v.rule:<{width}}  not evaluated: rule {v.stopped_by!r} matched and stops\n")
+
+
+def _print_decisions(out: TextIO, decisions: list[Any], rule: str, targets: Sequence[str]) -> None:
+    """Each target's rendered payload (compact JSON) under the rule that sent it, in target order."""
+    by_target: dict[str, list[Any]] = {}
+    for d in decisions:
+        if d.rule == rule:
+            meant = dict(d.headers).get("x-rules-engine-target", d.target)  # a dead letter names its target
+            by_target.setdefault(meant, []).append(d)
+    for name in dict.fromkeys(targets):
+        if name not in by_target:
+            out.write(f"      → {name}: not sent again (an earlier rule routed this event there; deduplicate)\n")
+        for d in by_target.get(name, ()):
+            e = d.error
+            if d.action == "skip":
+                out.write(f"      → {d.target}: skipped: error[{e.code}] {e.message}\n")
+                continue
+            body = json.dumps(d.payload, ensure_ascii=False, separators=(",", ":"), default=str)
+            if d.action == "dead_letter":
+                out.write(f"      → {d.target}: dead letter for {name} (error[{e.code}] {e.message}): {body}\n")
+            elif e is not None:
+                out.write(f"      → {d.target}: {body}  (null-filled: error[{e.code}] {e.message})\n")
+            else:
+                out.write(f"      → {d.target}: {body}\n")
+
+
+def _iso_time(text: str) -> Any:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
 # --- test-pattern -------------------------------------------------------------------------

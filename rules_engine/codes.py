@@ -152,6 +152,21 @@ ARITH_NEVER_VALUE = _c(
     "E351", "operation never has a value", "{left} {op} {right} never has a value: {detail}"
 )
 DUPLICATE_OBJECT_KEY = _c("E352", "duplicate object key", "key {key!r} appears more than once in this object")
+REGEX_NOT_LITERAL = _c(
+    "E353",
+    "regular expression must be a literal",
+    "the pattern of `matches` must be a string literal, so the rule author, not the event, chooses it",
+)
+# E370..E379: transform checks (transform.py): the input transformer, keep paths.
+INPUT_PATH_INVALID = _c(
+    "E370", "invalid input path", "input path {name!r}: {path!r} is not a JSON path EventBridge supports: {detail}"
+)
+INPUT_VARIABLE_NAME = _c("E371", "invalid input variable name", "input variable {name!r}: {detail}")
+TOO_MANY_INPUT_VARIABLES = _c(
+    "E372", "too many input variables", "the input paths map defines {count} variables; EventBridge allows at most {limit}"
+)
+INPUT_TEMPLATE_INVALID = _c("E373", "invalid input template", "input template: {detail}")
+KEEP_ARRAY_INDEX = _c("E374", "keep path indexes an array", "keep {path}: {detail}")
 
 # --- E4xx: compile ----------------------------------------------------------------------
 COMPILE_LIMIT = _c("E401", "rule set too large to compile", "{detail}")
@@ -162,6 +177,13 @@ EVENT_NOT_OBJECT = _c("E502", "event is not an object", "an event must be a JSON
 EVENT_TOO_DEEP = _c("E503", "event nested too deep", "event is nested deeper than {limit} levels")
 EVENT_TOO_LARGE = _c("E504", "event too large", "event is {size} bytes, larger than the limit of {limit} bytes")
 TRANSFORM_FAILED = _c("E510", "transform failed", "transform failed at {path}: {detail}")
+# E511..E519: transform errors at run time (transform.py); what each on_error policy does with
+# them is in docs/transforms.md.
+TRANSFORM_NO_VALUE = _c("E511", "transform value missing", "no value for {path}: {detail}")
+RENAME_SOURCE_MISSING = _c("E512", "rename source missing", "cannot rename {path} to {dest}: {path} is missing")
+TRANSFORM_PATH_CONFLICT = _c("E513", "transform path conflict", "cannot write {path}: {detail}")
+CEL_VALUE_FAILED = _c("E514", "CEL value failed", "CEL value for {path} failed: {detail}")
+BAD_ENVELOPE_VALUE = _c("E515", "invalid CloudEvents attribute value", "CloudEvents attribute {name!r}: {detail}")
 # E520..E529: CEL at evaluation time (explanations of a CEL filter that did not hold).
 CEL_FALSE = _c("E520", "CEL filter is false", "CEL expression evaluated to false")
 CEL_EVAL_ERROR = _c("E521", "CEL evaluation error", "CEL error: {detail}")

@@ -7,8 +7,13 @@ Position in the pipeline::
 
 It is written to be obviously correct, not fast: a direct walk over the IR,
 one branch per node type, following ``docs/expressions.md`` rule by rule.
-It also renders expressions back to source text (:func:`render_expr`) and
-explains why a filter did not match (:func:`explain_expr`).
+Its building blocks (:func:`arith`, :func:`compare`, :func:`string_test`,
+:func:`children` …) are public: the compiler and the checker reuse them.
+
+Two neighbours build on this module: ``render_expr.py`` writes expressions back
+as source text and ``explain_expr.py`` says why a filter did not hold.  Their
+entry points are re-exported here, so ``from rules_engine.eval_expr import
+render_expr, explain_expr`` keeps working.
 
 Invariants:
   * :func:`evaluate` never raises on any event: a missing field, a value of
@@ -24,13 +29,19 @@ from __future__ import annotations
 import functools
 import importlib
 import ipaddress
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from . import ir
 from .functions import FUNCTIONS
+
+# Moved to render_expr.py; re-exported so that imports from this module keep working.
+from .render_expr import KEYWORDS as KEYWORDS
+from .render_expr import render_expr as render_expr
+from .render_expr import render_path as render_path
+from .render_expr import show as show
+from .render_expr import string_literal as string_literal
 from .values import (
     MAX_BUILT_STRING,
     MISSING,
@@ -38,11 +49,8 @@ from .values import (
     get_path,
     is_array,
     is_number,
-    is_object,
     json_equal,
-    number_text,
     to_text,
-    type_name,
 )
 
 Bindings = Mapping[str, Any]
@@ -58,7 +66,7 @@ def evaluate(expr: ir.Expr, event: Any, bindings: Bindings | None = None) -> Any
     ``bindings`` gives values to quantifier variables (``Field(path, var=...)``).
     """
     try:
-        return _eval(expr, event, bindings if bindings is not None else _NO_BINDINGS)
+        return eval_in(expr, event, bindings if bindings is not None else _NO_BINDINGS)
     except RecursionError:
         # Only an expression nested deeper than the parser allows (E105) gets here.
         return MISSING
@@ -67,62 +75,50 @@ def evaluate(expr: ir.Expr, event: Any, bindings: Bindings | None = None) -> Any
 def truth(expr: ir.Expr, event: Any) -> bool:
     """The filter verdict: true only when ``expr`` is the boolean ``true``."""
     try:
-        return _verdict(expr, event, _NO_BINDINGS)
+        return holds_in(expr, event, _NO_BINDINGS)
     except RecursionError:
         return False
 
 
 def explain_expr(expr: ir.Expr, event: Any) -> str | None:
-    """``None`` when the filter holds, else the first failing condition and the value seen.
+    """``None`` when the filter holds, else the first failing condition (see ``explain_expr.py``).
 
-    Examples: ``"data.total: 950 is not > 1000"``, ``"data.country: missing"``,
-    ``"data.country: 'FR' is not in ['US', 'CA']"``; for ``or``:
-    ``"none of the alternatives holds: …; …"``.
+    Kept here so that existing imports work.  The explanation module builds on
+    this one, so it is imported at call time rather than at the top.
     """
-    try:
-        if _verdict(expr, event, _NO_BINDINGS):
-            return None
-        return _explain(expr, event, _NO_BINDINGS)
-    except RecursionError:
-        return "the expression is nested too deeply to evaluate"
+    from .explain_expr import explain_expr as explain
 
-
-def render_expr(expr: ir.Expr) -> str:
-    """``expr`` as source text in canonical form (minimal parentheses, double-quoted strings).
-
-    ``parse_expression(render_expr(e))`` gives back ``e`` (spans aside).  A
-    ``Cel`` node renders as its CEL source text, which is not part of the
-    expression language.
-    """
-    try:
-        return _render(expr, frozenset())
-    except RecursionError:
-        return "<expression nested too deeply>"
+    return explain(expr, event)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
 
 
-def _verdict(expr: ir.Expr, event: Any, b: Bindings) -> bool:
-    """Does ``expr`` hold?  (``Cel`` nodes use CEL's own notion of truth.)"""
+# eval_in, holds_in and field_value are the unguarded walkers behind evaluate and truth: they let
+# RecursionError through, so a caller that walks alongside them (explain_expr) guards once, on top.
+
+
+def holds_in(expr: ir.Expr, event: Any, b: Bindings) -> bool:
+    """Does ``expr`` hold under bindings ``b``?  (``Cel`` nodes use CEL's own notion of truth.)"""
     if isinstance(expr, ir.Cel):
         return _cel_truth(expr.source, event)
-    return _eval(expr, event, b) is True
+    return eval_in(expr, event, b) is True
 
 
-def _eval(e: ir.Expr, event: Any, b: Bindings) -> Any:
+def eval_in(e: ir.Expr, event: Any, b: Bindings) -> Any:
+    """The value of ``e`` under bindings ``b``: :func:`evaluate` without its recursion guard."""
     if isinstance(e, ir.Literal):
         return e.value
     if isinstance(e, ir.Field):
-        return _field(e, event, b)
+        return field_value(e, event, b)
     if isinstance(e, ir.ListExpr):
         # MISSING never appears inside a value: a missing element is left out.
-        items = (_eval(x, event, b) for x in e.items)
+        items = (eval_in(x, event, b) for x in e.items)
         return [v for v in items if v is not MISSING]
     if isinstance(e, ir.ObjectExpr):
         obj: dict[str, Any] = {}
         for key, x in e.items:
-            v = _eval(x, event, b)
+            v = eval_in(x, event, b)
             if v is not MISSING:
                 obj[key] = v
             else:
@@ -131,46 +127,47 @@ def _eval(e: ir.Expr, event: Any, b: Bindings) -> Any:
         return obj
     if isinstance(e, ir.Unary):
         if e.op == "not":
-            return not _verdict(e.operand, event, b)
-        v = _eval(e.operand, event, b)
+            return not holds_in(e.operand, event, b)
+        v = eval_in(e.operand, event, b)
         return finite_number(-v) if is_number(v) else MISSING
     if isinstance(e, ir.Arith):
-        return arith(e.op, _eval(e.left, event, b), _eval(e.right, event, b))
+        return arith(e.op, eval_in(e.left, event, b), eval_in(e.right, event, b))
     if isinstance(e, ir.Compare):
-        return compare(e.op, _eval(e.left, event, b), _eval(e.right, event, b))
+        return compare(e.op, eval_in(e.left, event, b), eval_in(e.right, event, b))
     if isinstance(e, ir.And):
-        return all(_verdict(x, event, b) for x in e.items)
+        return all(holds_in(x, event, b) for x in e.items)
     if isinstance(e, ir.Or):
-        return any(_verdict(x, event, b) for x in e.items)
+        return any(holds_in(x, event, b) for x in e.items)
     if isinstance(e, ir.In):
-        return member(_eval(e.item, event, b), _eval(e.collection, event, b), e.negated)
+        return member(eval_in(e.item, event, b), eval_in(e.collection, event, b), e.negated)
     if isinstance(e, ir.Exists):
-        return _field(e.field, event, b) is not MISSING
+        return field_value(e.field, event, b) is not MISSING
     if isinstance(e, ir.StringTest):
-        return string_test(e.op, _eval(e.left, event, b), _eval(e.right, event, b))
+        return string_test(e.op, eval_in(e.left, event, b), eval_in(e.right, event, b))
     if isinstance(e, ir.CidrTest):
-        return cidr_test(_eval(e.item, event, b), e.network, e.negated)
+        return cidr_test(eval_in(e.item, event, b), e.network, e.negated)
     if isinstance(e, ir.Call):
         fn = FUNCTIONS.get(e.name)
         if fn is None or not fn.accepts_count(len(e.args)):
             return MISSING  # check_expr reports these (E306, E307)
-        return fn.impl(*(_eval(a, event, b) for a in e.args))
+        return fn.impl(*(eval_in(a, event, b) for a in e.args))
     if isinstance(e, ir.Quantifier):
-        coll = _eval(e.collection, event, b)
+        coll = eval_in(e.collection, event, b)
         if not is_array(coll):
             return False  # `any` and `all` alike: no array, no verdict to vouch for
-        results = (_verdict(e.predicate, event, {**b, e.var: item}) for item in coll)
+        results = (holds_in(e.predicate, event, {**b, e.var: item}) for item in coll)
         return any(results) if e.kind == "any" else all(results)
     if isinstance(e, ir.Conditional):
-        return _eval(e.then if _verdict(e.cond, event, b) else e.otherwise, event, b)
+        return eval_in(e.then if holds_in(e.cond, event, b) else e.otherwise, event, b)
     if isinstance(e, ir.Template):
-        return "".join(p if isinstance(p, str) else to_text(_eval(p, event, b)) for p in e.parts)
+        return "".join(p if isinstance(p, str) else to_text(eval_in(p, event, b)) for p in e.parts)
     if isinstance(e, ir.Cel):
         return _cel_value(e.source, event)
     return MISSING  # not an expression node: nothing to mean
 
 
-def _field(f: ir.Field, event: Any, b: Bindings) -> Any:
+def field_value(f: ir.Field, event: Any, b: Bindings) -> Any:
+    """The value at a field path: in the event, or in the element bound to ``f.var``."""
     if f.var is None:
         return get_path(event, f.path)
     if f.var not in b:
@@ -361,7 +358,8 @@ def cidr_test(item: Any, network: str, negated: bool) -> bool:
 # -- CEL (another module; imported lazily so this module stays importable alone) --
 
 
-def _cel_module() -> Any:
+def cel_module() -> Any:
+    """The ``cel`` module, imported on first use."""
     # Looked up by name at call time: the CEL module is optional here and imports this one's
     # neighbours, so a static import would tie the two together.
     return importlib.import_module(f"{__package__}.cel")
@@ -369,7 +367,7 @@ def _cel_module() -> Any:
 
 def _cel_value(source: str, event: Any) -> Any:
     try:
-        return from_cel(_cel_module().evaluate_cel(source, event))
+        return from_cel(cel_module().evaluate_cel(source, event))
     except Exception:
         # CEL errors are reported by the CEL checker; at run time they just mean "no value".
         return MISSING
@@ -417,293 +415,12 @@ def from_cel(value: Any) -> Any:
 
 def _cel_truth(source: str, event: Any) -> bool:
     try:
-        return _cel_module().cel_truth(source, event) is True
+        return cel_module().cel_truth(source, event) is True
     except Exception:
         return False
 
 
-# --- rendering back to source ------------------------------------------------------------------------
-
-# Binding strength, lowest first (docs/expressions.md, "Precedence").
-_COND, _OR, _AND, _NOT, _CMP, _ADD, _MUL, _NEG, _ATOM = range(9)
-
-_STRING_OPS = {
-    "starts_with": "starts with",
-    "ends_with": "ends with",
-    "contains": "contains",
-    "matches": "matches",
-    "like": "like",
-}
-
-KEYWORDS = frozenset(
-    {
-        "and", "or", "not", "in", "true", "false", "null", "if", "then", "else", "exists", "any",
-        "all", "cidr", "starts", "ends", "with", "contains", "matches", "like",
-    }
-)
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _level(e: ir.Expr) -> int:
-    if isinstance(e, ir.Conditional):
-        return _COND
-    if isinstance(e, ir.Or):
-        return _OR if len(e.items) > 1 else _level(e.items[0]) if e.items else _ATOM
-    if isinstance(e, ir.And):
-        return _AND if len(e.items) > 1 else _level(e.items[0]) if e.items else _ATOM
-    if isinstance(e, ir.Unary):
-        return _NOT if e.op == "not" else _NEG
-    if isinstance(e, (ir.Compare, ir.In, ir.CidrTest)):
-        return _CMP
-    if isinstance(e, ir.StringTest):
-        return _ATOM if e.op == "equals_ignore_case" else _CMP
-    if isinstance(e, ir.Arith):
-        return _ADD if e.op in "+-" else _MUL
-    if (
-        isinstance(e, ir.Literal)
-        and isinstance(e.value, (int, float))
-        and not isinstance(e.value, bool)
-        and _number_literal(e.value).startswith("-")
-    ):
-        return _NEG
-    if isinstance(e, ir.Cel):
-        return _COND  # foreign text: always parenthesised inside a larger expression
-    return _ATOM
-
-
-def _number_literal(v: int | float) -> str:
-    if isinstance(v, float):
-        if v != v:
-            return "(0.0 / 0.0)"
-        if v in (float("inf"), float("-inf")):
-            return "1e999" if v > 0 else "-1e999"
-        return repr(v)
-    return number_text(v)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def string_literal(s: str) -> str:
-    """A double-quoted string literal with JSON escapes (lone surrogates escaped too)."""
-    text = json.dumps(s, ensure_ascii=False)
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _key_is_plain(key: str) -> bool:
-    return _IDENT.fullmatch(key) is not None and key not in KEYWORDS
-
-
-def render_path(path: ir.Path, var: str | None = None, bound: frozenset[str] = frozenset()) -> str:
-    """A field path as written: ``data.items[0].price``, ``$["detail-type"]``, ``item.price``.
-
-    An event path whose first key is a variable in scope, a keyword or not an
-    identifier starts from ``$`` so it cannot be mistaken for something else.
-    """
-    out: list[str] = []
-    if var is not None:
-        out.append(var)
-    elif not path:
-        return "$"
-    elif isinstance(path[0], str) and _key_is_plain(path[0]) and path[0] not in bound:
-        out.append(path[0])
-        path = path[1:]
-    else:
-        out.append("$")
-    for step in path:
-        if isinstance(step, int):
-            out.append(f"[{step}]")
-        elif _key_is_plain(step):
-            out.append(f".{step}")
-        else:
-            out.append(f"[{string_literal(step)}]")
-    return "".join(out)
-
-
-def _render(e: ir.Expr, bound: frozenset[str]) -> str:
-    def sub(x: ir.Expr, minimum: int) -> str:
-        text = _render(x, bound)
-        return f"({text})" if _level(x) < minimum else text
-
-    if isinstance(e, ir.Literal):
-        v = e.value
-        if v is None:
-            return "null"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return string_literal(v)
-        return _number_literal(v)
-    if isinstance(e, ir.Field):
-        return render_path(e.path, e.var, bound)
-    if isinstance(e, ir.ListExpr):
-        return "[" + ", ".join(_render(x, bound) for x in e.items) + "]"
-    if isinstance(e, ir.ObjectExpr):
-        keys = (k if _key_is_plain(k) else string_literal(k) for k, _ in e.items)
-        return "{" + ", ".join(f"{k}: {_render(x, bound)}" for k, (_, x) in zip(keys, e.items)) + "}"
-    if isinstance(e, ir.Unary):
-        if e.op == "not":
-            return "not " + sub(e.operand, _NOT)
-        inner = sub(e.operand, _NEG)
-        # "- -x" keeps the two minus signs apart; "--x" might lex as something else.
-        return "-" + (" " + inner if inner.startswith("-") else inner)
-    if isinstance(e, ir.Arith):
-        lvl = _ADD if e.op in "+-" else _MUL
-        # Left-associative: the right operand needs strictly tighter binding.
-        return f"{sub(e.left, lvl)} {e.op} {sub(e.right, lvl + 1)}"
-    if isinstance(e, ir.Compare):
-        return f"{sub(e.left, _CMP + 1)} {e.op} {sub(e.right, _CMP + 1)}"
-    if isinstance(e, (ir.And, ir.Or)):
-        if not e.items:
-            return "true" if isinstance(e, ir.And) else "false"
-        word, lvl = (" and ", _AND) if isinstance(e, ir.And) else (" or ", _OR)
-        if len(e.items) == 1:
-            return _render(e.items[0], bound)
-        # A nested `and` inside `and` (or `or` inside `or`) is written flat: the parser
-        # flattens it too, and the meaning is the same.
-        flat: list[ir.Expr] = []
-        for x in e.items:
-            if type(x) is type(e) and len(x.items) > 1:
-                flat.extend(x.items)
-            else:
-                flat.append(x)
-        return word.join(sub(x, lvl + 1) for x in flat)
-    if isinstance(e, ir.In):
-        word = " not in " if e.negated else " in "
-        return sub(e.item, _CMP + 1) + word + sub(e.collection, _CMP + 1)
-    if isinstance(e, ir.Exists):
-        return f"exists({_render(e.field, bound)})"
-    if isinstance(e, ir.StringTest):
-        if e.op == "equals_ignore_case":
-            return f"equals_ignore_case({_render(e.left, bound)}, {_render(e.right, bound)})"
-        return f"{sub(e.left, _CMP + 1)} {_STRING_OPS[e.op]} {sub(e.right, _CMP + 1)}"
-    if isinstance(e, ir.CidrTest):
-        word = " not in " if e.negated else " in "
-        return f"{sub(e.item, _CMP + 1)}{word}cidr({string_literal(e.network)})"
-    if isinstance(e, ir.Call):
-        return f"{e.name}(" + ", ".join(_render(a, bound) for a in e.args) + ")"
-    if isinstance(e, ir.Quantifier):
-        coll = _render(e.collection, bound)
-        pred = _render(e.predicate, bound | {e.var})
-        return f"{e.kind}({e.var} in {coll}: {pred})"
-    if isinstance(e, ir.Conditional):
-        return (
-            f"if {sub(e.cond, _OR)} then {sub(e.then, _OR)} else {_render(e.otherwise, bound)}"
-        )
-    if isinstance(e, ir.Template):
-        out = ['f"']
-        for p in e.parts:
-            if isinstance(p, str):
-                out.append(string_literal(p)[1:-1].replace("{", "{{").replace("}", "}}"))
-            else:
-                inner = _render(p, bound)
-                # "{{" / "}}" would read as escaped braces: an object literal needs parentheses.
-                if inner.startswith("{") or inner.endswith("}"):
-                    inner = f"({inner})"
-                out.append("{" + inner + "}")
-        out.append('"')
-        return "".join(out)
-    if isinstance(e, ir.Cel):
-        return e.source
-    return "<?>"
-
-
-# --- explanations -------------------------------------------------------------------------------------
-
-_SHOW_LIMIT = 80
-
-
-def show(value: Any, limit: int = _SHOW_LIMIT) -> str:
-    """A value for a message: ``'FR'``, ``950``, ``['US', 'CA']``, ``missing``; cut at ``limit``."""
-    out: list[str] = []
-    size = 0
-    stack: list[Any] = [value]
-    while stack and size <= limit:
-        item = stack.pop()
-        if isinstance(item, _Text):
-            piece = item.text
-        elif item is MISSING:
-            piece = "missing"
-        elif item is None:
-            piece = "null"
-        elif isinstance(item, bool):
-            piece = "true" if item else "false"
-        elif is_number(item):
-            piece = number_text(item)
-        elif isinstance(item, str):
-            piece = repr(item[: limit + 1])
-        elif is_array(item):
-            pending: list[Any] = [_Text("[")]
-            for i, v in enumerate(item):
-                if i:
-                    pending.append(_Text(", "))
-                pending.append(v)
-                if i > limit:
-                    break  # the output is cut long before this
-            pending.append(_Text("]"))
-            stack.extend(reversed(pending))
-            continue
-        elif is_object(item):
-            pending = [_Text("{")]
-            for i, (k, v) in enumerate(item.items()):
-                if i:
-                    pending.append(_Text(", "))
-                pending.append(_Text(repr(str(k)[: limit + 1]) + ": "))
-                pending.append(v)
-                if i > limit:
-                    break
-            pending.append(_Text("}"))
-            stack.extend(reversed(pending))
-            continue
-        else:
-            piece = "?"
-        out.append(piece)
-        size += len(piece)
-    text = "".join(out)
-    return text if len(text) <= limit and not stack else text[:limit] + "…"
-
-
-class _Text:
-    """Literal output on :func:`show`'s work stack."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _label(e: ir.Expr, b: Bindings) -> str:
-    return _render(e, frozenset(b))
-
-
-def _missing_reason(e: ir.Expr, event: Any, b: Bindings) -> str:
-    """Why ``e`` has no value: the first missing field inside it, when there is one."""
-    field = _first_missing_field(e, event, b)
-    if field is None:
-        return f"{_label(e, b)}: no value"
-    if field is e:
-        return f"{_label(e, b)}: missing"
-    return f"{_label(field, b)}: missing (so {_label(e, b)} has no value)"
-
-
-def _first_missing_field(e: ir.Expr, event: Any, b: Bindings) -> ir.Field | None:
-    # Pre-order, left to right, looking only where evaluation looked.
-    stack: list[ir.Expr] = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ir.Field):
-            if _field(x, event, b) is MISSING:
-                return x
-            continue
-        kids: list[ir.Expr]
-        if isinstance(x, ir.Conditional):
-            kids = [x.cond, x.then if _verdict(x.cond, event, b) else x.otherwise]
-        elif isinstance(x, ir.Quantifier):
-            kids = [x.collection]  # the predicate sees bound elements, not this scope
-        else:
-            kids = list(children(x))
-        stack.extend(reversed(kids))
-    return None
+# --- the shape of an expression -------------------------------------------------------------------
 
 
 def children(e: ir.Expr) -> tuple[ir.Expr, ...]:
@@ -731,137 +448,3 @@ def children(e: ir.Expr) -> tuple[ir.Expr, ...]:
     if isinstance(e, ir.Template):
         return tuple(p for p in e.parts if not isinstance(p, str))
     return ()
-
-
-_MIRRORED: dict[str, Any] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def _is_constant(e: ir.Expr) -> bool:
-    """A literal, or a list of literals: its text says all about its value."""
-    return isinstance(e, ir.Literal) or (
-        isinstance(e, ir.ListExpr) and all(isinstance(x, ir.Literal) for x in e.items)
-    )
-
-
-def _operand(e: ir.Expr, v: Any, b: Bindings) -> str:
-    """The right-hand side of a message: the value, plus the expression when it is not a constant."""
-    if _is_constant(e):
-        return show(v)
-    return f"{_label(e, b)} ({show(v)})"
-
-
-_STRING_FAIL = {
-    "starts_with": "does not start with",
-    "ends_with": "does not end with",
-    "contains": "does not contain",
-    "matches": "does not match",
-    "like": "is not like",
-    "equals_ignore_case": "does not equal (ignoring case)",
-}
-
-
-def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
-    """Why ``e`` does not hold (the caller knows it does not)."""
-    if isinstance(e, ir.And):
-        for x in e.items:
-            if not _verdict(x, event, b):
-                return _explain(x, event, b)
-        return f"{_label(e, b)} is false"  # unreachable while _verdict and _explain agree
-    if isinstance(e, ir.Or):
-        if not e.items:
-            return "an empty 'or' never holds"
-        return "none of the alternatives holds: " + "; ".join(_explain(x, event, b) for x in e.items)
-    if isinstance(e, ir.Unary) and e.op == "not":
-        return f"{_label(e.operand, b)} holds (negated by 'not')"
-    if isinstance(e, ir.Compare):
-        if _is_constant(e.left) and not _is_constant(e.right):
-            # "1000 < data.total" reads better as "data.total: 950 is not > 1000".
-            e = ir.Compare(_MIRRORED[e.op], e.right, e.left, e.span)
-        lv, rv = _eval(e.left, event, b), _eval(e.right, event, b)
-        if lv is MISSING:
-            return _missing_reason(e.left, event, b)
-        if rv is MISSING:
-            return _missing_reason(e.right, event, b)
-        head = f"{_label(e.left, b)}: {show(lv)}"
-        if e.op == "!=":
-            return f"{head} equals {_operand(e.right, rv, b)}"
-        if e.op != "==" and not (
-            (is_number(lv) and is_number(rv)) or (isinstance(lv, str) and isinstance(rv, str))
-        ):
-            return (
-                f"{head} ({type_name(lv)}) cannot be ordered against "
-                f"{_operand(e.right, rv, b)} ({type_name(rv)})"
-            )
-        return f"{head} is not {e.op} {_operand(e.right, rv, b)}"
-    if isinstance(e, ir.In):
-        iv, cv = _eval(e.item, event, b), _eval(e.collection, event, b)
-        if iv is MISSING:
-            return _missing_reason(e.item, event, b)
-        if cv is MISSING:
-            return _missing_reason(e.collection, event, b)
-        if not is_array(cv):
-            return f"{_label(e.collection, b)}: {show(cv)} is not an array"
-        if _is_constant(e.item) and not _is_constant(e.collection):
-            # `"vip" in data.tags`: the collection is what the event supplied.
-            word = "contains" if e.negated else "does not contain"
-            return f"{_label(e.collection, b)}: {show(cv)} {word} {show(iv)}"
-        word = "is in" if e.negated else "is not in"
-        return f"{_label(e.item, b)}: {show(iv)} {word} {_operand(e.collection, cv, b)}"
-    if isinstance(e, ir.Exists):
-        return f"{_label(e.field, b)}: missing"
-    if isinstance(e, ir.StringTest):
-        lv, rv = _eval(e.left, event, b), _eval(e.right, event, b)
-        for side, v in ((e.left, lv), (e.right, rv)):
-            if v is MISSING:
-                return _missing_reason(side, event, b)
-            if not isinstance(v, str):
-                return f"{_label(side, b)}: {show(v)} is a {type_name(v)}, not a string"
-        if e.op == "matches" and compile_regex(rv) is None:
-            return f"{_label(e.right, b)}: {show(rv)} is not a valid regular expression"
-        if e.op == "like" and parse_wildcard(rv) is None:
-            return f"{_label(e.right, b)}: {show(rv)} is not a valid wildcard pattern"
-        return f"{_label(e.left, b)}: {show(lv)} {_STRING_FAIL[e.op]} {_operand(e.right, rv, b)}"
-    if isinstance(e, ir.CidrTest):
-        iv = _eval(e.item, event, b)
-        block = f"cidr({string_literal(e.network)})"
-        if iv is MISSING:
-            return _missing_reason(e.item, event, b)
-        if parse_network(e.network) is None:
-            return f"{block} is not a valid network"
-        if parse_address(iv) is None:
-            return f"{_label(e.item, b)}: {show(iv)} is not an IP address"
-        word = "is in" if e.negated else "is not in"
-        return f"{_label(e.item, b)}: {show(iv)} {word} {block}"
-    if isinstance(e, ir.Quantifier):
-        coll = _eval(e.collection, event, b)
-        if coll is MISSING:
-            return _missing_reason(e.collection, event, b)
-        where = _label(e.collection, b)
-        if not is_array(coll):
-            return f"{where}: {show(coll)} is not an array"
-        pred = _render(e.predicate, frozenset(b) | {e.var})
-        if e.kind == "all":
-            for i, item in enumerate(coll):
-                inner = {**b, e.var: item}
-                if not _verdict(e.predicate, event, inner):
-                    return f"{where}[{i}]: {_explain(e.predicate, event, inner)}"
-        if not coll:
-            return f"{where}: the array is empty, so no element satisfies {pred}"
-        first = _explain(e.predicate, event, {**b, e.var: coll[0]})
-        more = f" (first: {where}[0]: {first})"
-        return f"no element of {where} satisfies {pred}{more}"
-    if isinstance(e, ir.Conditional):
-        taken = e.then if _verdict(e.cond, event, b) else e.otherwise
-        return _explain(taken, event, b)
-    if isinstance(e, ir.Cel):
-        try:
-            why = _cel_module().explain_cel(e.source, event)
-        except Exception:
-            why = None
-        return f"CEL {e.source}: {why}" if isinstance(why, str) else f"CEL condition does not hold: {e.source}"
-    if isinstance(e, ir.Literal):
-        return f"the condition is the constant {_label(e, b)}"
-    v = _eval(e, event, b)
-    if v is MISSING:
-        return _missing_reason(e, event, b)
-    return f"{_label(e, b)}: {show(v)} is not true"

@@ -21,6 +21,11 @@ Lowering rules (see docs/event-patterns.md):
     event-ruler's rule maps do (``"a.b"`` and ``"a": {"b"}`` are one name).
     When that happens across ``$or`` groups the tree would change meaning, so
     the pattern is lowered to its explicit list of branches instead.
+
+Two neighbours do one job each for this module: ``pattern_json.py`` finds the
+positions of raw JSON text (:class:`JsonLocator`), ``pattern_wildcard.py``
+measures wildcard complexity (:func:`wildcard_complexity`).  Their public names
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -54,6 +59,12 @@ from .ir import (
 )
 from .source import Locator, Pointer, Source, Span
 
+# Moved to their own modules; re-exported so that imports from this module keep working.
+from .pattern_json import JsonLocator as JsonLocator
+from .pattern_json import json_spans, loads_strict, too_deep_at
+from .pattern_wildcard import WILDCARD_COMPLEXITY_LIMIT as WILDCARD_COMPLEXITY_LIMIT
+from .pattern_wildcard import wildcard_complexity as wildcard_complexity
+
 __all__ = [
     "MAX_BRANCHES",
     "MAX_DEPTH",
@@ -70,9 +81,6 @@ MAX_DEPTH = 64
 
 MAX_BRANCHES = 1024
 """Branches a pattern may expand to when it must be lowered as an explicit list of branches."""
-
-WILDCARD_COMPLEXITY_LIMIT = 10
-"""Most wildcard-pattern positions one input may keep alive on one field (see :func:`wildcard_complexity`)."""
 
 MAX_EVENT_DEPTH = 512
 
@@ -520,79 +528,6 @@ def _branches(items: _Items, start: list[dict[str, PatternField]]) -> list[dict[
     return branches
 
 
-# --- wildcard complexity ----------------------------------------------------------------------------
-
-_STAR = -1
-
-
-def _wildcard_tokens(pattern: str) -> list[int]:
-    out: list[int] = []
-    data = pattern.encode("utf-8")
-    i = 0
-    while i < len(data):
-        if data[i] == 0x5C and i + 1 < len(data):
-            out.append(data[i + 1])
-            i += 2
-        else:
-            out.append(_STAR if data[i] == 0x2A else data[i])
-            i += 1
-    return out
-
-
-def wildcard_complexity(patterns: list[str], cap: int = 10_000) -> int:
-    """How many wildcard-pattern positions one input value can keep alive at once.
-
-    This is our reading of event-ruler's MachineComplexityEvaluator ("the
-    maximum number of wildcard rule prefixes that could match a theoretical
-    input value"): the wildcard patterns of one field run as one position
-    automaton (a position before a ``*`` loops on any byte), and we take the
-    largest set of live positions over every input, exploring sets of positions
-    with one representative byte for "anything else".  Patterns without a ``*``
-    are exact and do not count.  Returns ``cap`` when exploration runs too long.
-    """
-    tokens = [_wildcard_tokens(p) for p in patterns]
-    tokens = [t for t in tokens if _STAR in t]
-    if not tokens:
-        return 0
-
-    def closure(states: set[tuple[int, int]]) -> frozenset[tuple[int, int]]:
-        todo = list(states)
-        out = set(states)
-        while todo:
-            k, pos = todo.pop()
-            if pos < len(tokens[k]) and tokens[k][pos] == _STAR and (k, pos + 1) not in out:
-                out.add((k, pos + 1))
-                todo.append((k, pos + 1))
-        return frozenset(out)
-
-    alphabet = {b for t in tokens for b in t if b != _STAR}
-    alphabet.add(next(b for b in range(256) if b not in alphabet))
-    start = closure({(k, 0) for k in range(len(tokens))})
-    seen = {start}
-    todo = [start]
-    worst = len(start)
-    while todo:
-        current = todo.pop()
-        for byte in alphabet:
-            nxt: set[tuple[int, int]] = set()
-            for k, pos in current:
-                if pos < len(tokens[k]):
-                    if tokens[k][pos] == _STAR:
-                        nxt.add((k, pos))
-                    elif tokens[k][pos] == byte:
-                        nxt.add((k, pos + 1))
-            if not nxt:
-                continue
-            state = closure(nxt)
-            if state not in seen:
-                if len(seen) >= cap:
-                    return cap
-                seen.add(state)
-                todo.append(state)
-                worst = max(worst, len(state))
-    return worst
-
-
 def _wildcards_by_name(items: _Items, out: dict[str, list[tuple[str, Span]]]) -> None:
     for item in items:
         if isinstance(item, _Or):
@@ -652,114 +587,6 @@ def lower_pattern(value: object, locator: Locator, pointer: Pointer) -> tuple[Ev
     return EventPattern(root, span), []
 
 
-class JsonLocator(Locator):
-    """Spans of every value and key of a JSON text (a duplicated key: its last occurrence)."""
-
-    def __init__(self, source: Source, table: dict[Pointer, tuple[Span, Span | None]]) -> None:
-        super().__init__(source.name)
-        self.source = source
-        self.table = table
-
-    def value(self, pointer: Pointer) -> Span:
-        p = tuple(pointer)
-        while True:
-            entry = self.table.get(p)
-            if entry is not None:
-                return entry[0]
-            if not p:
-                return Span(self.file, 1, 1, 1, 2)
-            p = p[:-1]
-
-    def key(self, pointer: Pointer) -> Span:
-        entry = self.table.get(tuple(pointer))
-        if entry is not None and entry[1] is not None:
-            return entry[1]
-        return self.value(pointer)
-
-
-_WS = " \t\r\n"
-_SCALAR_END = re.compile(r"[^\s,\]}]*")
-
-
-def _string_end(text: str, i: int) -> int:
-    """Offset just past the JSON string that starts at ``text[i] == '"'``."""
-    i += 1
-    while text[i] != '"':
-        i += 2 if text[i] == "\\" else 1
-    return i + 1
-
-
-def _too_deep_at(text: str, limit: int) -> int | None:
-    """Offset of the bracket that nests deeper than ``limit``, if any (strings are skipped)."""
-    depth = 0
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif c in "[{":
-            depth += 1
-            if depth > limit:
-                return i
-        elif c in "]}":
-            depth -= 1
-        i += 1
-    return None
-
-
-def _json_spans(source: Source) -> dict[Pointer, tuple[Span, Span | None]]:
-    """Pointer -> (value span, key span) for a text ``json.loads`` has accepted.  Iterative."""
-    text = source.text
-    table: dict[Pointer, tuple[Span, Span | None]] = {}
-    # frame: [pointer, is_object, start offset, next index, pending key, pending key span]
-    stack: list[list[Any]] = []
-    i, n = 0, len(text)
-    pending: tuple[Pointer, Span | None] = ((), None)
-    while i < n:
-        c = text[i]
-        if c in _WS or c in ",:":
-            i += 1
-            continue
-        if c in "]}":
-            ptr, _, start, _, _, key_span = stack.pop()
-            table[ptr] = (source.span(start, i + 1), key_span)
-            i += 1
-            continue
-        if stack and stack[-1][1] and stack[-1][4] is None:
-            end = _string_end(text, i)
-            stack[-1][4] = json.loads(text[i:end])
-            stack[-1][5] = source.span(i, end)
-            i = end
-            continue
-        if stack:
-            top = stack[-1]
-            if top[1]:
-                pending = (top[0] + (top[4],), top[5])
-                top[4] = None
-            else:
-                pending = (top[0] + (top[3],), None)
-                top[3] += 1
-        ptr, key_span = pending
-        if c in "[{":
-            stack.append([ptr, c == "{", i, 0, None, key_span])
-            i += 1
-            continue
-        if c == '"':
-            end = _string_end(text, i)
-        else:
-            scalar = _SCALAR_END.match(text, i)
-            end = scalar.end() if scalar else i + 1
-        table[ptr] = (source.span(i, end), key_span)
-        i = end
-    return table
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def parse_pattern_json(text: str, file: str = "<pattern>") -> tuple[EventPattern | None, list[Diagnostic]]:
     """Validate and lower the raw JSON text of a pattern.
 
@@ -770,17 +597,17 @@ def parse_pattern_json(text: str, file: str = "<pattern>") -> tuple[EventPattern
     source = Source(file, text)
     # Only a guard for json.loads' recursion: lower_pattern applies MAX_DEPTH to the
     # pattern's own structure (match expressions add a few brackets of their own).
-    deep = _too_deep_at(text, MAX_DEPTH + 8)
+    deep = too_deep_at(text, MAX_DEPTH + 8)
     if deep is not None:
         return None, [codes.TOO_DEEP.at(source.span(deep, deep + 1), what="event pattern", limit=MAX_DEPTH)]
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = loads_strict(text)
     except json.JSONDecodeError as err:
         span = Span.point(file, err.lineno, err.colno)
         return None, [codes.JSON_SYNTAX.at(span, detail=err.msg)]
     except ValueError as err:
         return None, [codes.JSON_SYNTAX.at(Span.point(file, 1, 1), detail=str(err))]
-    return lower_pattern(value, JsonLocator(source, _json_spans(source)), ())
+    return lower_pattern(value, JsonLocator(source, json_spans(source)), ())
 
 
 def _json_type(value: Any) -> str:
@@ -797,11 +624,11 @@ def _json_type(value: Any) -> str:
 
 def _decode_event(text: str) -> tuple[Any, list[Diagnostic], Source]:
     source = Source("<event>", text)
-    deep = _too_deep_at(text, MAX_EVENT_DEPTH)
+    deep = too_deep_at(text, MAX_EVENT_DEPTH)
     if deep is not None:
         return None, [codes.EVENT_TOO_DEEP.at(source.span(deep, deep + 1), limit=MAX_EVENT_DEPTH)], source
     try:
-        return json.loads(text, parse_constant=_reject_constant), [], source
+        return loads_strict(text), [], source
     except json.JSONDecodeError as err:
         return None, [codes.EVENT_JSON.at(Span.point(source.name, err.lineno, err.colno), detail=err.msg)], source
     except ValueError as err:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from . import ir
 from .errors import Diagnostic
 from .events import decode_event
 from .reference import RuleVerdict, explain, matching_rules
+from .routing import Decision, compile_router
 from .source import Source
 
 ENGINES = ("compiled", "reference")
@@ -56,7 +58,7 @@ def content_version(sources: Sequence[Source]) -> str:
 class RuleSet:
     """Rules loaded together, checked, and ready to evaluate events."""
 
-    __slots__ = ("ir", "version", "warnings", "sources", "engine", "_matcher")
+    __slots__ = ("ir", "version", "warnings", "sources", "engine", "_matcher", "_router")
 
     def __init__(
         self,
@@ -75,6 +77,8 @@ class RuleSet:
         self.sources = dict(sources or {})
         self.engine = engine
         self._matcher: Matcher = ReferenceMatcher(rs)
+        # Transforms and partition keys are compiled here, once, at load time (routing.py).
+        self._router = compile_router(rs)
 
     @property
     def rules(self) -> tuple[ir.Rule, ...]:
@@ -88,6 +92,16 @@ class RuleSet:
         """Names of the matched rules, in evaluation order (priority, then file order)."""
         ev = decode_event(event) if not isinstance(event, Mapping) else event
         return [r.name for r in self._matcher.matching(ev)]
+
+    def evaluate(self, event: EventInput, *, now: datetime | None = None) -> list[Decision]:
+        """The routing decisions for one event: matched rules' targets with their payloads.
+
+        In evaluation order; see ``routing.py`` / docs/transforms.md for deduplication, the
+        default route (rule ``"<default>"``) and ``on_error``.  ``now`` is the ingestion time
+        transforms may use (``<aws.events.event.ingestion-time>``); this method reads no clock.
+        """
+        ev = decode_event(event) if not isinstance(event, Mapping) else event
+        return self._router.route(ev, self._matcher.matching(ev), now)
 
     def explain(self, event: EventInput) -> list[RuleVerdict]:
         """For every rule: matched, or the first failing condition and the value it saw."""

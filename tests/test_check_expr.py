@@ -27,6 +27,12 @@ def length(x: ir.Expr) -> ir.Call:
     return ir.Call("length", (x,))
 
 
+REGEX_NOTES = (
+    "Python's regular expressions backtrack and have no timeout: a pattern chosen by the event "
+    "could take exponential time",
+    "to compare with a value from the event, use ==, starts with, ends with, contains or like",
+)
+
 REPORTED = [
     pytest.param(
         ir.Compare(">", L("abc"), L(3), S1), "E305", S1, 'comparison can never be true: "abc" > 3',
@@ -123,6 +129,21 @@ REPORTED = [
         "invalid regular expression 'a(b': missing ), unterminated subpattern at position 1", (), id="bad-regex",
     ),
     pytest.param(
+        ir.StringTest("matches", D("x"), ir.Field(("data", "pattern"), None, S2), S1), "E353", S2,
+        "the pattern of `matches` must be a string literal, so the rule author, not the event, chooses it",
+        REGEX_NOTES, id="regex-from-event",
+    ),
+    pytest.param(
+        ir.StringTest("matches", D("x"), ir.Template(("^", D("prefix")), S2), S1), "E353", S2,
+        "the pattern of `matches` must be a string literal, so the rule author, not the event, chooses it",
+        REGEX_NOTES, id="regex-from-template",
+    ),
+    pytest.param(
+        ir.StringTest("matches", D("x"), ir.Arith("+", L("^a"), L("b"), S2), S1), "E353", S2,
+        "the pattern of `matches` must be a string literal, so the rule author, not the event, chooses it",
+        REGEX_NOTES, id="regex-computed-from-literals",
+    ),
+    pytest.param(
         ir.StringTest("like", D("x"), L("a\\b", S2), S1), "E350", S2,
         "invalid wildcard pattern 'a\\\\b': a backslash must be followed by '*' or '\\'",
         ("write \\* for a literal star and \\\\ for a literal backslash",), id="bad-wildcard",
@@ -179,7 +200,7 @@ SILENT = [
     pytest.param(ir.In(D("x"), D("list")), id="in-field"),
     pytest.param(ir.In(length(D("x")), ir.ListExpr((L(1), D("y")))), id="in-list-with-field"),
     pytest.param(ir.StringTest("matches", D("x"), L(r"^a\d+(?P<n>x)?$")), id="good-regex"),
-    pytest.param(ir.StringTest("matches", D("x"), D("pattern")), id="regex-from-event-not-checked"),
+    pytest.param(ir.StringTest("like", D("x"), D("pattern")), id="wildcard-from-event-allowed"),
     pytest.param(ir.StringTest("like", D("x"), L("a*b\\*c\\\\")), id="good-wildcard"),
     pytest.param(ir.CidrTest(D("ip"), "2001:db8::/32"), id="good-cidr-v6"),
     pytest.param(ir.CidrTest(D("ip"), "10.1.2.3/8"), id="cidr-host-bits-allowed"),

@@ -93,6 +93,13 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E350": ("like.yaml", rule('    when: name like "ab\\\\"\n')),
     "E351": ("arith.yaml", rule("    when: x == 1\n    transform:\n      set: {data.y: 'data.total * \"x\"'}\n")),
     "E352": ("dupkey.yaml", rule('    when: x == 1\n    transform:\n      payload: \'{"a": 1, "a": 2}\'\n')),
+    "E353": ("dynregex.yaml", rule("    when: name matches data.pattern\n")),
+    "E370": ("ipath.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {v: '$.detail[\"x\"]'}\n      input_template: '<v>'\n")),
+    "E371": ("ivar.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {aws.mine: $.detail}\n      input_template: 'x'\n")),
+    "E372": ("ivars.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {" + ", ".join(f"v{i}: $.a" for i in range(101))
+                                + "}\n      input_template: '<v1>'\n")),
+    "E373": ("itmpl.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {v: $.detail}\n      input_template: '{<v>: 1}'\n")),
+    "E374": ("keep.rules", DSL_HEAD + "rule r {\n  when x == 1\n  keep id, data.items[0]\n  route to out\n}\n"),
     "W301": ("unused.yaml", "targets:\n  out: {type: stdout}\n  spare: {type: stdout}\nrules:\n  - name: r\n    when: x == 1\n    targets: [out]\n"),
     "W302": ("catchall.yaml", rule("")),
     "W303": ("nowhere.yaml", T + "default_targets: [out]\nrules:\n  - name: r\n    when: x == 1\n"),
@@ -224,10 +231,45 @@ CALLS: dict[str, Callable[[Path], str]] = {
     "E522": _explain("data.total", {"data": {"total": 3}}),
 }
 
+def _transform_error(transform: str, event: dict[str, object]) -> Callable[[Path], str]:
+    """Run-time transform errors are recorded in decisions, not raised: render the recorded one."""
+
+    def run(_: Path) -> str:
+        import rules_engine
+
+        rs = rules_engine.loads(rule("    when: x == 1\n    transform:\n" + transform))
+        (decision,) = rs.evaluate(event)
+        assert decision.error is not None and decision.action == "skip"
+        return render_text([decision.error.diagnostic()]) + "\n"
+
+    return run
+
+
+def _invalid_input_transformer(_: Path) -> str:
+    # Only IR built by a tool (not checked) can hold an invalid input transformer; the router
+    # records E510 instead of failing.
+    from rules_engine import ir
+    from rules_engine.routing import compile_router
+
+    bad = ir.Transform((ir.InputTransformer((("v", "$.a"),), "{<v>: 1}"),))
+    rs = ir.RuleSetIR((ir.Target("out", "stdout"),), (ir.Rule("r", targets=(ir.TargetRef("out"),), transform=bad),))
+    (decision,) = compile_router(rs).route({"a": 1}, rs.rules)
+    assert decision.error is not None
+    return render_text([decision.error.diagnostic()]) + "\n"
+
+
+CALLS.update({
+    "E510": _invalid_input_transformer,
+    "E511": _transform_error("      set: {data.cents: data.total * 100}\n", {"x": 1, "data": {}}),
+    "E512": _transform_error("      rename: {data.customer: data.client}\n", {"x": 1, "data": {}}),
+    "E513": _transform_error("      set: {data.total.cents: 1}\n", {"x": 1, "data": {"total": 5}}),
+    "E514": _transform_error("      set: {data.n: {cel: 'int(data.s)'}}\n", {"x": 1, "data": {"s": "abc"}}),
+    "E515": _transform_error("      envelope: {type: data.n, source: \"'/x'\"}\n", {"x": 1, "data": {"n": 3}}),
+})
+
 # Codes reserved for later stages, without a producer yet; each must name its stage.
 RESERVED = {
     "E401": "compile limits (the compiler issue)",
-    "E510": "transform errors at run time (the transforms issue)",
 }
 
 

@@ -1,0 +1,189 @@
+"""The compiled rule set: every rule evaluated in one pass over the event.
+
+Position in the pipeline::
+
+    RuleSetIR ──**compile_ruleset**──▶ CompiledRuleSet ──match(event) / match_raw(bytes)──▶ matched rules
+
+The compiler is a named, ordered list of pure stages (:data:`STAGES`)::
+
+    normalise   filters -> formulas over shared atoms; one anchor per branch   (normalize.py)
+    index       anchors -> per-name / per-path hash maps, sorted bounds        (index.py)
+    generate    one specialised ``match(event)`` function, Python source       (codegen.py)
+    decoder     msgspec types naming only the keys some rule reads              (../decode.py)
+
+A :class:`CompiledRuleSet` is immutable and shared between threads; a reload
+builds a new one and swaps one reference.  Its answers are the reference
+evaluator's (``reference.matching_rules``), in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .. import ir
+from ..decode import EventDecoder, name_splits, plan_decoder
+from .codegen import Generated, generate
+from .index import Index, build_index
+from .normalize import FieldAtom, Normalised, OpaqueAtom, ValueAtom, normalise
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What ``rules-engine compile --show stats`` prints."""
+
+    rules: int
+    atoms: int  # atom occurrences over all rules
+    predicates: int  # distinct atoms
+    paths: int  # names / paths / subtrees the rule set reads
+    indexed: int  # predicates used as anchors (looked up, not scanned)
+    candidate_only: int  # predicates run only for candidate rules
+    exact_rules: int  # rules decided by their anchor alone
+    always_candidates: int  # rules checked for every event
+    cel_fallbacks: int  # CEL filters run by cel-python (not translated)
+    closures: int  # rules whose check is too deep for generated source
+    partial_decode: bool  # raw events are decoded partially
+
+    def rows(self) -> list[tuple[str, Any]]:
+        return [
+            ("rules", self.rules),
+            ("atoms", self.atoms),
+            ("distinct predicates", self.predicates),
+            ("paths read", self.paths),
+            ("indexed predicates", self.indexed),
+            ("candidate-only predicates", self.candidate_only),
+            ("rules decided by the index", self.exact_rules),
+            ("rules checked for every event", self.always_candidates),
+            ("CEL fallbacks", self.cel_fallbacks),
+            ("partial decoding", "yes" if self.partial_decode else "no (full decode)"),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRuleSet:
+    """Enabled rules in evaluation order, their shared index and the generated matcher.
+
+    ``match`` is the generated function itself (one attribute lookup on the
+    hot path): ``compiled.match(event) -> list[ir.Rule]``.
+    """
+
+    rules: tuple[ir.Rule, ...]
+    normalised: Normalised
+    index: Index
+    generated: Generated
+    decoder: EventDecoder
+    match: Callable[[Mapping[str, Any]], list[ir.Rule]]
+
+    def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
+        """The Matcher protocol of ``ruleset.py``."""
+        return self.match(event)
+
+    def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]:
+        """Matched rules for raw JSON; decodes only what the rules read (E5xx ``RuleError`` on bad input)."""
+        return self.match(self.decoder.decode(raw))
+
+    @property
+    def source(self) -> str:
+        return self.generated.source
+
+    def stats(self) -> Stats:
+        n = self.normalised
+        anchors = {p for r in n.rules if r.anchors for p in r.anchors}
+        return Stats(
+            rules=len(self.rules),
+            atoms=n.atom_count,
+            predicates=len(n.atoms),
+            paths=len(self.decoder.paths) if self.decoder.paths is not None else len(reads(n) or ()),
+            indexed=len(anchors),
+            candidate_only=len(n.atoms) - len(anchors),
+            exact_rules=sum(1 for r in n.rules if r.exact),
+            always_candidates=len(self.index.always),
+            cel_fallbacks=self.generated.cel_fallbacks,
+            closures=self.generated.closures,
+            partial_decode=self.decoder.partial is not None,
+        )
+
+
+def reads(n: Normalised) -> set[tuple[str, ...]] | None:
+    """Key paths (decoded whole) that the rule set reads; None: it may read anything."""
+    out: set[tuple[str, ...]] = set()
+    for atom in n.atoms:
+        if isinstance(atom, FieldAtom):
+            splits = name_splits(atom.name)
+            if splits is None:
+                return None
+            out.update(splits)
+        elif isinstance(atom, ValueAtom):
+            out.add(_key_prefix(atom.path))
+        elif isinstance(atom, OpaqueAtom) and atom.kind == "cel":
+            from .cel_codegen import compile_cel
+
+            fields = compile_cel(atom.text).fields
+            if fields is None:
+                return None
+            out.update(fields)
+        else:
+            assert isinstance(atom, OpaqueAtom) and atom.node is not None
+            for path in _expr_paths(atom.node):
+                out.add(_key_prefix(path))
+    if () in out:
+        return None
+    return out
+
+
+def _key_prefix(path: ir.Path) -> tuple[str, ...]:
+    keys: list[str] = []
+    for step in path:
+        if not isinstance(step, str) or isinstance(step, bool):
+            break
+        keys.append(step)
+    return tuple(keys)
+
+
+def _expr_paths(e: ir.Expr) -> Iterator[ir.Path]:
+    """Event paths an expression reads (fields of bound variables read inside values already read)."""
+    stack: list[Any] = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ir.Field):
+            if x.var is None:
+                yield x.path
+            continue
+        if isinstance(x, ir.Cel):
+            yield ()  # CEL inside an expression: read everything
+            continue
+        for name in getattr(x, "__slots__", ()):
+            if name == "span":
+                continue
+            v = getattr(x, name)
+            if isinstance(v, tuple):
+                for item in v:
+                    if isinstance(item, tuple):
+                        stack.extend(i for i in item if not isinstance(i, str))
+                    elif not isinstance(item, (str, int, float, bool)) and item is not None:
+                        stack.append(item)
+            elif not isinstance(v, (str, int, float, bool)) and v is not None:
+                stack.append(v)
+
+
+def _stage_decoder(n: Normalised) -> EventDecoder:
+    return plan_decoder(reads(n))
+
+
+STAGES: tuple[tuple[str, str], ...] = (
+    ("normalise", "filters -> formulas over shared atoms; anchors"),
+    ("index", "anchors -> hash maps, tries of affixes, sorted bounds"),
+    ("generate", "specialised match(event) as Python source"),
+    ("decoder", "msgspec types for the keys rules read"),
+)
+
+
+def compile_ruleset(rs: ir.RuleSetIR) -> CompiledRuleSet:
+    """Compile every enabled rule of ``rs`` into one structure (pure: no I/O, no clock)."""
+    n = normalise(rs)
+    index = build_index(n)
+    rules = tuple(r.rule for r in n.rules)
+    generated = generate(n, index, rules)
+    decoder = _stage_decoder(n)
+    return CompiledRuleSet(rules, n, index, generated, decoder, generated.function)

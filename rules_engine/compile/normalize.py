@@ -1,0 +1,657 @@
+"""Compile stage 1 and 2: rules -> formulas over interned atoms -> anchored branches.
+
+Position in the pipeline::
+
+    RuleSetIR ──**normalise**──▶ Normalised (atoms, formulas, anchors) ──index──▶ ──codegen──▶ match(event)
+
+Every filter of every enabled rule becomes a :data:`Formula` (and / or / not
+over *atoms*), and every distinct atom gets one predicate id (``pid``), shared
+by all rules that use it.  Three kinds of atom:
+
+  * :class:`FieldAtom`, an EventBridge field: "some leaf value at this dotted
+    name satisfies one of these matchers" (arrays along the way are
+    transparent)::
+
+        {"detail": {"state": ["running", {"prefix": "stop"}]}}
+        -> FieldAtom(name="detail.state", matchers=(MExact("running"), MPrefix("stop")))
+
+  * :class:`ValueAtom`, an expression comparison of *one* value (``values.get_path``:
+    arrays are values, not searched) with constants::
+
+        data.total > 3         -> ValueAtom(("data", "total"), ">", 3)
+        type in ["a", "b"]     -> ValueAtom(("type",), "in", ("a", "b"))
+
+  * :class:`OpaqueAtom`, anything else (regex-free arithmetic, quantifiers, CEL):
+    run as compiled Python, only for rules that are already candidates.
+
+Then, for candidate generation only, each rule's formula is expanded into a
+bounded disjunction of conjunctions (*branches*), and each branch picks one
+*anchor*: its most selective indexable atom.  An event can only satisfy a
+branch if its anchor holds, so the index of anchors (``index.py``) yields a
+superset of the matching rules; dropping a constraint (an oversized ``$or``,
+a ``not``) only ever widens that superset.
+
+Invariants:
+  * atoms are interned by a key that tells ``true`` from ``1`` and ``1`` from
+    ``1.0`` (IR nodes compare ``MExact(True) == MExact(1)``, so they are not
+    used as keys directly);
+  * a rule whose formula is one exactly-indexed atom is *exact*: an index hit
+    is a match, nothing is re-checked;
+  * nothing here reads an event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeAlias, Union
+
+from .. import ir
+from ..eval_expr import render_expr
+from ..eval_pattern import NUMERIC_LIMIT, ip_value
+
+MAX_BRANCHES = 64
+"""Most branches a rule expands to for anchoring; bigger products drop a constraint instead."""
+
+# --- atoms --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAtom:
+    """EventBridge: some value at ``name`` satisfies one of ``matchers`` (or exists:false holds)."""
+
+    name: str
+    path: tuple[str, ...]
+    matchers: tuple[ir.Matcher, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueAtom:
+    """Expression: ``op`` applied to the single value at ``path`` and a constant ``operand``.
+
+    ops: ``== != < <= > >=`` (scalar operand), ``in`` / ``not in`` (tuple of scalars),
+    ``exists``, ``starts_with ends_with equals_ignore_case contains matches like`` (str),
+    ``cidr`` / ``not cidr`` (network text).
+    """
+
+    path: ir.Path
+    op: str
+    operand: Any
+
+
+@dataclass(frozen=True, slots=True)
+class OpaqueAtom:
+    """A part no index can see: an expression subtree (``kind="expr"``) or CEL text (``"cel"``)."""
+
+    kind: str
+    text: str
+    node: ir.Expr | None = None
+
+
+Atom: TypeAlias = Union[FieldAtom, ValueAtom, OpaqueAtom]
+
+# --- formulas -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FAtom:
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class FConst:
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FNot:
+    item: Formula
+
+
+@dataclass(frozen=True, slots=True)
+class FAnd:
+    items: tuple[Formula, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FOr:
+    items: tuple[Formula, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FPattern:
+    """A whole EventBridge pattern whose fields might meet in one array.
+
+    ``body`` treats fields independently; when two of ``names`` took their
+    values through arrays, event-ruler's array-consistency rule may still
+    reject the event, so the reference matcher decides (``pattern``)::
+
+        {"employees": [{"first": "Anna", "last": "Smith"}, {"first": "Peter", "last": "Jones"}]}
+        first=Anna AND last=Jones: body holds, consistency does not -> no match
+    """
+
+    body: Formula
+    pattern: ir.EventPattern
+    names: tuple[str, ...]
+
+
+Formula: TypeAlias = Union[FAtom, FConst, FNot, FAnd, FOr, FPattern]
+
+TRUE = FConst(True)
+FALSE = FConst(False)
+
+# --- anchors ------------------------------------------------------------------------------------
+
+# Rank of an index entry kind: lower is more selective (a better anchor).  A
+# heuristic (no statistics are known at compile time): equality beats prefixes,
+# which beat ranges, which beat "present" and "anything but".
+RANK_NUM_FRACTION = 0  # 37.77 is rarely shared by many events
+RANK_EQ = 1
+RANK_EQ_SMALL = 2  # small integers, booleans, null: often enum-like
+RANK_ICASE = 3
+RANK_AFFIX_LONG = 4
+RANK_AFFIX_SHORT = 5
+RANK_WILDCARD = 6
+RANK_RANGE2 = 7
+RANK_RANGE1 = 8
+RANK_EXISTS = 9
+RANK_NOT = 10
+RANK_MISSING = 11
+RANK_SCAN = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One way an event value can satisfy an atom, as the index stores it.
+
+    ``kind`` names the structure (see ``index.py``), ``key`` what it is looked
+    up by, ``leaf`` the exact per-value test for the structures that check
+    (wildcards, scans), ``rank`` the selectivity estimate.
+    """
+
+    kind: str
+    key: Any
+    rank: int
+    leaf: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class NRule:
+    """One enabled rule, normalised.
+
+    ``ordinal`` is its place in evaluation order; ``anchors`` holds one pid
+    per branch (``None``: some branch has no indexable atom, so the rule is a
+    candidate for every event; ``()``: the rule can never match).
+    """
+
+    ordinal: int
+    rule: ir.Rule
+    formula: Formula
+    anchors: tuple[int, ...] | None
+    exact: bool
+    verify: Formula | None  # what is left to check for a candidate (None: exact, nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    rules: tuple[NRule, ...]
+    atoms: tuple[Atom, ...]  # by pid
+    entries: tuple[tuple[Entry, ...] | None, ...]  # by pid; None: not indexable
+    uses: tuple[int, ...]  # by pid: how many rules mention the atom
+    atom_count: int  # atom occurrences over all rules (before sharing)
+
+
+# --- interning ------------------------------------------------------------------------------------
+
+
+def _tag(v: Any) -> tuple[str, Any]:
+    """A hashable key that keeps JSON types apart (``True`` vs ``1``, ``1`` vs ``1.0``)."""
+    if v is None:
+        return ("null", None)
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int):
+        return ("int", v)
+    if isinstance(v, float):
+        return ("float", repr(v))
+    if isinstance(v, str):
+        return ("str", v)
+    if isinstance(v, tuple):
+        return ("tuple", tuple(_tag(x) for x in v))
+    return ("other", repr(v))
+
+
+def atom_key(a: Atom) -> tuple[Any, ...]:
+    if isinstance(a, FieldAtom):
+        return ("field", a.name, tuple(repr(m) for m in a.matchers))
+    if isinstance(a, ValueAtom):
+        return ("value", _tag(a.path), a.op, _tag(a.operand))
+    return ("opaque", a.kind, a.text)
+
+
+class _Interner:
+    def __init__(self) -> None:
+        self.atoms: list[Atom] = []
+        self.ids: dict[tuple[Any, ...], int] = {}
+        self.occurrences = 0
+
+    def pid(self, a: Atom) -> int:
+        self.occurrences += 1
+        k = atom_key(a)
+        found = self.ids.get(k)
+        if found is None:
+            found = self.ids[k] = len(self.atoms)
+            self.atoms.append(a)
+        return found
+
+
+# --- filters -> formulas -------------------------------------------------------------------------
+
+
+def _all(items: Iterable[Formula]) -> Formula:
+    out: list[Formula] = []
+    for f in items:
+        if f == TRUE:
+            continue
+        if f == FALSE:
+            return FALSE
+        out.extend(f.items if isinstance(f, FAnd) else (f,))
+    if not out:
+        return TRUE
+    return out[0] if len(out) == 1 else FAnd(tuple(out))
+
+
+def _any(items: Iterable[Formula]) -> Formula:
+    out: list[Formula] = []
+    for f in items:
+        if f == FALSE:
+            continue
+        if f == TRUE:
+            return TRUE
+        out.extend(f.items if isinstance(f, FOr) else (f,))
+    if not out:
+        return FALSE
+    return out[0] if len(out) == 1 else FOr(tuple(out))
+
+
+def _pattern_and(node: ir.PatternAnd, it: _Interner, names: list[str]) -> Formula:
+    parts: list[Formula] = []
+    for f in node.fields:
+        name = ".".join(f.path)
+        names.append(name)
+        parts.append(FAtom(it.pid(FieldAtom(name, f.path, f.matchers))))
+    for group in node.ors:
+        parts.append(_any(_pattern_and(alt, it, names) for alt in group.alternatives))
+    return _all(parts)
+
+
+def _pattern(p: ir.EventPattern, it: _Interner) -> Formula:
+    names: list[str] = []
+    body = _pattern_and(p.root, it, names)
+    distinct = sorted(set(names))
+    # Two names can only meet in one array if they start with the same key.
+    heads = Counter(n.split(".", 1)[0] for n in distinct)
+    if any(c > 1 for c in heads.values()):
+        return FPattern(body, p, tuple(distinct))
+    return body
+
+
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _event_field(e: ir.Expr) -> ir.Path | None:
+    if isinstance(e, ir.Field) and e.var is None:
+        return e.path
+    return None
+
+
+def _scalar(e: ir.Expr) -> tuple[bool, Any]:
+    if isinstance(e, ir.Literal):
+        return True, e.value
+    return False, None
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _expr(e: ir.Expr, it: _Interner) -> Formula:
+    """An expression filter as a formula; exactly ``eval_expr.truth``'s verdict."""
+    if isinstance(e, ir.And):
+        return _all(_expr(x, it) for x in e.items)
+    if isinstance(e, ir.Or):
+        return _any(_expr(x, it) for x in e.items)
+    if isinstance(e, ir.Unary) and e.op == "not":
+        inner = _expr(e.operand, it)
+        if isinstance(inner, FConst):
+            return FConst(not inner.value)
+        if isinstance(inner, FNot):
+            return inner.item
+        return FNot(inner)
+    if isinstance(e, ir.Literal):
+        return TRUE if e.value is True else FALSE
+    atom = _value_atom(e)
+    if isinstance(atom, FConst):
+        return atom
+    if atom is not None:
+        return FAtom(it.pid(atom))
+    if isinstance(e, ir.Cel):
+        return FAtom(it.pid(OpaqueAtom("cel", e.source)))
+    return FAtom(it.pid(OpaqueAtom("expr", render_expr(e), e)))
+
+
+def _value_atom(e: ir.Expr) -> ValueAtom | FConst | None:
+    if isinstance(e, ir.Compare):
+        path, (lit, value) = _event_field(e.left), _scalar(e.right)
+        op: str = e.op
+        if path is None or not lit:
+            path, (lit, value) = _event_field(e.right), _scalar(e.left)
+            op = _FLIP[e.op]
+        if path is None or not lit:
+            return None
+        if op in ("<", "<=", ">", ">=") and not (_is_num(value) or isinstance(value, str)):
+            return FALSE  # ordering needs two numbers or two strings
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return ValueAtom(path, op, value)
+    if isinstance(e, ir.In):
+        path = _event_field(e.item)
+        if path is None or not isinstance(e.collection, ir.ListExpr):
+            return None
+        values = []
+        for x in e.collection.items:
+            lit, v = _scalar(x)
+            if not lit or (isinstance(v, float) and not math.isfinite(v)):
+                return None
+            values.append(v)
+        if not values:  # `x in []` never holds; `x not in []` holds for any present x
+            return ValueAtom(path, "exists", None) if e.negated else FALSE
+        return ValueAtom(path, "not in" if e.negated else "in", tuple(values))
+    if isinstance(e, ir.Exists):
+        path = _event_field(e.field)
+        return ValueAtom(path, "exists", None) if path is not None else None
+    if isinstance(e, ir.StringTest):
+        path, (lit, value) = _event_field(e.left), _scalar(e.right)
+        if path is None or not lit:
+            return None
+        if not isinstance(value, str):
+            return FALSE  # string predicates need two strings
+        return ValueAtom(path, e.op, value)
+    if isinstance(e, ir.CidrTest):
+        path = _event_field(e.item)
+        if path is None:
+            return None
+        return ValueAtom(path, "not cidr" if e.negated else "cidr", e.network)
+    return None
+
+
+def _filter(f: ir.Filter, it: _Interner) -> Formula:
+    if f.kind == "match":
+        assert isinstance(f.node, ir.EventPattern)
+        return _pattern(f.node, it)
+    if f.kind == "cel":
+        assert isinstance(f.node, ir.Cel)
+        return FAtom(it.pid(OpaqueAtom("cel", f.node.source)))
+    assert not isinstance(f.node, ir.EventPattern)
+    return _expr(f.node, it)
+
+
+# --- index entries of one atom ---------------------------------------------------------------------
+
+
+def _wild_parts(pattern: str) -> tuple[str, str, bool]:
+    """(literal prefix, literal suffix, has a star) of an EventBridge wildcard (escapes resolved)."""
+    tokens: list[str | None] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
+            tokens.append(pattern[i + 1])
+            i += 2
+            continue
+        tokens.append(None if c == "*" else c)
+        i += 1
+    if None not in tokens:
+        return "".join(t for t in tokens if t is not None), "", False
+    first = tokens.index(None)
+    last = len(tokens) - 1 - tokens[::-1].index(None)
+    prefix = "".join(t for t in tokens[:first] if t is not None)
+    suffix = "".join(t for t in tokens[last + 1 :] if t is not None)
+    return prefix, suffix, True
+
+
+def comparable(v: Any) -> bool:
+    """A number event-ruler compares numerically (finite, within [-5e9, 5e9])."""
+    return _is_num(v) and math.isfinite(v) and -NUMERIC_LIMIT <= v <= NUMERIC_LIMIT
+
+
+def _num_rank(v: Any) -> int:
+    return RANK_NUM_FRACTION if isinstance(v, float) and not v.is_integer() else RANK_EQ_SMALL
+
+
+def _affix_rank(s: str) -> int:
+    return RANK_AFFIX_LONG if len(s) >= 3 else RANK_AFFIX_SHORT
+
+
+def matcher_entries(m: ir.Matcher) -> list[Entry]:
+    """How an EventBridge matcher is indexed (leaves are built by ``index.py`` from ``key``)."""
+    if isinstance(m, ir.MExact):
+        v = m.value
+        if isinstance(v, str):
+            out = [Entry("xs", v, RANK_EQ)]
+            ip = ip_value(v)
+            if ip is not None:
+                out.append(Entry("ip", ip, RANK_EQ))
+            return out
+        if v is None or isinstance(v, bool):
+            return [Entry("xc", v, RANK_EQ_SMALL)]
+        if comparable(v):
+            return [Entry("xn", float(v), _num_rank(v))]
+        return [Entry("scan", m, RANK_SCAN)]
+    if isinstance(m, (ir.MPrefix, ir.MSuffix)):
+        kind = "pfx" if isinstance(m, ir.MPrefix) else "sfx"
+        if m.value == "":
+            return [Entry("sany", None, RANK_EXISTS)]
+        if not m.ignore_case:
+            return [Entry(kind, m.value, _affix_rank(m.value))]
+        if m.value.isascii():
+            return [Entry("i" + kind, m.value.lower(), _affix_rank(m.value))]
+        return [Entry("icscan", m, RANK_SCAN)]
+    if isinstance(m, ir.MEqualsIgnoreCase):
+        if m.value.isascii():
+            return [Entry("ieq", m.value.lower(), RANK_ICASE)]
+        return [Entry("icscan", m, RANK_SCAN)]
+    if isinstance(m, ir.MWildcard):
+        prefix, suffix, star = _wild_parts(m.pattern)
+        if not star:
+            return [Entry("xs", prefix, RANK_EQ)]
+        if prefix:
+            return [Entry("wpfx", prefix, RANK_WILDCARD, m)]
+        if suffix:
+            return [Entry("wsfx", suffix, RANK_WILDCARD, m)]
+        return [Entry("scan", m, RANK_SCAN)]
+    if isinstance(m, ir.MNumeric):
+        conds = m.conditions
+        if len(conds) == 1:
+            op, v = conds[0]
+            if op == "=":
+                return [Entry("xn", float(v), _num_rank(v))]
+            return [Entry({"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op], float(v), RANK_RANGE1)]
+        if len(conds) == 2:
+            lows = [c for c in conds if c[0] in (">", ">=")]
+            highs = [c for c in conds if c[0] in ("<", "<=")]
+            if len(lows) == 1 and len(highs) == 1:
+                (lo_op, lo), (hi_op, hi) = lows[0], highs[0]
+                key = (float(lo), lo_op == ">=", float(hi), hi_op == "<=")
+                return [Entry("seg", key, RANK_RANGE2)]
+        return [Entry("scan", m, RANK_SCAN)]
+    if isinstance(m, ir.MExists):
+        return [Entry("et", None, RANK_EXISTS)] if m.present else [Entry("ef", None, RANK_MISSING)]
+    if isinstance(m, ir.MAnythingBut):
+        return [Entry("ab", m, RANK_NOT)]
+    return [Entry("scan", m, RANK_SCAN)]  # MCidr
+
+
+def value_entries(a: ValueAtom) -> list[Entry] | None:
+    """How an expression atom is indexed; None when only a per-value scan can test it."""
+    op, v = a.op, a.operand
+    if op in ("==", "in"):
+        out = []
+        for x in (v if op == "in" else (v,)):
+            if isinstance(x, str):
+                out.append(Entry("qs", x, RANK_EQ))
+            elif x is None or isinstance(x, bool):
+                out.append(Entry("qc", x, RANK_EQ_SMALL))
+            else:
+                out.append(Entry("qn", x, _num_rank(x)))
+        return out or None
+    if op in ("!=", "not in"):
+        return [Entry("ne", v if op == "not in" else (v,), RANK_NOT)]
+    if op in ("<", "<=", ">", ">="):
+        kind = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op]
+        return [Entry(("s" if isinstance(v, str) else "n") + kind, v, RANK_RANGE1)]
+    if op == "exists":
+        return [Entry("ex", None, RANK_EXISTS)]
+    if op in ("starts_with", "ends_with"):
+        if v == "":
+            return [Entry("qsany", None, RANK_EXISTS)]
+        return [Entry("qpfx" if op == "starts_with" else "qsfx", v, _affix_rank(v))]
+    if op == "equals_ignore_case":
+        return [Entry("qcf", v.casefold(), RANK_ICASE)]
+    return [Entry("qscan", a, RANK_SCAN)]
+
+
+def atom_entries(a: Atom) -> tuple[Entry, ...] | None:
+    if isinstance(a, FieldAtom):
+        out: list[Entry] = []
+        for m in a.matchers:
+            out.extend(matcher_entries(m))
+        return tuple(out)
+    if isinstance(a, ValueAtom):
+        got = value_entries(a)
+        return tuple(got) if got else None
+    return None
+
+
+def entries_exact(entries: tuple[Entry, ...]) -> bool:
+    """Every index kind decides its atom exactly (checking kinds run the leaf), so always True.
+
+    Kept as a function so that an approximate kind added later has one place to say so.
+    """
+    return True
+
+
+# --- branches and anchors -------------------------------------------------------------------------
+
+
+def branches(f: Formula) -> list[frozenset[int]]:
+    """A bounded DNF of the atoms that must hold: every match satisfies some branch.
+
+    ``[]`` never matches; ``[frozenset()]`` constrains nothing.  Not-parts and
+    opaque atoms are kept (an opaque atom is still an atom); ``not`` drops its
+    operand, an oversized product drops a conjunct, an oversized union gives up.
+    """
+    if isinstance(f, FAtom):
+        return [frozenset((f.pid,))]
+    if isinstance(f, FConst):
+        return [frozenset()] if f.value else []
+    if isinstance(f, FNot):
+        return [frozenset()]
+    if isinstance(f, FPattern):
+        return branches(f.body)
+    if isinstance(f, FOr):
+        out: list[frozenset[int]] = []
+        for item in f.items:
+            out.extend(branches(item))
+            if len(out) > MAX_BRANCHES:
+                return [frozenset()]
+        return list(dict.fromkeys(out))
+    acc: list[frozenset[int]] = [frozenset()]
+    for item in f.items:
+        sub = branches(item)
+        if not sub:
+            return []
+        if len(acc) * len(sub) > MAX_BRANCHES:
+            continue  # drop this conjunct: a wider superset, still a superset
+        acc = list(dict.fromkeys(a | b for a in acc for b in sub))
+    return acc
+
+
+def substitute(f: Formula, pid: int) -> Formula:
+    """``f`` with atom ``pid`` known to hold."""
+    if isinstance(f, FAtom):
+        return TRUE if f.pid == pid else f
+    if isinstance(f, FConst):
+        return f
+    if isinstance(f, FNot):
+        inner = substitute(f.item, pid)
+        return FConst(not inner.value) if isinstance(inner, FConst) else FNot(inner)
+    if isinstance(f, FPattern):
+        return FPattern(substitute(f.body, pid), f.pattern, f.names)
+    if isinstance(f, FAnd):
+        return _all(substitute(x, pid) for x in f.items)
+    return _any(substitute(x, pid) for x in f.items)
+
+
+def normalise(rs: ir.RuleSetIR) -> Normalised:
+    """Stages 1-2: formulas over shared atoms, then one anchor per branch of every rule."""
+    it = _Interner()
+    formulas: list[tuple[ir.Rule, Formula]] = []
+    for rule in rs.ordered_rules():
+        formulas.append((rule, _all(_filter(f, it) for f in rule.filters)))
+    atoms = tuple(it.atoms)
+    entries = tuple(atom_entries(a) for a in atoms)
+    uses: Counter[int] = Counter()
+    for _, f in formulas:
+        uses.update(set(_pids(f)))
+
+    def score(pid: int) -> tuple[int, int, int]:
+        got = entries[pid]
+        assert got is not None
+        worst = max(e.rank for e in got)
+        size = max((len(e.key) for e in got if isinstance(e.key, str)), default=0)
+        return (worst, uses[pid], -size)
+
+    out: list[NRule] = []
+    for ordinal, (rule, f) in enumerate(formulas):
+        bs = branches(f)
+        anchors: list[int] = []
+        for b in bs:
+            indexable = [p for p in b if entries[p] is not None]
+            if not indexable:
+                anchors = []
+                break
+            anchors.append(min(sorted(indexable), key=score))
+        anchored: tuple[int, ...] | None
+        if not bs:
+            anchored = ()  # never matches
+        elif not anchors:
+            anchored = None
+        else:
+            anchored = tuple(dict.fromkeys(anchors))
+        exact = False
+        verify: Formula | None = f
+        if f == TRUE:
+            exact, verify = True, None
+        elif anchored is not None and len(bs) == 1 and len(anchored) == 1:
+            rest = substitute(f, anchored[0])
+            if rest == TRUE:
+                exact, verify = True, None
+            else:
+                verify = rest
+        out.append(NRule(ordinal, rule, f, anchored, exact, verify))
+    return Normalised(tuple(out), atoms, entries, tuple(uses[p] for p in range(len(atoms))), it.occurrences)
+
+
+def _pids(f: Formula) -> Iterable[int]:
+    if isinstance(f, FAtom):
+        yield f.pid
+    elif isinstance(f, FNot):
+        yield from _pids(f.item)
+    elif isinstance(f, FPattern):
+        yield from _pids(f.body)
+    elif isinstance(f, (FAnd, FOr)):
+        for x in f.items:
+            yield from _pids(x)
