@@ -148,6 +148,9 @@ def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
                 f"{head} ({type_name(lv)}) cannot be ordered against "
                 f"{_operand(e.right, rv, b)} ({type_name(rv)})"
             )
+        if e.op == "==":
+            # "type: 'order.updated' is not 'order.created'" (the same words as patterns use)
+            return f"{head} is not {_operand(e.right, rv, b)}"
         return f"{head} is not {e.op} {_operand(e.right, rv, b)}"
     if isinstance(e, ir.In):
         iv, cv = eval_in(e.item, event, b), eval_in(e.collection, event, b)

@@ -558,10 +558,10 @@ EXPLAIN = [
     ),
     pytest.param(
         ir.Or((cmp("==", D("a"), L(1)), ir.Exists(D("b")))), ev(a=2),
-        "none of the alternatives holds: data.a: 2 is not == 1; data.b: missing", id="or",
+        "none of the alternatives holds: data.a: 2 is not 1; data.b: missing", id="or",
     ),
     pytest.param(
-        ir.And((cmp("==", D("a"), L(1)), cmp("==", D("b"), L(2)))), ev(a=1, b=3), "data.b: 3 is not == 2", id="and-first-failing"
+        ir.And((cmp("==", D("a"), L(1)), cmp("==", D("b"), L(2)))), ev(a=1, b=3), "data.b: 3 is not 2", id="and-first-failing"
     ),
     pytest.param(ir.Unary("not", ir.Exists(D("a"))), ev(a=1), "exists(data.a) holds (negated by 'not')", id="not"),
     pytest.param(
@@ -602,11 +602,11 @@ EXPLAIN = [
     ),
     pytest.param(ir.In(L("vip"), D("tags")), ev(tags="vip"), "data.tags: 'vip' is not an array", id="in-non-array"),
     pytest.param(
-        cmp("==", F("detail-type"), L("x")), {"detail-type": "y"}, "$[\"detail-type\"]: 'y' is not == 'x'",
+        cmp("==", F("detail-type"), L("x")), {"detail-type": "y"}, "$[\"detail-type\"]: 'y' is not 'x'",
         id="quoted-root-key",
     ),
     pytest.param(
-        cmp("==", D("s"), L("x")), ev(s="y" * 200), "data.s: '" + "y" * 79 + "… is not == 'x'", id="long-value-cut"
+        cmp("==", D("s"), L("x")), ev(s="y" * 200), "data.s: '" + "y" * 79 + "… is not 'x'", id="long-value-cut"
     ),
 ]
 

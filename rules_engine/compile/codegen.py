@@ -130,38 +130,59 @@ def _scan(w: _Writer, ind: int, items: tuple[Any, ...], var: str) -> None:
         w.emit(ind + 1, f"if f({var}): h += r")
 
 
-def _negative(w: _Writer, ind: int, neg: Negative | None, kind: str, var: str) -> None:
-    """Rules of anything-but / != anchors holding for ``var`` of ``kind`` (str, num, const, any)."""
+def _excluded(w: _Writer, ind: int, neg: Negative, kind: str, x: str) -> None:
+    """Lines setting ``e`` to the atoms of ``neg`` that exclude ``x`` (None: none does)."""
+    def add(expr: str, i: int) -> None:
+        w.emit(i, f"s = {expr}")
+        w.emit(i, "if s is not None: e = s if e is None else e | s")
+
+    w.emit(ind, "e = None")
+    if kind == "str":
+        if neg.ex_str:
+            add(f"{w.const(neg.ex_str, 'NS')}.get({x})", ind)
+        if neg.ex_lower or neg.ex_ic_ascii:
+            w.emit(ind, f"if {x}.isascii():")
+            add(f"{w.const(neg.ex_lower, 'NL')}.get({x}.lower())", ind + 1)
+            w.emit(ind, "else:")
+            w.emit(ind + 1, f"for f, a in {w.const(neg.ex_ic_ascii, 'NI')}:")
+            w.emit(ind + 2, f"if f({x}): e = a if e is None else e | a")
+        for table, lens, pre in ((neg.ex_pfx, neg.ex_pfx_lens, True), (neg.ex_sfx, neg.ex_sfx_lens, False)):
+            if table:
+                t = w.const(table, "NP" if pre else "NF")
+                for n in lens:
+                    add(f"{t}.get({x}[:{n}])" if pre else f"{t}.get({x}[-{n}:])", ind)
+    elif kind == "num" and neg.ex_num:
+        add(f"{w.const(neg.ex_num, 'NN')}.get({x})", ind)
+    elif kind == "const" and neg.ex_const:
+        add(f"{w.const(neg.ex_const, 'NC')}.get({x})", ind)
+    if neg.ex_leaf:
+        w.emit(ind, f"for f, a in {w.const(neg.ex_leaf, 'NV')}:")
+        w.emit(ind + 1, f"if f({x}): e = a if e is None else e | a")
+
+
+def _negative(w: _Writer, ind: int, neg: Negative | None, kind: str, x: str) -> None:
+    """Rules of anything-but / != anchors holding for ``x`` of ``kind`` (str, num, const, any)."""
     if neg is None or not neg.every:
         return
     every = w.const(neg.every, "NA")
-    if kind == "any":
+    table = {"str": neg.table_str if neg.str_by_table else None, "num": neg.table_num,
+             "const": neg.table_const}.get(kind)
+    if table is not None and not neg.ex_leaf:
+        w.emit(ind, f"h += {w.const(table, 'NT')}.get({x}, {every})" if table else f"h += {every}")
+        return
+    if kind == "any" and not neg.ex_leaf:
         w.emit(ind, f"h += {every}")
         return
-    if neg.tabled:
-        table = {"str": neg.table_str, "num": neg.table_num, "const": neg.table_const}[kind]
-        if table:
-            w.emit(ind, f"h += {w.const(table, 'NT')}.get({var}, {every})")
-        else:
-            w.emit(ind, f"h += {every}")
-        return
-    excluded = {"str": neg.excluded_str, "num": neg.excluded_num, "const": neg.excluded_const}[kind]
-    if not excluded:
-        w.emit(ind, f"h += {every}")
-        return
-    w.emit(ind, f"e = {w.const(excluded, 'NX')}.get({var})")
+    _excluded(w, ind, neg, "any" if kind == "any" else kind, x)
     w.emit(ind, "if e is None:")
     w.emit(ind + 1, f"h += {every}")
-    w.emit(ind, "else:")
-    w.emit(ind + 1, f"for j, r in enumerate({w.const(neg.atoms, 'NR')}):")
-    w.emit(ind + 2, "if j not in e: h += r")
+    if len(neg.atoms) > 1:
+        w.emit(ind, "else:")
+        w.emit(ind + 1, f"for j, r in enumerate({w.const(neg.atoms, 'NR')}):")
+        w.emit(ind + 2, "if j not in e: h += r")
 
 
-def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
-    """Lines adding to ``h`` the rules whose anchor on this name one leaf value ``x`` satisfies."""
-    w.emit(ind, f"t = type({x})")
-    w.emit(ind, "if t is str:")
-    i = ind + 1
+def _name_str(w: _Writer, i: int, ix: NameIndex, x: str) -> None:
     w.emit(i, "pass")
     if ix.xs:
         _hits(w, i, f"{w.const(ix.xs, 'XS')}.get({x})")
@@ -189,11 +210,19 @@ def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
     _negative(w, i, ix.ab, "str", x)
     _scan(w, i, ix.scan, x)
 
-    numeric = ix.xn or ix.gt[0] or ix.ge[0] or ix.lt[0] or ix.le[0] or ix.seg_bounds or (ix.ab and ix.ab.excluded_num)
-    w.emit(ind, "elif t is float or t is int:")
-    i = ind + 1
+
+def _name_has_str(ix: NameIndex) -> bool:
+    return bool(ix.xs or ix.ip or ix.sany or ix.pfx or ix.sfx or ix.wpfx or ix.wsfx or ix.ieq or ix.ipfx
+                or ix.isfx or ix.ic_other or ix.ab or ix.scan)
+
+
+def _name_has_num(ix: NameIndex) -> bool:
+    return bool(ix.xn or ix.gt[0] or ix.ge[0] or ix.lt[0] or ix.le[0] or ix.seg_bounds)
+
+
+def _name_num(w: _Writer, i: int, ix: NameIndex, x: str) -> None:
     w.emit(i, "pass")
-    if numeric:
+    if _name_has_num(ix) or (ix.ab and (ix.ab.ex_num or ix.ab.ex_leaf)):
         w.emit(i, f"if {-NUMERIC_LIMIT!r} <= {x} <= {NUMERIC_LIMIT!r}:")
         j = i + 1
         w.emit(j, f"f = {x} if t is float else float({x})")
@@ -213,6 +242,14 @@ def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
         _negative(w, i, ix.ab, "any", x)
     _scan(w, i, ix.scan, x)
 
+
+def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
+    """Lines adding to ``h`` the rules whose anchor on this name one leaf value ``x`` satisfies."""
+    w.emit(ind, f"t = type({x})")
+    w.emit(ind, "if t is str:")
+    _name_str(w, ind + 1, ix, x)
+    w.emit(ind, "elif t is float or t is int:")
+    _name_num(w, ind + 1, ix, x)
     w.emit(ind, f"elif {x} is None or t is bool:")
     i = ind + 1
     w.emit(i, "pass")
@@ -224,13 +261,7 @@ def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
     w.emit(ind + 1, f"generic_probe({w.const(ix.generic, 'GE')}, {x}, h)")
 
 
-def _path_probe(w: _Writer, ind: int, ix: PathIndex, v: str) -> None:
-    """Lines adding the rules whose anchor on this expression path the value ``v`` (present) satisfies."""
-    if ix.ex:
-        w.emit(ind, f"h += {w.const(ix.ex, 'EX')}")
-    w.emit(ind, f"t = type({v})")
-    w.emit(ind, "if t is str:")
-    i = ind + 1
+def _path_str(w: _Writer, i: int, ix: PathIndex, v: str) -> None:
     w.emit(i, "pass")
     if ix.qs:
         _hits(w, i, f"{w.const(ix.qs, 'QS')}.get({v})")
@@ -244,9 +275,16 @@ def _path_probe(w: _Writer, ind: int, ix: PathIndex, v: str) -> None:
         _ranges(w, i, getattr(ix, "s" + op), op, v, "S" + op.upper())
     _negative(w, i, ix.ne, "str", v)
     _scan(w, i, ix.scan, v)
+
+
+def _path_probe(w: _Writer, ind: int, ix: PathIndex, v: str) -> None:
+    """Lines adding the rules whose anchor on this expression path the present value ``v`` satisfies."""
+    w.emit(ind, f"t = type({v})")
+    w.emit(ind, "if t is str:")
+    _path_str(w, ind + 1, ix, v)
     w.emit(ind, "elif t is float or t is int:")
     i = ind + 1
-    w.emit(i, f"if {v} == {v}:")  # NaN (only from events built in Python) equals nothing
+    w.emit(i, f"if {v} == {v}:")  # NaN (only in events built in Python) equals nothing
     w.emit(i + 1, "pass")
     if ix.qn:
         _hits(w, i + 1, f"{w.const(ix.qn, 'QN')}.get({v})")
@@ -275,18 +313,38 @@ def _path_probe(w: _Writer, ind: int, ix: PathIndex, v: str) -> None:
 # --- reading the event --------------------------------------------------------------------------
 
 
-def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], str | None]:
+def _key_prefix(path: ir.Path) -> tuple[str, ...]:
+    keys: list[str] = []
+    for step in path:
+        if not isinstance(step, str) or isinstance(step, bool):
+            break
+        keys.append(step)
+    return tuple(keys)
+
+
+def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tuple[str, ...]], str | None]:
     """Lines reading every object key on the way to a name or path, each prefix once.
 
-    A node variable holds the value, MISSING (absent below objects only, or
-    below a scalar) or UNUSUAL (below an array or a non-dict mapping: the
-    slow path decides).  Returns the variable of each key prefix and the
-    name of the "some key holds a dot" flag (None when no name can have one).
+    Fast block: ``.get`` down a chain of objects; an absent key below which
+    more keys are read gives ``EMPTY`` (an empty read-only mapping), so the
+    chain goes on without tests; a leaf gives ``MISSING``.  Anything without
+    ``.get`` on the way (an array, a string) raises AttributeError, and the
+    careful block recomputes every node with ``step``, which records
+    UNUSUAL below arrays (the slow path decides there)::
+
+        {"a": {"b": 1}}   n_a = {"b": 1}   n_ab = 1
+        {"a": [{"b": 1}]} n_a = [...]      n_ab = UNUSUAL   -> eb_values(event, "a.b")
+
+    Returns the variable of each key prefix, the prefixes read as values
+    that are also on the way to others (they may hold EMPTY), and the name of
+    the "some key holds a dot" flag (None when no name can have one).
     """
     prefixes: set[tuple[str, ...]] = set()
+    leaves: set[tuple[str, ...]] = set()
     alts: dict[tuple[str, ...], set[str]] = {}
     for ix in index.names:
         segs = tuple(ix.name.split("."))
+        leaves.add(segs)
         for j in range(1, len(segs) + 1):
             prefixes.add(segs[:j])
         # "a.b.c" may also be the keys "a.b" -> "c", "a" -> "b.c" or "a.b.c": those keys
@@ -295,21 +353,27 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], str | 
             for end in range(j + 2, len(segs) + 1):
                 alts.setdefault(segs[:j], set()).add(".".join(segs[j:end]))
     for px in index.paths:
-        keys: list[str] = []
-        for step in px.path:
-            if not isinstance(step, str) or isinstance(step, bool):
-                break
-            keys.append(step)
-            prefixes.add(tuple(keys))
+        keys = _key_prefix(px.path)
+        if keys:
+            leaves.add(keys)
+        for j in range(1, len(keys) + 1):
+            prefixes.add(keys[:j])
+    inner = {p[:-1] for p in prefixes}
     var: dict[tuple[str, ...], str] = {(): "ev"}
-    for p in sorted(prefixes, key=lambda p: (len(p), p)):
-        parent = var[p[:-1]]
-        name = f"n{len(var)}"
-        var[p] = name
-        w.emit(1, f"{name} = {parent}.get({p[-1]!r}, MISSING) if type({parent}) is dict else "
-                  f"(MISSING if {parent} is MISSING else child({parent}))")
+    order = sorted(prefixes, key=lambda p: (len(p), p))
+    for p in order:
+        var[p] = f"n{len(var)}"
+    if order:
+        w.emit(1, "try:")
+        for p in order:
+            default = "EMPTY" if p in inner else "MISSING"
+            w.emit(2, f"{var[p]} = {var[p[:-1]]}.get({p[-1]!r}, {default})")
+        w.emit(1, "except AttributeError:")
+        for p in order:
+            default = "EMPTY" if p in inner else "MISSING"
+            w.emit(2, f"{var[p]} = step({var[p[:-1]]}, {p[-1]!r}, {default})")
     if not alts:
-        return var, None
+        return var, leaves & inner, None
     tests: list[str] = []
     for p, keys in sorted(alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = var[p]
@@ -319,17 +383,51 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], str | 
             test = " or ".join(f"{k!r} in {node}" for k in sorted(keys))
         tests.append(f"({test})" if p == () else f"(type({node}) is dict and ({test}))")
     w.emit(1, "alt = " + " or ".join(tests))
-    return var, "alt"
+    return var, leaves & inner, "alt"
+
+
+def _name_functions(w: _Writer, ix: NameIndex, out: list[str]) -> str:
+    """``_s<i>(ev, v, h)``: the slow path of one name; returns its value as the memo holds it."""
+    sub = _Writer()
+    sub.ns, sub.ids = w.ns, w.ids
+    fx, fs = f"_x{ix.id}", f"_s{ix.id}"
+    sub.emit(0, f"def {fx}(x, h):")
+    _name_probe(sub, 1, ix, "x")
+    sub.emit(0, f"def {fs}(ev, v, h):")
+    sub.emit(1, f"if type(v) not in SCALARS: v = eb_values(ev, {w.const(ix.name, 'NM')})")
+    sub.emit(1, "if v is MISSING:")
+    sub.emit(2, f"h += {w.const(ix.ef, 'EF')}" if ix.ef else "pass")
+    sub.emit(2, "return v")
+    if ix.et:
+        sub.emit(1, f"h += {w.const(ix.et, 'ET')}")
+    sub.emit(1, "if type(v) is Vals:")
+    sub.emit(2, "for x in v:")
+    sub.emit(3, f"{fx}(x, h)")
+    sub.emit(1, "else:")
+    sub.emit(2, f"{fx}(v, h)")
+    sub.emit(1, "return v")
+    out.append("\n".join(sub.lines) + "\n")
+    return fs
+
+
+def _path_function(w: _Writer, px: PathIndex, out: list[str]) -> str:
+    sub = _Writer()
+    sub.ns, sub.ids = w.ns, w.ids
+    fq = f"_q{px.id}"
+    sub.emit(0, f"def {fq}(v, h):")
+    _path_probe(sub, 1, px, "v")
+    out.append("\n".join(sub.lines) + "\n")
+    return fq
 
 
 def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generated:
     """Stage 4: the source of ``match`` and the function compiled from it."""
     w = _Writer()
     w.ns.update(
-        MISSING=runtime.MISSING, UNUSUAL=runtime.UNUSUAL, SCALARS=runtime.SCALARS, Vals=runtime.Vals,
-        child=runtime.child, eb_values=runtime.eb_values, get_path=runtime.get_path, ip_key=runtime.ip_key,
-        generic_probe=runtime.generic_probe, memo=runtime.memo, consistent=runtime.consistent,
-        bl=bisect.bisect_left, br=bisect.bisect_right,
+        MISSING=runtime.MISSING, UNUSUAL=runtime.UNUSUAL, EMPTY=runtime.EMPTY, SCALARS=runtime.SCALARS,
+        Vals=runtime.Vals, step=runtime.step, eb_values=runtime.eb_values, get_path=runtime.get_path,
+        ip_key=runtime.ip_key, generic_probe=runtime.generic_probe, memo=runtime.memo,
+        consistent=runtime.consistent, bl=bisect.bisect_left, br=bisect.bisect_right,
     )  # fmt: skip
     # --- predicates (closures) for candidates that need checking
     preds: dict[int, str] = {}
@@ -350,7 +448,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
         preds[pid] = w.const(fn, "P")
     verifiers: list[Any] = [None] * len(rules)
     generated = closures = 0
-    vsrc: list[str] = []
+    parts: list[str] = []
     for r in n.rules:
         if r.verify is None or r.anchors == ():
             continue
@@ -359,63 +457,74 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
             verifiers[r.ordinal] = _closure(r.verify, fns, index)
             closures += 1
             continue
-        fname = f"_v{r.ordinal}"
-        vsrc.append(f"def {fname}(ev, m):\n    return {src}\n")
-        verifiers[r.ordinal] = fname
+        parts.append(f"def _v{r.ordinal}(ev, m):\n    return {src}\n")
+        verifiers[r.ordinal] = f"_v{r.ordinal}"
         generated += 1
+    slow = {ix.id: _name_functions(w, ix, parts) for ix in index.names}
+    path_fn = {px.id: _path_function(w, px, parts) for px in index.paths}
 
     # --- match()
     always = tuple(r for r in index.always if n.rules[r].anchors != ())
     w.emit(0, "def match(ev):")
     w.emit(1, f"h = list({w.const(always, 'AL')})" if always else "h = []")
-    var, alt = _nodes(w, index)
+    var, both, alt = _nodes(w, index)
     seeds: list[str] = []
     for ix in index.names:
-        leaf = var[tuple(ix.name.split("."))]
-        v = f"v{ix.id}"
-        nm = w.const(ix.name, "NM")
-        w.emit(1, f"x = {leaf}")
-        cond = f"not {alt} and " if alt else ""
-        w.emit(1, f"if {cond}type(x) in SCALARS: {v} = x")
-        w.emit(1, f"elif {cond}x is MISSING: {v} = MISSING")
-        w.emit(1, f"else: {v} = eb_values(ev, {nm})")
+        segs = tuple(ix.name.split("."))
+        leaf, v = var[segs], f"v{ix.id}"
+        if alt:
+            w.emit(1, f"{v} = UNUSUAL if {alt} else {leaf}")
+        else:
+            w.emit(1, f"{v} = {leaf}")
         seeds.append(f"{name_key(ix.id)}: {v}")
-        w.emit(1, f"if {v} is MISSING:")
-        w.emit(2, f"h += {w.const(ix.ef, 'EF')}" if ix.ef else "pass")
-        w.emit(1, f"elif type({v}) is Vals:")
+        missing = f"{v} is MISSING or {v} is EMPTY" if segs in both else f"{v} is MISSING"
+        w.emit(1, f"t = type({v})")
+        w.emit(1, "if t is str:")
+        _name_str(w, 2, ix, v)
         if ix.et:
             w.emit(2, f"h += {w.const(ix.et, 'ET')}")
-        w.emit(2, f"for x in {v}:")
-        _name_probe(w, 3, ix, "x")
+        w.emit(1, f"elif {missing}:")
+        w.emit(2, f"{v} = MISSING")
+        if ix.ef:
+            w.emit(2, f"h += {w.const(ix.ef, 'EF')}")
+        if _name_has_num(ix):
+            w.emit(1, "elif t is float or t is int:")
+            _name_num(w, 2, ix, v)
+            if ix.et:
+                w.emit(2, f"h += {w.const(ix.et, 'ET')}")
         w.emit(1, "else:")
-        if ix.et:
-            w.emit(2, f"h += {w.const(ix.et, 'ET')}")
-        _name_probe(w, 2, ix, v)
+        w.emit(2, f"{v} = {slow[ix.id]}(ev, {v}, h)")
     for px in index.paths:
         v = f"u{px.id}"
-        keys = []
-        for step in px.path:
-            if not isinstance(step, str) or isinstance(step, bool):
-                break
-            keys.append(step)
-        if len(keys) == len(px.path) and keys:
-            leaf = var[tuple(keys)]
-            w.emit(1, f"{v} = {leaf} if {leaf} is not UNUSUAL else get_path(ev, {w.const(px.path, 'PA')})")
+        keys = _key_prefix(px.path)
+        if keys and len(keys) == len(px.path):
+            leaf = var[keys]
+            w.emit(1, f"{v} = {leaf}")
+            w.emit(1, f"if {v} is UNUSUAL: {v} = get_path(ev, {w.const(px.path, 'PA')})")
+            if keys in both:
+                w.emit(1, f"elif {v} is EMPTY: {v} = MISSING")
         else:
             w.emit(1, f"{v} = get_path(ev, {w.const(px.path, 'PA')})")
         seeds.append(f"{path_key(px.id)}: {v}")
         w.emit(1, f"if {v} is not MISSING:")
-        _path_probe(w, 2, px, v)
+        if px.ex:
+            w.emit(2, f"h += {w.const(px.ex, 'EX')}")
+        w.emit(2, f"if type({v}) is str:")
+        _path_str(w, 3, px, v)
+        w.emit(2, "else:")
+        w.emit(3, f"{path_fn[px.id]}({v}, h)")
 
     # --- finish: evaluation order, checks, stop
     stops = frozenset(r.ordinal for r in n.rules if r.rule.on_match == "stop")
     R = w.const(rules, "RULES")
     w.emit(1, "if not h: return []")
     w.emit(1, "if len(h) > 1: h = sorted(set(h))")
+    V: str | None = None
     if not generated and not closures and not stops:
         w.emit(1, f"return [{R}[r] for r in h]")
     else:
-        V = w.const(tuple(verifiers), "VER") if (generated or closures) else None
+        if generated or closures:
+            V = w.const(tuple(verifiers), "VER")
         w.emit(1, "out = []")
         if V:
             w.emit(1, "m = None")
@@ -429,12 +538,11 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
         if stops:
             w.emit(2, f"if r in {w.const(stops, 'STOP')}: break")
         w.emit(1, "return out")
-    source = "\n".join(vsrc) + "\n" + "\n".join(w.lines) + "\n"
+    source = "\n".join(parts) + "\n" + "\n".join(w.lines) + "\n"
     code = compile(source, "<rules-engine compiled match>", "exec")
     exec(code, w.ns)
-    if generated:
-        names = tuple(w.ns[v] if isinstance(v, str) else v for v in verifiers)
-        w.ns[V] = names  # type: ignore[index]
+    if V is not None:
+        w.ns[V] = tuple(w.ns[f] if isinstance(f, str) else f for f in verifiers)
     return Generated(source, w.ns["match"], generated, closures, cel_fallbacks)
 
 

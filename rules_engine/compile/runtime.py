@@ -23,6 +23,7 @@ checking): ``pid -> bool`` for atoms, negative keys for values read
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from .. import ir
@@ -58,11 +59,22 @@ class Vals(list[Any]):
         self.arrays = arrays
 
 
-def child(node: Any) -> Any:
-    """What the generated code records for a key below a node that is not a dict."""
-    if node is UNUSUAL or isinstance(node, (list, tuple, Mapping)):
+EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+"""An absent object on the way to a key: ``.get`` works on it and finds nothing."""
+
+
+def step(node: Any, key: str, default: Any) -> Any:
+    """One key below ``node`` when the fast ``.get`` chain failed (some node has no ``.get``).
+
+    Below an array or UNUSUAL: UNUSUAL (arrays are transparent to EventBridge
+    names, and not walked by expression paths: the slow paths decide); below
+    a scalar or nothing: ``default`` (EMPTY on the way, MISSING at a leaf).
+    """
+    if node is UNUSUAL or isinstance(node, (list, tuple)):
         return UNUSUAL
-    return MISSING
+    if isinstance(node, Mapping):
+        return node.get(key, default)
+    return default
 
 
 def eb_values(event: Any, name: str) -> Any:
@@ -239,7 +251,8 @@ __all__ = [
     "UNUSUAL",
     "Vals",
     "cel_pred",
-    "child",
+    "EMPTY",
+    "step",
     "consistent",
     "eb_values",
     "expr_pred",
