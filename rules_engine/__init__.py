@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import Diagnostic, RuleError
-from .loader import MAX_FILE_BYTES, build, decode, load_paths
+from .loader import MAX_FILE_BYTES, build, load_paths
+from .loader import decode as _decode_source  # the submodule rules_engine.decode shadows a plain name
 from .ruleset import RuleSet, content_version
 
 __all__ = ["Diagnostic", "RuleError", "RuleSet", "load", "loads", "test_event_pattern", "__version__"]
@@ -45,7 +46,7 @@ def loads(text: str | bytes, format: str = "yaml", name: str = "<string>", engin
     if format not in ("yaml", "dsl"):
         raise ValueError(f"format must be 'yaml' or 'dsl', not {format!r}")
     data = text.encode("utf-8") if isinstance(text, str) else text
-    src, diags = decode(data, name)
+    src, diags = _decode_source(data, name)
     if src is None:
         raise RuleError(diags)
     from .registry import known_target_types

@@ -44,8 +44,8 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Final, Union
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from . import codes, ir
 from .errors import Diagnostic
@@ -88,7 +88,7 @@ class _Wild:
 
 
 WILDCARD: Final = _Wild()
-Step = Union[str, int, _Wild]
+Step = str | int | _Wild
 
 
 # --- JSON paths -------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def parse_input_path(text: str) -> tuple[tuple[Step, ...] | None, str]:
             if c == "[":
                 return None, f"at {text[pos:]!r}: use dot notation for keys; brackets hold an array index or '*'"
             return None, f"at {text[pos:]!r}: keys hold letters, digits, '-', '_' and '/'"
-        key, star, index, star2 = m.groups()
+        key, _star, index, _star2 = m.groups()
         if key is not None:
             steps.append(key)
         elif index is not None:
@@ -124,7 +124,9 @@ def select(event: Any, steps: tuple[Step, ...]) -> Any:
     if not any(s is WILDCARD for s in steps):
         cur = event
         for s in steps:
-            if isinstance(s, str) and isinstance(cur, Mapping) and s in cur:
+            if isinstance(s, str):
+                if not (isinstance(cur, Mapping) and s in cur):
+                    return MISSING
                 cur = cur[s]
             elif isinstance(s, int) and isinstance(cur, (list, tuple)) and s < len(cur):
                 cur = cur[s]
@@ -152,8 +154,8 @@ def select(event: Any, steps: tuple[Step, ...]) -> Any:
 def format_time(now: datetime) -> str:
     """ISO 8601 in UTC, to the second, like an EventBridge event's ``time`` (a naive time is UTC)."""
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- the template as a tree --------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class _Arr:
     items: tuple[_Node, ...]
 
 
-_Node = Union[_Const, _Value, _Text, _Obj, _Arr]
+_Node = _Const | _Value | _Text | _Obj | _Arr
 
 
 class _Problem(Exception):

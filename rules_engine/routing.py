@@ -44,7 +44,7 @@ from typing import Any, Final, Literal
 
 from . import ir
 from .compile.expr_codegen import ValueFn, compile_value
-from .transform import CompiledTransform, Context, Outcome, TransformError, compile_transform
+from .transform import CompiledTransform, TransformError, compile_transform
 from .values import MISSING, to_text
 
 __all__ = ["DEFAULT_RULE", "Action", "Decision", "Router", "compile_router"]
@@ -137,35 +137,31 @@ class Router:
             plan = self.rules.get(rule.name)
             if plan is None:
                 continue  # a rule this router was not built from: nothing is known about it
-            wanted = [t for t in plan.targets if seen is None or t.name not in seen]
-            if not wanted:
-                continue
-            ctx = Context(event, plan.name, now)
-            rule_outcome = _apply(plan.transform, event, ctx, plan.on_error)
-            for target in wanted:
+            payload: Any = event
+            errors: tuple[TransformError, ...] = ()
+            if plan.transform is not None:
+                payload, errors = plan.transform.run(event, event, plan.name, now, plan.on_error == "null_fill")
+            for target in plan.targets:
                 if seen is not None and target.name in seen:
-                    continue  # a rule may name a target twice
-                d = _decide(plan.name, plan.on_error, target, rule_outcome, event, ctx)
+                    continue  # routed there already (by an earlier rule, or earlier in this one)
+                if target.transform is None and not errors:
+                    # The common case, without detours: nothing can fail here.
+                    d = Decision(plan.name, target.name, payload,
+                                 None if target.partition_key is None else _partition_key(target, event))
+                else:
+                    d = _decide(plan.name, plan.on_error, target, payload, errors, event, now)
                 out.append(d)
-                if seen is not None and d.delivered:
+                if seen is not None and d.action != "skip":
                     seen.add(target.name)
         if not matched and self.defaults:
-            ctx = Context(event, DEFAULT_RULE, now)
-            start = Outcome(event)
             for target in self.defaults:
                 if seen is not None and target.name in seen:
                     continue
-                d = _decide(DEFAULT_RULE, "skip", target, start, event, ctx)
+                d = _decide(DEFAULT_RULE, "skip", target, event, (), event, now)
                 out.append(d)
-                if seen is not None and d.delivered:
+                if seen is not None and d.action != "skip":
                     seen.add(target.name)
         return out
-
-
-def _apply(t: CompiledTransform | None, payload: Any, ctx: Context, on_error: ir.OnError) -> Outcome:
-    if t is None:
-        return Outcome(payload)
-    return t.apply(payload, ctx, null_fill=on_error == "null_fill")
 
 
 def _partition_key(target: _TargetPlan, event: Mapping[str, Any]) -> str | None:
@@ -173,23 +169,22 @@ def _partition_key(target: _TargetPlan, event: Mapping[str, Any]) -> str | None:
         return None
     try:
         v = target.partition_key(event, _NO_BINDINGS)
-    except Exception:  # pragma: no cover - compiled expressions never raise; a router never does either
+    except Exception:  # noqa: BLE001  # pragma: no cover - compiled expressions never raise; nor does a router
         return None
     return None if v is MISSING else to_text(v)
 
 
-def _decide(rule: str, on_error: ir.OnError, target: _TargetPlan, rule_outcome: Outcome,
-            event: Mapping[str, Any], ctx: Context) -> Decision:
-    outcome = rule_outcome
-    if outcome.ok or on_error == "null_fill":
-        after = _apply(target.transform, outcome.payload, ctx, on_error)
-        outcome = Outcome(after.payload, outcome.errors + after.errors)
+def _decide(rule: str, on_error: ir.OnError, target: _TargetPlan, payload: Any,
+            errors: tuple[TransformError, ...], event: Mapping[str, Any], now: datetime | None) -> Decision:
+    if target.transform is not None and (not errors or on_error == "null_fill"):
+        payload, more = target.transform.run(payload, event, rule, now, on_error == "null_fill")
+        errors += more
     key = _partition_key(target, event)
-    if not outcome.errors:
-        return Decision(rule, target.name, outcome.payload, key)
-    error = outcome.errors[0]
+    if not errors:
+        return Decision(rule, target.name, payload, key)
+    error = errors[0]
     if on_error == "null_fill":
-        return Decision(rule, target.name, outcome.payload, key, (), error)
+        return Decision(rule, target.name, payload, key, (), error)
     if on_error == "dead_letter":
         headers = (
             (H_ERROR_CODE, error.code),

@@ -76,7 +76,13 @@ class RuleSet:
         self.warnings = tuple(warnings)
         self.sources = dict(sources or {})
         self.engine = engine
-        self._matcher: Matcher = ReferenceMatcher(rs)
+        self._matcher: Matcher
+        if engine == "reference":
+            self._matcher = ReferenceMatcher(rs)
+        else:  # one structure for the whole rule set (compile/), answers equal to the reference
+            from .compile.compiled import compile_ruleset
+
+            self._matcher = compile_ruleset(rs)
         # Transforms and partition keys are compiled here, once, at load time (routing.py).
         self._router = compile_router(rs)
 
@@ -89,7 +95,14 @@ class RuleSet:
         return self.ir.targets
 
     def match(self, event: EventInput) -> list[str]:
-        """Names of the matched rules, in evaluation order (priority, then file order)."""
+        """Names of the matched rules, in evaluation order (priority, then file order).
+
+        Raw JSON (bytes or str) is decoded only as far as the rules read it (``decode.py``).
+        """
+        if not isinstance(event, Mapping):
+            raw = getattr(self._matcher, "matching_raw", None)
+            if raw is not None:
+                return [r.name for r in raw(event)]
         ev = decode_event(event) if not isinstance(event, Mapping) else event
         return [r.name for r in self._matcher.matching(ev)]
 

@@ -60,8 +60,8 @@ from .render_expr import render_expr, render_path
 from .values import MISSING, get_path, is_array, is_number, is_object, number_text, to_json_text, type_name
 
 __all__ = [
-    "Context",
     "CompiledTransform",
+    "Context",
     "Outcome",
     "TransformError",
     "check_transform",
@@ -122,15 +122,18 @@ _FAILED: Final = _Failed()
 class _Run:
     """Scratch state of one application (local to ``apply``; never shared)."""
 
-    __slots__ = ("payload", "owned", "errors", "ctx", "null_fill")
+    __slots__ = ("errors", "event", "now", "null_fill", "owned", "payload", "rule")
 
-    def __init__(self, payload: Any, ctx: Context, null_fill: bool) -> None:
+    def __init__(self, payload: Any, event: Mapping[str, Any], rule: str, now: datetime | None,
+                 null_fill: bool) -> None:
         self.payload = payload
+        self.event = event
+        self.rule = rule
+        self.now = now
         # Containers this application made (its copies and new objects), by id, kept alive here
         # so that an id cannot be reused while the application runs.  Only these may be mutated.
         self.owned: dict[int, Any] = {}
         self.errors: list[TransformError] = []
-        self.ctx = ctx
         self.null_fill = null_fill
 
     def fail(self, code: codes.Code, path: str, **args: Any) -> Any:
@@ -146,7 +149,7 @@ class _Run:
         """``container`` itself if this application made it, else a shallow copy that it now owns."""
         if id(container) in self.owned:
             return container
-        copy: Any = dict(container) if is_object(container) else list(container)
+        copy: Any = dict(container) if type(container) is dict or is_object(container) else list(container)
         self.owned[id(copy)] = copy
         return copy
 
@@ -154,6 +157,11 @@ class _Run:
         obj: dict[str, Any] = {}
         self.owned[id(obj)] = obj
         return obj
+
+
+def _is_obj(v: Any) -> bool:
+    """``is_object`` with the common case first: ``isinstance(v, Mapping)`` is an ABC check (slow)."""
+    return type(v) is dict or is_object(v)
 
 
 _Step = Callable[[_Run], None]
@@ -169,7 +177,7 @@ def _show_path(path: ir.Path) -> str:
 
 def _child(container: Any, step: str | int) -> Any:
     if isinstance(step, str):
-        return container.get(step, MISSING) if is_object(container) else MISSING
+        return container.get(step, MISSING) if _is_obj(container) else MISSING
     if is_array(container):
         i = step + len(container) if step < 0 else step
         return container[i] if 0 <= i < len(container) else MISSING
@@ -186,11 +194,11 @@ def _blocked(root: Any, path: ir.Path) -> str | None:
 
     Objects missing on the way will be created; arrays never are (an index must exist).
     """
-    if not is_object(root):
+    if not _is_obj(root):
         return f"the payload is {_kind(root)}, not an object"
     cur = root
     for i, step in enumerate(path):
-        if isinstance(step, str) and not is_object(cur):
+        if isinstance(step, str) and not _is_obj(cur):
             return f"{_show_path(path[:i])} is {_kind(cur)}, not an object"
         if isinstance(step, int):
             if not is_array(cur):
@@ -201,9 +209,11 @@ def _blocked(root: Any, path: ir.Path) -> str | None:
             return None
         nxt = _child(cur, step)
         if nxt is MISSING:
-            if isinstance(path[i + 1], int):
-                return f"{_show_path(path[: i + 1])} is missing, so it has no index {path[i + 1]}"
-            return None  # the rest is created
+            # The rest is created: objects only, so no index may follow.
+            for j in range(i + 1, len(path)):
+                if isinstance(path[j], int):
+                    return f"{_show_path(path[:j])} is missing, so it has no index {path[j]}"
+            return None
         cur = nxt
     return None
 
@@ -281,7 +291,7 @@ def _leaf(expr: ir.Expr) -> _Build:
         cel = compile_cel_value(expr.source)
 
         def cel_value(run: _Run, where: str) -> Any:
-            v = cel(run.ctx.event)
+            v = cel(run.event)
             failure = _first_failure(v, CelFailure)
             if failure is not None:
                 return run.fail(codes.CEL_VALUE_FAILED, where, detail=failure)
@@ -292,9 +302,9 @@ def _leaf(expr: ir.Expr) -> _Build:
     no_bindings: Mapping[str, Any] = {}
 
     def value(run: _Run, where: str) -> Any:
-        v = fn(run.ctx.event, no_bindings)
+        v = fn(run.event, no_bindings)
         if v is MISSING:
-            return run.fail(codes.TRANSFORM_NO_VALUE, where, detail=_why_missing(expr, run.ctx.event))
+            return run.fail(codes.TRANSFORM_NO_VALUE, where, detail=_why_missing(expr, run.event))
         return v
 
     return value
@@ -364,6 +374,105 @@ def _set_step(step: ir.SetField) -> _Step:
     return set_field
 
 
+def _plain_set(step: ir.TransformStep) -> bool:
+    """A ``set`` of one value (not a written-out object, list or CEL) at a path of plain keys."""
+    return (
+        isinstance(step, ir.SetField)
+        and all(type(k) is str for k in step.path)
+        and not isinstance(step.value, (ir.ObjectExpr, ir.ListExpr, ir.Cel))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _FastSets:
+    """Plain ``set`` steps on an object payload when every value exists and every parent on the
+    way is an object or absent; anything else answers ``_FAILED`` (the general path decides)."""
+
+    items: tuple[tuple[Callable[[Any, Mapping[str, Any]], Any], ir.Path, str | int], ...]
+
+    def __call__(self, payload: dict[str, Any], event: Mapping[str, Any]) -> Any:
+        no_bindings: Mapping[str, Any] = _NO_BINDINGS
+        root = dict(payload)
+        owned = {id(root): root}  # what this call made (kept alive, so ids stay unique)
+        for fn, parents, last in self.items:
+            v = fn(event, no_bindings)
+            if v is MISSING:
+                return _FAILED
+            cur = root
+            for k in parents:
+                nxt = cur.get(k, MISSING)  # type: ignore[arg-type]
+                if type(nxt) is dict:
+                    if id(nxt) not in owned:
+                        nxt = dict(nxt)
+                        owned[id(nxt)] = nxt
+                        cur[k] = nxt  # type: ignore[index]
+                elif nxt is MISSING:
+                    nxt = {}
+                    owned[id(nxt)] = nxt
+                    cur[k] = nxt  # type: ignore[index]
+                else:
+                    return _FAILED
+                cur = nxt
+            cur[last] = v  # type: ignore[index]
+        return root
+
+
+_NO_BINDINGS: Final[Mapping[str, Any]] = {}
+
+
+def _set_block(steps: list[ir.SetField]) -> _Step:
+    """Consecutive plain ``set`` steps as one step: the hot path of most transforms.
+
+    Same meaning as the steps one by one (values read the event, so evaluating a value never
+    depends on an earlier write); the first failure ends the block unless null-filling.
+    """
+    items = tuple(
+        (compile_value(s.value), s.value, s.path[:-1], s.path[-1], _show_path(s.path), s.path) for s in steps
+    )
+    no_bindings: Mapping[str, Any] = {}
+
+    def set_block(run: _Run) -> None:
+        event = run.event
+        owned = run.owned
+        for fn, expr, parents, last, where, path in items:
+            v = fn(event, no_bindings)
+            if v is MISSING:
+                v = run.fail(codes.TRANSFORM_NO_VALUE, where, detail=_why_missing(expr, event))
+                if v is _FAILED:
+                    return
+            cur = run.payload
+            if type(cur) is dict:
+                if id(cur) not in owned:
+                    cur = dict(cur)
+                    owned[id(cur)] = cur
+                    run.payload = cur
+                for k in parents:
+                    nxt = cur.get(k, MISSING)
+                    if type(nxt) is dict:
+                        if id(nxt) not in owned:
+                            nxt = dict(nxt)
+                            owned[id(nxt)] = nxt
+                            cur[k] = nxt
+                    elif nxt is MISSING:
+                        nxt = {}
+                        owned[id(nxt)] = nxt
+                        cur[k] = nxt
+                    else:
+                        break  # something else on the way: the general write below
+                    cur = nxt
+                else:
+                    cur[last] = v
+                    continue
+            new_root, why = _assign(run, run.payload, path, v)
+            if why is not None:
+                if run.fail(codes.TRANSFORM_PATH_CONFLICT, where, detail=why) is _FAILED:
+                    return
+                continue
+            run.payload = new_root
+
+    return set_block
+
+
 def _rename_step(step: ir.Rename) -> _Step:
     src, dest = step.source, step.dest
     src_text, dest_text = _show_path(src), _show_path(dest)
@@ -431,7 +540,7 @@ def _input_step(step: ir.InputTransformer) -> _Step:
         return invalid
 
     def input_transformer(run: _Run) -> None:
-        run.payload = fn(run.ctx.event, run.ctx.rule, run.ctx.now)
+        run.payload = fn(run.event, run.rule, run.now)
 
     return input_transformer
 
@@ -492,7 +601,7 @@ def _optional(expr: ir.Expr) -> _Optional:
     no_bindings: Mapping[str, Any] = {}
 
     def value(run: _Run, where: str) -> Any:
-        return fn(run.ctx.event, no_bindings)
+        return fn(run.event, no_bindings)
 
     return value
 
@@ -507,7 +616,7 @@ class _Envelope:
     extensions: tuple[tuple[str, _Optional], ...]
 
     def wrap(self, run: _Run) -> None:
-        event = run.ctx.event
+        event = run.event
         out: dict[str, Any] = {"specversion": "1.0", "id": event_id(event)}
         for name, build, fallback in (("source", self.ce_source, ("source",)),
                                       ("type", self.ce_type, ("type", "detail-type"))):
@@ -526,8 +635,8 @@ class _Envelope:
                 out[name] = v
         if isinstance(event.get("time"), str):
             out["time"] = event["time"]
-        elif run.ctx.now is not None:
-            out["time"] = format_time(run.ctx.now)
+        elif run.now is not None:
+            out["time"] = format_time(run.now)
         out["datacontenttype"] = "application/json"
         for name, value in self.extensions:
             v = self._checked(run, name, value(run, f"envelope.{name}"), _EXTENSION)
@@ -543,7 +652,7 @@ class _Envelope:
         where = f"envelope.{name}"
         if build is None:
             for key in fallback:
-                v = event_value = run.ctx.event.get(key)
+                v = event_value = run.event.get(key)
                 if isinstance(event_value, str) and event_value:
                     return v
             keys = " or ".join(repr(k) for k in fallback)
@@ -583,36 +692,76 @@ def _envelope(env: ir.Envelope) -> _Envelope:
 class CompiledTransform:
     """A transform ready to apply: its steps and envelope as closures, built once."""
 
-    steps: tuple[tuple[str, _Step], ...]
-    envelope: _Envelope | None
+    names: tuple[str, ...]
+    fns: tuple[_Step, ...]
+    """The steps, then the envelope's ``wrap`` (each with its name for error messages)."""
     source: ir.Transform = field(compare=False, repr=False)
+    fast: _FastSets | None = field(default=None, compare=False, repr=False)
+    """When the transform is only plain ``set`` steps: an optimistic path for the usual event."""
 
     def apply(self, payload: Any, ctx: Context, *, null_fill: bool = False) -> Outcome:
         """Transform ``payload`` (not changed) for the event in ``ctx``.  Never raises."""
-        run = _Run(payload, ctx, null_fill)
-        for name, step in self.steps:
-            _guarded(run, name, step)
-            if run.stopped:
-                return Outcome(None, tuple(run.errors))
-        if self.envelope is not None:
-            _guarded(run, "envelope", self.envelope.wrap)
-            if run.stopped:
-                return Outcome(None, tuple(run.errors))
-        return Outcome(run.payload, tuple(run.errors))
+        result, errors = self.run(payload, ctx.event, ctx.rule, ctx.now, null_fill)
+        return Outcome(result, errors)
 
-
-def _guarded(run: _Run, name: str, step: _Step) -> None:
-    try:
-        step(run)
-    except Exception as ex:  # a defect, or input no JSON decoder makes: an error, never a crash
-        run.fail(codes.TRANSFORM_FAILED, name, detail=f"{type(ex).__name__}: {ex}")
+    def run(self, payload: Any, event: Mapping[str, Any], rule: str, now: datetime | None = None,
+            null_fill: bool = False) -> tuple[Any, tuple[TransformError, ...]]:
+        """:meth:`apply` without the wrapping (``(payload, errors)``): the router's hot path."""
+        if self.fast is not None and type(payload) is dict:
+            done = self.fast(payload, event)
+            if done is not _FAILED:
+                return done, ()
+            # Something unusual (a value missing, a non-object on the way): the general path
+            # below runs the same transform again and reports it.  Transforms are pure, so
+            # running again gives the same values.
+        run = _Run(payload, event, rule, now, null_fill)
+        errors = run.errors
+        fns = self.fns
+        start = 0
+        while start < len(fns):
+            at = start
+            try:
+                # One guard around the loop (cheap); after an exception the walk resumes at the
+                # next step (null_fill) or stops.
+                for at in range(start, len(fns)):
+                    fns[at](run)
+                    if errors and not null_fill:
+                        return None, tuple(errors)
+                break
+            except Exception as ex:  # noqa: BLE001 - a defect or a non-JSON input: an error, never a crash
+                run.fail(codes.TRANSFORM_FAILED, self.names[at], detail=f"{type(ex).__name__}: {ex}")
+                if not null_fill:
+                    return None, tuple(errors)
+                start = at + 1
+        return run.payload, tuple(errors)
 
 
 def compile_transform(t: ir.Transform) -> CompiledTransform:
     """Compile once at load time (expressions, regexes, CEL, the input template)."""
-    steps = tuple((_step_name(s), _step(s)) for s in t.steps)
-    env = _envelope(t.envelope) if t.envelope is not None else None
-    return CompiledTransform(steps, env, t)
+    names: list[str] = []
+    fns: list[_Step] = []
+    i = 0
+    while i < len(t.steps):
+        j = i
+        while j < len(t.steps) and _plain_set(t.steps[j]):
+            j += 1
+        if j > i:
+            block = [s for s in t.steps[i:j] if isinstance(s, ir.SetField)]
+            names.append(", ".join(_step_name(s) for s in block))
+            fns.append(_set_block(block))
+            i = j
+            continue
+        names.append(_step_name(t.steps[i]))
+        fns.append(_step(t.steps[i]))
+        i += 1
+    if t.envelope is not None:
+        names.append("envelope")
+        fns.append(_envelope(t.envelope).wrap)
+    fast = None
+    if t.envelope is None and t.steps and all(_plain_set(s) for s in t.steps):
+        fast = _FastSets(tuple((compile_value(s.value), s.path[:-1], s.path[-1])
+                               for s in t.steps if isinstance(s, ir.SetField)))
+    return CompiledTransform(tuple(names), tuple(fns), t, fast)
 
 
 # CloudEvents 1.0: the context attributes (not extensions) and the extension name rule.

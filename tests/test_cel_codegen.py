@@ -284,6 +284,16 @@ def reference_value(program: CelProgram, event: dict[str, Any]) -> Any:
     return to_plain(from_celpy(program.evaluate(event)))
 
 
+def wrap(r: random.Random, text: str) -> str:
+    """Sometimes a context that tells an error from an abort, or an error from a value."""
+    k = r.random()
+    if k < 0.15:
+        return f"({text}) || true"
+    if k < 0.25:
+        return f"has({text})"
+    return text
+
+
 SEED = 20240501
 N_EXPRESSIONS = 420
 EVENTS_PER_EXPRESSION = 4
@@ -295,7 +305,7 @@ def generated() -> tuple[list[tuple[str, list[dict[str, Any]]]], Counter[str]]:
     g = ExprGen(r)
     cases = []
     for _ in range(N_EXPRESSIONS):
-        text = g.gen("bool", r.randrange(1, 5))
+        text = wrap(r, g.gen("bool", r.randrange(1, 5)))
         cases.append((text, [event_gen(r) for _ in range(EVENTS_PER_EXPRESSION)]))
     return cases, g.used
 
@@ -421,6 +431,9 @@ CE = {"type": "order.created", "source": "/shop", "data": {"total": 1500, "price
         pytest.param("[1, 0].map(x, 1 / x) == [] || true", False, id="error-in-map-body-aborts"),
         pytest.param("[1, 0].exists(x, 1 / x > 0)", True, id="exists-absorbs-errors"),
         pytest.param("[0, 1].all(x, 1 / x > 0)", False, id="all-error-stays-error"),
+        pytest.param("(true ? null.exists(x, true) : false) || true", True, id="abort-in-branch-is-error"),
+        pytest.param("({'k': null.exists(x, true)}).k || true", True, id="abort-in-map-literal-is-error"),
+        pytest.param("(true ? [0].map(x, 1 / x) : []) == [] || true", False, id="raised-error-passes-branch"),
         pytest.param("data.items.exists_one(i, i.price > 5)", True, id="exists-one"),
         pytest.param("data.items.map(i, i.price * 2) == [6, 20]", True, id="map"),
         pytest.param('data.tags.filter(t, t != "a") == ["b"]', True, id="filter"),
@@ -441,6 +454,9 @@ CE = {"type": "order.created", "source": "/shop", "data": {"total": 1500, "price
         pytest.param("data.total", False, id="non-bool-result"),
         pytest.param('event["source"].endsWith("shop") && event.data.total > 1', True, id="event-variable"),
         pytest.param("type(1) == type(2) || true", True, id="type-function"),
+        pytest.param('"ab".exists(v, size({"a": "x"}[[]]) > 1) || true', False,
+                     id="error-cel-python-cannot-print-aborts"),
+        pytest.param('({"a": "x"}[[]] > 1 || false) || true', True, id="printable-error-absorbed"),
     ],
 )
 def test_quirk_matches_cel_python(text: str, expected: bool) -> None:
@@ -480,6 +496,17 @@ def test_untranslated_constructs_fall_back_with_the_same_verdict(text: str) -> N
     compiled = compile_cel(text)
     assert compiled.is_fallback and compiled.fields is None and compiled.python is None
     assert compiled.predicate(CE) == CelProgram.build(text).truth(CE)
+
+
+@pytest.mark.parametrize(
+    "depth, fallback",
+    [pytest.param(8, False, id="eight-macros-translated"), pytest.param(9, True, id="nine-macros-fall-back")],
+)
+def test_deeply_nested_macros(depth: int, fallback: bool) -> None:
+    text = "[[1]]" + "".join(f".exists(v{i}, [[1]]" for i in range(depth)) + ".exists(w, true)" + ")" * depth
+    compiled = compile_cel(text)
+    assert compiled.is_fallback is fallback
+    assert compiled.predicate({}) is True
 
 
 def test_fallback_still_answers_true() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ import rules_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "transforms.md"
-NOW = datetime(2026, 11, 20, 10, 0, 5, tzinfo=timezone.utc)
-_BLOCK = re.compile(r"^```(yaml|rules|json) (example|event|payload|decisions)=([\w-]+)\n(.*?)^```", re.M | re.S)
+NOW = datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC)
+_BLOCK = re.compile(r"^```(yaml|rules|json) (example|event|payload|decisions)=([\w-]+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def _blocks() -> dict[str, dict[str, str]]:
@@ -34,9 +34,9 @@ BLOCKS = _blocks()
 
 def _load(text: str, fmt: str) -> rules_engine.RuleSet:
     # Examples leave out the target `out` unless they define their own targets.
-    if fmt == "yaml" and not re.search(r"^targets:", text, re.M):
+    if fmt == "yaml" and not re.search(r"^targets:", text, re.MULTILINE):
         text = "targets:\n  out: {type: stdout}\n" + text
-    if fmt == "dsl" and not re.search(r"^target ", text, re.M):
+    if fmt == "dsl" and not re.search(r"^target ", text, re.MULTILINE):
         text = "target out = stdout\n" + text
     return rules_engine.loads(text, format=fmt)
 

@@ -594,15 +594,18 @@ class _Gen:
         c = self.use(self.node(n.children[0]))
         v = self.new()
         err = self.error("found no matching overload for _?_:_", TypeError, n)
-        self.emit(f"if {c}:")
-        self.depth += 1
-        self.emit(f"{v} = {self.use(self.node(n.children[1]))}")
-        self.depth -= 1
-        self.emit("else:")
-        self.depth += 1
-        self.emit(f"{v} = {self.use(self.node(n.children[2]))}")
-        self.depth -= 1
-        # A non-bool condition still evaluates the branch its truthiness picks (a crash there counts).
+        # cel-python evaluates the chosen branch inside its `except TypeError`: a TypeError that
+        # aborts the branch (a macro over null) makes the conditional an error value instead.
+        for head, branch in (f"if {c}:", n.children[1]), ("else:", n.children[2]):
+            self.emit(head)
+            self.depth += 1
+            self.emit("try:")
+            self.depth += 1
+            self.emit(f"{v} = {self.use(self.node(branch))}")
+            self.depth -= 1
+            self.emit(f"except TypeError: {v} = {err}")
+            self.depth -= 1
+        # A non-bool condition still evaluates the branch its truthiness picks (an abort there counts).
         self.emit(f"if type({c}) is not bool: {v} = {err}")
         return _Val(v)
 
@@ -950,18 +953,27 @@ class _Gen:
         inits = n.children[0].children if n.children else []
         keys: list[str] = []
         values: list[str] = []
+        v = self.new()
+        if not inits:
+            self.emit(f"{v} = {{}}")
+            return _Val(v)
+        err = self.error("map literal", TypeError, n)
+        # cel-python builds a map literal inside `except (ValueError, TypeError)`: an abort of
+        # that kind while evaluating a value makes the whole literal an error value.
+        self.emit("try:")
+        self.depth += 1
         for i in range(0, len(inits), 2):
             key = self.node(inits[i]).const
             if type(key) is not str or key in keys:
                 raise _Fallback("map key")  # numeric or duplicate keys: leave to cel-python
             keys.append(key)
             values.append(self.use(self.node(inits[i + 1])))
-        v = self.new()
         self.emit(f"{v} = {{{', '.join(f'{k!r}: {x}' for k, x in zip(keys, values))}}}")
-        if values:
-            # cel-python keeps an error inside a map; its later comparisons are beyond this translator.
-            cond = " or ".join(f"type({x}) is CELEvalError" for x in values)
-            self.emit(f"if {cond}: raise _Unsure('error in map literal')")
+        # cel-python keeps an error inside a map; its later comparisons are beyond this translator.
+        cond = " or ".join(f"type({x}) is CELEvalError" for x in values)
+        self.emit(f"if {cond}: raise _Unsure('error in map literal')")
+        self.depth -= 1
+        self.emit(f"except (TypeError, ValueError): {v} = {err}")
         return _Val(v)
 
 

@@ -387,24 +387,23 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tu
 
 
 def _name_functions(w: _Writer, ix: NameIndex, out: list[str]) -> str:
-    """``_s<i>(ev, v, h)``: the slow path of one name; returns its value as the memo holds it."""
+    """``_s<i>(ev, v, h)``: the slow path of one name (several values, arrays, keys with dots).
+
+    Returns the name's value as the memo holds it (MISSING, a scalar or Vals).
+    """
     sub = _Writer()
     sub.ns, sub.ids = w.ns, w.ids
-    fx, fs = f"_x{ix.id}", f"_s{ix.id}"
-    sub.emit(0, f"def {fx}(x, h):")
-    _name_probe(sub, 1, ix, "x")
+    fs = f"_s{ix.id}"
     sub.emit(0, f"def {fs}(ev, v, h):")
     sub.emit(1, f"if type(v) not in SCALARS: v = eb_values(ev, {w.const(ix.name, 'NM')})")
     sub.emit(1, "if v is MISSING:")
-    sub.emit(2, f"h += {w.const(ix.ef, 'EF')}" if ix.ef else "pass")
+    if ix.ef:
+        sub.emit(2, f"h += {w.const(ix.ef, 'EF')}")
     sub.emit(2, "return v")
     if ix.et:
         sub.emit(1, f"h += {w.const(ix.et, 'ET')}")
-    sub.emit(1, "if type(v) is Vals:")
-    sub.emit(2, "for x in v:")
-    sub.emit(3, f"{fx}(x, h)")
-    sub.emit(1, "else:")
-    sub.emit(2, f"{fx}(v, h)")
+    sub.emit(1, "for x in (v if type(v) is Vals else (v,)):")
+    _name_probe(sub, 2, ix, "x")
     sub.emit(1, "return v")
     out.append("\n".join(sub.lines) + "\n")
     return fs

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from math import isfinite, isnan
 from typing import Any, Final
 
 from .. import ir
@@ -335,22 +336,9 @@ def _unary(e: ir.Unary) -> ValueFn:
 
 def _arith(e: ir.Arith) -> ValueFn:
     op, lf, rf = e.op, _value(e.left), _value(e.right)
-    if isinstance(e.right, ir.Literal) and is_number(e.right.value) and e.right.value != 0 and op in "+-*":
+    if isinstance(e.right, ir.Literal) and is_number(e.right.value) and op in "+-*":
         # `data.total * 100`: two exact numbers take the direct route; everything else arith().
-        c = e.right.value
-        pyop = {"+": _add, "-": _sub, "*": _mul}[op]
-
-        def arith_const(ev: Any, b: Bindings) -> Any:
-            a = lf(ev, b)
-            t = type(a)
-            if t is int or t is float:
-                try:
-                    return finite_number(pyop(a, c))
-                except (OverflowError, ValueError):
-                    return MISSING
-            return arith(op, a, c)
-
-        return arith_const
+        return _arith_const(op, lf, e.right.value)
 
     def arith_any(ev: Any, b: Bindings) -> Any:
         return arith(op, lf(ev, b), rf(ev, b))
@@ -358,16 +346,51 @@ def _arith(e: ir.Arith) -> ValueFn:
     return arith_any
 
 
-def _add(a: Any, b: Any) -> Any:
-    return a + b
+def _arith_const(op: str, lf: ValueFn, c: Any) -> ValueFn:
+    """``left op c`` for a number ``c``: exact as ``arith`` (same operation, same finite_number)."""
 
+    def fallback(a: Any) -> Any:
+        return arith(op, a, c)
 
-def _sub(a: Any, b: Any) -> Any:
-    return a - b
+    if op == "*":
+        def mul_const(ev: Any, b: Bindings) -> Any:
+            a = lf(ev, b)
+            t = type(a)
+            if t is float or t is int:
+                try:
+                    r = a * c
+                except OverflowError:  # an int too large for a float: arith() says MISSING too
+                    return MISSING
+                return r if type(r) is float and isfinite(r) else finite_number(r)
+            return fallback(a)
 
+        return mul_const
+    if op == "+":
+        def add_const(ev: Any, b: Bindings) -> Any:
+            a = lf(ev, b)
+            t = type(a)
+            if t is float or t is int:
+                try:
+                    r = a + c
+                except OverflowError:  # an int too large for a float: arith() says MISSING too
+                    return MISSING
+                return r if type(r) is float and isfinite(r) else finite_number(r)
+            return fallback(a)
 
-def _mul(a: Any, b: Any) -> Any:
-    return a * b
+        return add_const
+
+    def sub_const(ev: Any, b: Bindings) -> Any:
+        a = lf(ev, b)
+        t = type(a)
+        if t is float or t is int:
+            try:
+                r = a - c
+            except OverflowError:  # an int too large for a float: arith() says MISSING too
+                return MISSING
+            return r if type(r) is float and isfinite(r) else finite_number(r)
+        return fallback(a)
+
+    return sub_const
 
 
 _MIRROR: Final[dict[str, str]] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -528,7 +551,7 @@ def _found_in_constants(lits: tuple[Any, ...]) -> Callable[[Any], bool]:
     if all(isinstance(x, str) for x in lits):
         strings = frozenset(lits)
         return lambda a: isinstance(a, str) and a in strings
-    if all(is_number(x) and x == x for x in lits):
+    if all(is_number(x) and not (isinstance(x, float) and isnan(x)) for x in lits):
         # int and float hash alike when equal (1 == 1.0), exactly as json_equal compares them
         # (NaN is left out: a set finds it by identity, json_equal never equals it).
         numbers = frozenset(lits)
@@ -550,25 +573,25 @@ def _string_test(e: ir.StringTest) -> ValueFn:
         return _FALSE
     test: Callable[[str], bool]
     if op == "starts_with":
-        test = lambda a: a.startswith(c)  # noqa: E731
+        test = lambda a: a.startswith(c)
     elif op == "ends_with":
-        test = lambda a: a.endswith(c)  # noqa: E731
+        test = lambda a: a.endswith(c)
     elif op == "contains":
-        test = lambda a: c in a  # noqa: E731
+        test = lambda a: c in a
     elif op == "equals_ignore_case":
         folded = c.casefold()
-        test = lambda a: a.casefold() == folded  # noqa: E731
+        test = lambda a: a.casefold() == folded
     elif op == "matches":
         rx = compile_regex(c)
         if rx is None:
             return _FALSE
         search = rx.search
-        test = lambda a: search(a) is not None  # noqa: E731
+        test = lambda a: search(a) is not None
     elif op == "like":
         pieces = parse_wildcard(c)
         if pieces is None:
             return _FALSE
-        test = lambda a: wildcard_match(pieces, a)  # noqa: E731
+        test = lambda a: wildcard_match(pieces, a)
     else:
         return _FALSE
 
@@ -654,7 +677,14 @@ def _template(e: ir.Template) -> ValueFn:
     parts: tuple[str | ValueFn, ...] = tuple(p if isinstance(p, str) else _value(p) for p in e.parts)
 
     def template(ev: Any, b: Bindings) -> str:
-        return "".join([p if isinstance(p, str) else to_text(p(ev, b)) for p in parts])
+        out = []
+        for p in parts:
+            if isinstance(p, str):
+                out.append(p)
+            else:
+                v = p(ev, b)
+                out.append(v if type(v) is str else to_text(v))
+        return "".join(out)
 
     return template
 
@@ -670,8 +700,8 @@ def _cel_predicate(source: str) -> Predicate:
     def cel_predicate(event: Any) -> bool:
         try:
             return pred(event) is True
-        except Exception:
-            return False  # as the reference: a CEL failure is no verdict
+        except Exception:  # noqa: BLE001 - as the reference: a CEL failure is no verdict
+            return False
 
     return cel_predicate
 
@@ -691,7 +721,7 @@ def _cel_value(source: str) -> ValueFn:
         def cel_reference(ev: Any, b: Bindings) -> Any:
             try:
                 return from_cel(program.evaluate(ev))
-            except Exception:
+            except Exception:  # noqa: BLE001 - as the reference: a CEL failure is no value
                 return MISSING
 
         return cel_reference
@@ -702,7 +732,7 @@ def _cel_value(source: str) -> ValueFn:
     def cel_value(ev: Any, b: Bindings) -> Any:
         try:
             return json_or_missing(fn(ev))
-        except Exception:
+        except Exception:  # noqa: BLE001 - as the reference: a CEL failure is no value
             return MISSING
 
     return cel_value

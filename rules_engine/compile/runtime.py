@@ -82,25 +82,57 @@ def eb_values(event: Any, name: str) -> Any:
 
     The same walk as ``eval_pattern.field_values`` (keys holding dots included,
     arrays transparent, objects are not values) without the memberships: it
-    only records whether an array was crossed.
+    only records whether an array was crossed.  Exact type tests go first
+    (``isinstance`` against ``Mapping`` is slow); subclasses take the long way.
     """
     found: list[Any] = []
     arrays = False
     stack: list[tuple[Any, str | None]] = [(event, name)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, rest = stack.pop()
-        if isinstance(node, (list, tuple)):
+        node, rest = pop()
+        t = type(node)
+        if t is list or t is tuple or (t is not dict and t not in SCALARS and isinstance(node, (list, tuple))):
             arrays = True
-            stack.extend((x, rest) for x in reversed(node))
+            if rest is None:
+                for x in node:
+                    if type(x) in SCALARS:
+                        found.append(x)
+                    else:
+                        push((x, None))
+            elif "." not in rest:  # an array of objects holding the last key: read them in place
+                for x in node:
+                    if type(x) is dict:
+                        y = x.get(rest, _UNSET)
+                        if y is _UNSET:
+                            continue
+                        if type(y) in SCALARS:
+                            found.append(y)
+                        else:
+                            push((y, None))
+                    else:
+                        push((x, rest))
+            else:
+                for x in node:
+                    push((x, rest))
         elif rest is None:
-            if not isinstance(node, Mapping):
+            if t in SCALARS or (t is not dict and not isinstance(node, Mapping)):
                 found.append(node)
-        elif isinstance(node, Mapping):
+        elif t is dict or (t not in SCALARS and isinstance(node, Mapping)):
+            if "." not in rest:  # one key can continue the name: the common case
+                x = node.get(rest, _UNSET) if t is dict else (node[rest] if rest in node else _UNSET)
+                if x is _UNSET:
+                    continue
+                if type(x) in SCALARS:
+                    found.append(x)
+                else:
+                    push((x, None))
+                continue
             cut = len(rest)
             while cut != -1:
                 key = rest[:cut]
                 if key in node:
-                    stack.append((node[key], rest[cut + 1 :] if cut < len(rest) else None))
+                    push((node[key], rest[cut + 1 :] if cut < len(rest) else None))
                 cut = rest.rfind(".", 0, cut)
     if not found:
         return MISSING

@@ -1,0 +1,258 @@
+"""The compiled rule set answers exactly as the reference evaluator, table by table.
+
+Each case is a small rule file (YAML) and events with the rule names expected
+to match, in order.  Every case also runs through the reference evaluator
+and through raw JSON bytes (partial decoding), so one table checks three
+paths.  The property tests (test_compile_props.py) and the corpora
+(test_compile_corpus.py) do the same at scale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import UserDict
+from typing import Any
+
+import pytest
+
+import rules_engine
+from rules_engine import ir
+from rules_engine.compile import codegen, index
+from rules_engine.compile.compiled import compile_ruleset
+from rules_engine.reference import matching_rules
+
+
+def _rules(body: str) -> str:
+    return "targets:\n  out: {type: stdout}\nrules:\n" + body
+
+
+def _check(text: str, event: Any, expected: list[str]) -> None:
+    compiled = rules_engine.loads(text)
+    reference = rules_engine.loads(text, engine="reference")
+    assert reference.match(event) == expected, "the table disagrees with the reference evaluator"
+    assert compiled.match(event) == expected
+    raw = json.dumps(event).encode()
+    assert compiled.match(raw) == reference.match(raw) == expected
+    assert compiled.match(raw.decode()) == expected
+
+
+def _yaml_rule(name: str, body: str, extra: str = "") -> str:
+    return f"  - name: {name}\n{body}{extra}    targets: [out]\n"
+
+
+CASES: list[Any] = [
+    # --- EventBridge: equality and friends
+    pytest.param('    match: {a: ["x", 3, null, true]}\n', {"a": "x"}, True, id="exact-string"),
+    pytest.param('    match: {a: ["x", 3, null, true]}\n', {"a": 3.0}, True, id="exact-number-int-float"),
+    pytest.param('    match: {a: ["x", 3, null, true]}\n', {"a": 1}, False, id="exact-true-is-not-1"),
+    pytest.param('    match: {a: ["x", 3, null, true]}\n', {"a": True}, True, id="exact-true"),
+    pytest.param('    match: {a: ["x", 3, null, true]}\n', {"a": None}, True, id="exact-null"),
+    pytest.param('    match: {a: ["x", 3, null, true]}\n', {}, False, id="exact-missing"),
+    pytest.param('    match: {a: [5000000001]}\n', {"a": 5000000001}, True, id="exact-beyond-numeric-range"),
+    pytest.param('    match: {a: [5000000001]}\n', {"a": 5000000001.0}, False, id="exact-beyond-range-type-matters"),
+    pytest.param('    match: {a: ["10.0.0.1"]}\n', {"a": "::ffff:a00:1"}, True, id="exact-ip-other-spelling"),
+    pytest.param('    match: {a: ["2001:db8::1"]}\n', {"a": "2001:0db8:0:0:0:0:0:1"}, True, id="exact-ipv6-spelling"),
+    pytest.param('    match: {a: ["x"]}\n', {"a": ["y", "x"]}, True, id="array-any-element"),
+    pytest.param('    match: {a: ["x"]}\n', {"a": [["y"], [["x"]]]}, True, id="nested-arrays"),
+    pytest.param('    match: {a: {b: ["x"]}}\n', {"a": [{"b": "y"}, {"b": "x"}]}, True, id="array-of-objects"),
+    pytest.param('    match: {a: {b: ["x"]}}\n', {"a.b": "x"}, True, id="dotted-event-key"),
+    pytest.param('    match: {a.b: ["x"]}\n', {"a": {"b": "x"}}, True, id="dotted-pattern-key"),
+    pytest.param('    match: {a: {b: {c: ["x"]}}}\n', {"a": {"b.c": "x"}}, True, id="dotted-inner-key"),
+    pytest.param('    match: {a: {b: ["x"]}}\n', {"a": {"b": {"c": "x"}}}, False, id="object-is-not-a-value"),
+    pytest.param('    match: {a: {b: ["x"]}}\n', {"a": "x"}, False, id="scalar-on-the-way"),
+    # --- prefixes, suffixes, case
+    pytest.param('    match: {a: [{prefix: "ab"}]}\n', {"a": "abc"}, True, id="prefix"),
+    pytest.param('    match: {a: [{prefix: "ab"}]}\n', {"a": "a"}, False, id="prefix-shorter"),
+    pytest.param('    match: {a: [{prefix: ""}]}\n', {"a": 3}, False, id="empty-prefix-needs-a-string"),
+    pytest.param('    match: {a: [{prefix: ""}]}\n', {"a": ""}, True, id="empty-prefix"),
+    pytest.param('    match: {a: [{suffix: "bc"}]}\n', {"a": "abc"}, True, id="suffix"),
+    pytest.param('    match: {a: [{suffix: "bc"}]}\n', {"a": "c"}, False, id="suffix-longer-than-value"),
+    pytest.param('    match: {a: [{prefix: {equals-ignore-case: "AB"}}]}\n', {"a": "abX"}, True, id="prefix-ignore-case"),
+    pytest.param('    match: {a: [{suffix: {equals-ignore-case: "Bc"}}]}\n', {"a": "xBC"}, True, id="suffix-ignore-case"),
+    pytest.param('    match: {a: [{equals-ignore-case: "k"}]}\n', {"a": "\u212a"}, True, id="ignore-case-kelvin-sign"),
+    pytest.param('    match: {a: [{equals-ignore-case: "\u212a"}]}\n', {"a": "K"}, True, id="ignore-case-non-ascii-pattern"),
+    pytest.param('    match: {a: [{equals-ignore-case: "straße"}]}\n', {"a": "STRASSE"}, False, id="ignore-case-per-char"),
+    pytest.param('    match: {a: [{prefix: {equals-ignore-case: "s"}}]}\n', {"a": "ſx"}, True, id="prefix-ignore-case-long-s"),
+    # --- wildcards
+    pytest.param('    match: {a: [{wildcard: "a*c"}]}\n', {"a": "ac"}, True, id="wildcard-star-is-zero-or-more"),
+    pytest.param('    match: {a: [{wildcard: "*.png"}]}\n', {"a": "x.png"}, True, id="wildcard-suffix"),
+    pytest.param('    match: {a: [{wildcard: "*a*"}]}\n', {"a": "bab"}, True, id="wildcard-middle"),
+    pytest.param('    match: {a: [{wildcard: "a\\\\*b"}]}\n', {"a": "a*b"}, True, id="wildcard-escaped-star"),
+    pytest.param('    match: {a: [{wildcard: "a\\\\*b"}]}\n', {"a": "axb"}, False, id="wildcard-escaped-star-literal"),
+    # --- numbers
+    pytest.param('    match: {a: [{numeric: [">", 0, "<=", 5]}]}\n', {"a": 5}, True, id="range-upper-inclusive"),
+    pytest.param('    match: {a: [{numeric: [">", 0, "<=", 5]}]}\n', {"a": 0}, False, id="range-lower-exclusive"),
+    pytest.param('    match: {a: [{numeric: [">=", 0, "<", 5]}]}\n', {"a": 0.0}, True, id="range-lower-inclusive"),
+    pytest.param('    match: {a: [{numeric: [">", 0, "<=", 5]}]}\n', {"a": "3"}, False, id="range-string-is-not-number"),
+    pytest.param('    match: {a: [{numeric: [">", 0, "<=", 5]}]}\n', {"a": True}, False, id="range-bool-is-not-number"),
+    pytest.param('    match: {a: [{numeric: ["<", 10]}]}\n', {"a": -6e9}, False, id="range-outside-comparable"),
+    pytest.param('    match: {a: [{numeric: ["=", 3]}]}\n', {"a": 3.0}, True, id="numeric-equal"),
+    pytest.param('    match: {a: [{cidr: "10.0.0.0/24"}]}\n', {"a": "10.0.0.7"}, True, id="cidr"),
+    pytest.param('    match: {a: [{cidr: "10.0.0.0/24"}]}\n', {"a": "10.0.1.7"}, False, id="cidr-outside"),
+    # --- exists, anything-but
+    pytest.param('    match: {a: [{exists: true}]}\n', {"a": None}, True, id="exists-null"),
+    pytest.param('    match: {a: [{exists: true}]}\n', {"a": []}, False, id="exists-empty-array"),
+    pytest.param('    match: {a: [{exists: false}]}\n', {"a": {"b": 1}}, True, id="exists-false-object"),
+    pytest.param('    match: {a: [{exists: false}, "x"]}\n', {"a": "x"}, True, id="exists-false-or-value"),
+    pytest.param('    match: {a: [{anything-but: ["x", "z"]}]}\n', {"a": "y"}, True, id="anything-but"),
+    pytest.param('    match: {a: [{anything-but: ["x", "z"]}]}\n', {"a": "z"}, False, id="anything-but-excluded"),
+    pytest.param('    match: {a: [{anything-but: [3, 4]}]}\n', {"a": 3.0}, False, id="anything-but-number"),
+    pytest.param('    match: {a: [{anything-but: [3, 4]}]}\n', {"a": "3"}, True, id="anything-but-number-string"),
+    pytest.param('    match: {a: [{anything-but: ["x", "z"]}]}\n', {"a": None}, True, id="anything-but-null"),
+    pytest.param('    match: {a: [{anything-but: ["x", "z"]}]}\n', {}, False, id="anything-but-missing"),
+    pytest.param('    match: {a: [{anything-but: ["x"]}]}\n', {"a": ["x", "y"]}, True, id="anything-but-array"),
+    pytest.param('    match: {a: [{anything-but: ["10.0.0.1"]}]}\n', {"a": "::ffff:a00:1"}, True,
+                 id="anything-but-no-ip-spelling"),
+    pytest.param('    match: {a: [{anything-but: {prefix: "ab"}}]}\n', {"a": "abc"}, False, id="anything-but-prefix"),
+    pytest.param('    match: {a: [{anything-but: {prefix: "ab"}}]}\n', {"a": 1}, True, id="anything-but-prefix-number"),
+    pytest.param('    match: {a: [{anything-but: {suffix: "bc"}}]}\n', {"a": "abc"}, False, id="anything-but-suffix"),
+    pytest.param('    match: {a: [{anything-but: {equals-ignore-case: ["X"]}}]}\n', {"a": "x"}, False,
+                 id="anything-but-ignore-case"),
+    pytest.param('    match: {a: [{anything-but: {equals-ignore-case: ["K"]}}]}\n', {"a": "\u212a"}, False,
+                 id="anything-but-ignore-case-kelvin"),
+    pytest.param('    match: {a: [{anything-but: {wildcard: "a*"}}]}\n', {"a": "ab"}, False, id="anything-but-wildcard"),
+    # --- AND, $or, array consistency
+    pytest.param('    match: {a: ["x"], b: ["y"]}\n', {"a": "x", "b": "y"}, True, id="and"),
+    pytest.param('    match: {a: ["x"], b: ["y"]}\n', {"a": "x", "b": "z"}, False, id="and-fails"),
+    pytest.param('    match: {$or: [{a: ["x"]}, {b: ["y"]}]}\n', {"b": "y"}, True, id="or"),
+    pytest.param('    match: {e: {f: ["Anna"], l: ["Jones"]}}\n',
+                 {"e": [{"f": "Anna", "l": "Smith"}, {"f": "Peter", "l": "Jones"}]}, False, id="array-consistency"),
+    pytest.param('    match: {e: {f: ["Anna"], l: ["Smith"]}}\n',
+                 {"e": [{"f": "Anna", "l": "Smith"}, {"f": "Peter", "l": "Jones"}]}, True, id="array-consistency-ok"),
+    # --- expressions: one value, arrays are values
+    pytest.param('    when: a == "x"\n', {"a": "x"}, True, id="expr-eq"),
+    pytest.param('    when: a == 1\n', {"a": 1.0}, True, id="expr-eq-int-float"),
+    pytest.param('    when: a == 1\n', {"a": True}, False, id="expr-eq-bool-is-not-1"),
+    pytest.param('    when: a == "x"\n', {"a": ["x"]}, False, id="expr-array-is-a-value"),
+    pytest.param('    when: a != "x"\n', {}, False, id="expr-ne-missing"),
+    pytest.param('    when: a != "x"\n', {"a": ["x"]}, True, id="expr-ne-array"),
+    pytest.param('    when: a in ["x", 2]\n', {"a": 2.0}, True, id="expr-in"),
+    pytest.param('    when: a not in ["x", 2]\n', {"a": None}, True, id="expr-not-in-null"),
+    pytest.param('    when: a in []\n', {"a": 1}, False, id="expr-in-empty"),
+    pytest.param('    when: a > 3\n', {"a": 10**30}, True, id="expr-gt-big-int"),
+    pytest.param('    when: 3 < a\n', {"a": 4}, True, id="expr-literal-left"),
+    pytest.param('    when: a >= "m"\n', {"a": "n"}, True, id="expr-string-order"),
+    pytest.param('    when: a >= "m"\n', {"a": 5}, False, id="expr-order-needs-same-types"),
+    pytest.param('    when: a starts with "ab"\n', {"a": "abc"}, True, id="expr-starts-with"),
+    pytest.param('    when: a ends with ""\n', {"a": 1}, False, id="expr-ends-with-empty-needs-string"),
+    pytest.param('    when: equals_ignore_case(a, "STRASSE")\n', {"a": "straße"}, True, id="expr-casefold"),
+    pytest.param('    when: a contains "b"\n', {"a": "abc"}, True, id="expr-contains"),
+    pytest.param('    when: a matches "^a.c$"\n', {"a": "abc"}, True, id="expr-regex"),
+    pytest.param('    when: exists(a.b)\n', {"a": {"b": None}}, True, id="expr-exists-null"),
+    pytest.param('    when: a.b == 1\n', {"a": [{"b": 1}]}, False, id="expr-no-array-walk"),
+    pytest.param('    when: a[0].b == 1\n', {"a": [{"b": 1}]}, True, id="expr-index"),
+    pytest.param('    when: not (a == 1)\n', {}, True, id="expr-not-missing"),
+    pytest.param('    when: a + 1 > 2\n', {"a": 2}, True, id="expr-arithmetic"),
+    pytest.param('    when: "any(i in a: i > 2)"\n', {"a": [1, 3]}, True, id="expr-quantifier"),
+    pytest.param('    when: a == "x" or b > 2\n', {"b": 3}, True, id="expr-or"),
+    pytest.param('    when: ip in cidr("10.0.0.0/8")\n', {"ip": "10.1.2.3"}, True, id="expr-cidr"),
+    # --- CEL
+    pytest.param('    cel: event.a == "x" && event.b > 2\n', {"a": "x", "b": 3}, True, id="cel"),
+    pytest.param('    cel: has(event.a)\n', {"b": 1}, False, id="cel-has"),
+    # --- several filters
+    pytest.param('    match: {a: ["x"]}\n    when: b > 1\n', {"a": "x", "b": 2}, True, id="match-and-when"),
+    pytest.param('    match: {a: ["x"]}\n    when: b > 1\n', {"a": "x", "b": 0}, False, id="match-and-when-fails"),
+    pytest.param("", {"anything": 1}, True, id="no-filter-matches-all"),
+]
+
+
+@pytest.mark.parametrize(("body", "event", "matched"), CASES)
+def test_single_rule(body: str, event: Any, matched: bool) -> None:
+    _check(_rules(_yaml_rule("r", body)), event, ["r"] if matched else [])
+
+
+ORDER = _rules(
+    _yaml_rule("low", '    match: {a: [{exists: true}]}\n')
+    + _yaml_rule("high", '    match: {a: ["x"]}\n', "    priority: 5\n")
+    + _yaml_rule("stopper", '    when: a == "x"\n', "    priority: 1\n    on_match: stop\n")
+    + _yaml_rule("after", '    match: {a: [{prefix: "x"}]}\n')
+    + _yaml_rule("off", '    match: {a: ["x"]}\n', "    enabled: false\n")
+)
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"a": "x"}, ["high", "stopper"], id="priority-then-stop"),
+        pytest.param({"a": "xy"}, ["low", "after"], id="file-order"),
+        pytest.param({"a": 1}, ["low"], id="only-exists"),
+        pytest.param({}, [], id="nothing"),
+    ],
+)
+def test_order_and_stop(event: Any, expected: list[str]) -> None:
+    _check(ORDER, event, expected)
+
+
+def test_events_of_unusual_python_types() -> None:
+    """Events built in Python (not decoded JSON): mappings, str subclasses, NaN, tuples."""
+
+    class Text(str):
+        pass
+
+    text = _rules(
+        _yaml_rule("eq", '    match: {a: {b: ["x"]}}\n')
+        + _yaml_rule("num", '    match: {n: [{numeric: [">", 1]}]}\n')
+        + _yaml_rule("expr", '    when: s == "x" or n != 2\n')
+    )
+    compiled, reference = rules_engine.loads(text), rules_engine.loads(text, engine="reference")
+    events: list[Any] = [
+        {"a": UserDict({"b": "x"})},
+        UserDict({"a": {"b": Text("x")}, "s": Text("x")}),
+        {"a": ({"b": "x"},), "n": float("nan")},
+        {"n": float("inf"), "s": "x"},
+        {"a": {"b": ("y", "x")}, "n": (3,)},
+    ]
+    for event in events:
+        assert compiled.match(event) == reference.match(event), event
+
+
+@pytest.mark.parametrize(
+    "budgets",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"TABLE_BUDGET": 0, "SEGMENT_BUDGET": 0, "MAX_SOURCE_DEPTH": 0}, id="fallback-structures"),
+    ],
+)
+def test_shared_buckets_and_fallback_structures(monkeypatch: pytest.MonkeyPatch, budgets: dict[str, int]) -> None:
+    """Many rules sharing keys; with zero budgets the filtered / scanned / closure variants run."""
+    for name, value in budgets.items():
+        monkeypatch.setattr(codegen if name == "MAX_SOURCE_DEPTH" else index, name, value)
+    body = ""
+    for i in range(12):
+        body += _yaml_rule(f"ab{i}", f'    match: {{a: [{{anything-but: ["v{i % 3}", "w{i}"]}}], b: [{{exists: true}}]}}\n')
+        body += _yaml_rule(f"rg{i}", f'    match: {{n: [{{numeric: [">", {i}, "<=", {i + 3}]}}]}}\n')
+        body += _yaml_rule(f"ne{i}", f'    when: s != "v{i % 4}" and t not in [{i}, "v{i}"]\n')
+    text = _rules(body)
+    compiled, reference = rules_engine.loads(text), rules_engine.loads(text, engine="reference")
+    for event in [
+        {"a": "v1", "b": 1, "n": 4, "s": "v2", "t": 3},
+        {"a": 5, "b": None, "n": 0.5, "s": "v0", "t": "v3"},
+        {"a": ["v0", "v2"], "b": [1], "n": [1, 9], "s": 1, "t": None},
+        {"n": 3.0, "s": ["v0"], "t": 3.0},
+    ]:
+        assert compiled.match(event) == reference.match(event), event
+
+
+def test_deep_formula_checked_by_closures() -> None:
+    expr: ir.Expr = ir.Compare("==", ir.Field(("a",)), ir.Literal(1))
+    for i in range(60):  # deeper than the generated source may nest
+        expr = ir.Or((ir.And((expr, ir.Exists(ir.Field(("b",))))), ir.Compare("==", ir.Field(("c",)), ir.Literal(i))))
+    rs = ir.RuleSetIR(rules=(ir.Rule("deep", (ir.Filter("when", expr),)),))
+    compiled = compile_ruleset(rs)
+    assert compiled.generated.closures == 1
+    for event in [{"a": 1, "b": 0}, {"c": 59}, {"a": 1}, {"c": 100}]:
+        assert [r.name for r in compiled.match(event)] == [r.name for r in matching_rules(rs, event)]
+
+
+def test_stats_count_sharing() -> None:
+    text = _rules(
+        _yaml_rule("a", '    match: {t: ["x"], n: [{numeric: [">", 3]}]}\n')
+        + _yaml_rule("b", '    match: {t: ["x"]}\n')
+        + _yaml_rule("c", '    when: t == "x" and data.total > 3\n')
+        + _yaml_rule("d", '    cel: event.t == "x"\n')
+    )
+    stats = compile_ruleset(rules_engine.loads(text, engine="reference").ir).stats()
+    assert (stats.rules, stats.atoms, stats.predicates) == (4, 6, 5)
+    assert stats.exact_rules == 1  # b: its anchor decides it
+    assert stats.always_candidates == 1  # d: CEL has no index
+    assert stats.partial_decode

@@ -1,0 +1,158 @@
+"""Partial decoding (decode.py): the keys rules read, exactly as the full decoder gives them.
+
+The judge is ``events.decode_event`` (orjson): for any JSON text, the partial
+decoder's result must equal the full decode restricted to the read key paths,
+or both must fail with the same error code.  One documented difference: a
+number beyond the double range in a part no rule reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rules_engine.decode import EventDecoder, name_splits, plan_decoder
+from rules_engine.errors import RuleError
+from rules_engine.events import decode_event
+
+KEYS = ["a", "b", "a.b", "", "with space", "é", "class", "0"]
+
+
+def _project(value: Any, paths: list[tuple[str, ...]]) -> Any:
+    """The full event restricted to ``paths`` (each read whole), as the partial decoder should give it."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        src: Any = value
+        dst = out
+        for i, key in enumerate(path):
+            if not isinstance(src, dict) or key not in src:
+                break
+            if i == len(path) - 1:
+                dst[key] = src[key]
+            else:
+                src = src[key]
+                dst = dst.setdefault(key, {})
+    return out
+
+
+def _expected(raw: Any, paths: list[tuple[str, ...]]) -> Any:
+    try:
+        full = decode_event(raw)
+    except RuleError as e:
+        return ("error", e.diagnostics[0].code)
+    return _project(full, paths)
+
+
+def _got(decoder: EventDecoder, raw: Any) -> Any:
+    try:
+        return decoder.decode(raw)
+    except RuleError as e:
+        return ("error", e.diagnostics[0].code)
+
+
+scalars = st.one_of(
+    st.text(max_size=4), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(), st.none(), st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1]),
+)
+values = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(KEYS), c, max_size=3), max_leaves=10
+)
+read_paths = st.lists(st.lists(st.sampled_from(KEYS), min_size=1, max_size=3).map(tuple), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(KEYS), values, max_size=5), read_paths)
+def test_partial_equals_full_on_read_paths(event: dict[str, Any], paths: list[tuple[str, ...]]) -> None:
+    decoder = plan_decoder(paths)
+    raw = json.dumps(event).encode()
+    # prefixes of one another: the shorter path is read whole
+    kept = [p for p in paths if not any(q != p and p[: len(q)] == q for q in paths)]
+    assert _got(decoder, raw) == _expected(raw, kept)
+
+
+BAD: list[Any] = [
+    pytest.param(b'{"a": 1', id="truncated"),
+    pytest.param(b'{"b": "\\ud800"}', id="lone-surrogate-unread"),
+    pytest.param(b'{"b": "\xff"}', id="invalid-utf8-unread"),
+    pytest.param(b'{"b": "\xed\xa0\x80"}', id="utf8-surrogate-unread"),
+    pytest.param(b'{"a": NaN}', id="nan-literal"),
+    pytest.param(b'{"a": 1e400}', id="infinite-read"),
+    pytest.param(b'{"a": 1' + b"0" * 400 + b"}", id="huge-integer-read"),
+    pytest.param(b'{"a": [1' + b"0" * 400 + b"]}", id="huge-integer-in-read-array"),
+    pytest.param(b'\xef\xbb\xbf{"a": 1}', id="byte-order-mark"),
+    pytest.param(b'{"a": 1} x', id="trailing-data"),
+    pytest.param(b'[{"a": 1}]', id="array-event"),
+    pytest.param(b'"text"', id="string-event"),
+    pytest.param(b'{"b": ' + b"[" * 1100 + b"]" * 1100 + b"}", id="too-deep-unread"),
+    pytest.param(b'{"b": {"x": 1, }}', id="trailing-comma-unread"),
+    pytest.param(b'{"a": 1, "a": {"c": 2}}', id="duplicate-key-last-wins"),
+    pytest.param(b'{"a": {"c": 2}, "a": 5}', id="duplicate-key-object-then-scalar"),
+    pytest.param(b'{"a": 18446744073709551616, "b": 1}', id="integer-beyond-u64"),
+    pytest.param(b'{"a": 18446744073709551615}', id="integer-u64-max"),
+    pytest.param(b'{"a": -9223372036854775809}', id="integer-below-i64"),
+    pytest.param(b'{"a": {"b": [1, 99999999999999999999999]}}', id="big-integer-nested"),
+    pytest.param(b'{"a": -0, "b": -0.0}', id="negative-zero"),
+    pytest.param(b'{"a": 0.1e-400}', id="underflow"),
+    pytest.param(b'{"a": "\\u00e9\\n", "\xc3\xa9": 1}', id="escapes-and-unicode"),
+    pytest.param(b'  {"a": 1}\n', id="whitespace"),
+    pytest.param('{"a": "é"}', id="str-input"),
+    pytest.param(bytearray(b'{"a": 2}'), id="bytearray"),
+    pytest.param(memoryview(b'{"a": 3}'), id="memoryview"),
+]
+
+
+@pytest.mark.parametrize("raw", BAD)
+@pytest.mark.parametrize("paths", [pytest.param([("a",)], id="reads-a"), pytest.param([("a", "c")], id="reads-a.c")])
+def test_edge_inputs_decode_like_the_full_decoder(raw: Any, paths: list[tuple[str, ...]]) -> None:
+    assert _got(plan_decoder(paths), raw) == _expected(raw, paths)
+
+
+def test_size_limit_is_the_full_decoders() -> None:
+    decoder = plan_decoder([("a",)])
+    with pytest.raises(RuleError) as info:
+        decoder.decode(b'{"a": "' + b"x" * 100 + b'"}', max_bytes=50)
+    assert info.value.diagnostics[0].code == "E504"
+
+
+def test_documented_difference_out_of_range_number_in_unread_part() -> None:
+    """The full decoder rejects 1e400 anywhere; the partial one never looks at unread parts."""
+    raw = b'{"a": 1, "b": 1e400}'
+    assert plan_decoder([("a",)]).decode(raw) == {"a": 1}
+    with pytest.raises(RuleError):
+        decode_event(raw)
+
+
+@pytest.mark.parametrize(
+    ("name", "splits"),
+    [
+        pytest.param("a", [("a",)], id="one"),
+        pytest.param("a.b", [("a", "b"), ("a.b",)], id="two"),
+        pytest.param("a.b.c", [("a", "b", "c"), ("a.b", "c"), ("a", "b.c"), ("a.b.c",)], id="three"),
+    ],
+)
+def test_name_splits(name: str, splits: list[tuple[str, ...]]) -> None:
+    assert sorted(name_splits(name) or []) == sorted(splits)
+
+
+def test_only_read_keys_are_built() -> None:
+    decoder = plan_decoder([("properties", "STREET"), ("geometry", "type")])
+    raw = json.dumps({"type": "Feature", "properties": {"STREET": "MASON", "BLKLOT": "1"},
+                      "geometry": {"type": "Polygon", "coordinates": [[{"x": 1}]]}})
+    assert decoder.decode(raw) == {"properties": {"STREET": "MASON"}, "geometry": {"type": "Polygon"}}
+    assert decoder.partial is not None and decoder.paths == (("geometry", "type"), ("properties", "STREET"))
+
+
+def test_array_on_the_way_falls_back_to_the_full_event() -> None:
+    decoder = plan_decoder([("a", "b")])
+    raw = b'{"a": [{"b": 1}], "c": 2}'
+    assert decoder.decode(raw) == {"a": [{"b": 1}], "c": 2}
+
+
+def test_reading_everything_decodes_fully() -> None:
+    assert plan_decoder(None).partial is None
+    assert plan_decoder([()]).partial is None
+    assert plan_decoder([("a",), ()]).decode(b'{"z": 1}') == {"z": 1}
