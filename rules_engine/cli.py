@@ -5,6 +5,7 @@ Subcommands::
     validate PATH...            check rule files (exit 0 valid, 1 errors, 2 usage)
     dry-run --rules PATH ...    evaluate events and show matched rules (and why, with --explain)
     test-pattern --pattern P --event E   AWS TestEventPattern offline (exit 0 match, 1 no match, 2 invalid)
+    compile --rules PATH [--show stats|tree|source] [--format text|json|mermaid|dot]   the compiled structure
 
 Exit codes are part of the interface: CI scripts depend on them.
 """
@@ -69,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("test-pattern", help="test one EventBridge pattern against one event (like AWS TestEventPattern)")
     t.add_argument("--pattern", required=True, metavar="FILE_OR_JSON")
     t.add_argument("--event", required=True, metavar="FILE_OR_JSON")
+
+    c = sub.add_parser("compile", help="compile a rule set and show its decision structure",
+                       description="Compile rules into the shared decision structure and show it: statistics, the "
+                       "structure as a tree, the generated Python source, or a Mermaid / Graphviz drawing of how "
+                       "rules share predicates (docs/compile.md).")
+    c.add_argument("--rules", action="append", required=True, metavar="PATH", help="rule file or folder (repeatable)")
+    c.add_argument("--show", choices=("stats", "tree", "source"), default="stats")
+    c.add_argument("--format", choices=("text", "json", "mermaid", "dot"), default="text",
+                   help="mermaid / dot draw the structure; json applies to stats")
     return p
 
 
@@ -81,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_dry_run(args, sys.stdout)
         if args.command == "test-pattern":
             return cmd_test_pattern(args, sys.stdout)
+        if args.command == "compile":
+            return cmd_compile(args, sys.stdout)
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
@@ -261,6 +273,37 @@ def _iso_time(text: str) -> Any:
         return datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+# --- compile ------------------------------------------------------------------------------
+
+
+def cmd_compile(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+
+    from . import load
+    from .compile.compiled import compile_ruleset
+    from .compile.show import show_dot, show_mermaid, show_stats, show_tree
+
+    try:
+        rs = load(*args.rules, engine="reference")
+    except RuleError as e:
+        sys.stderr.write(render_text(e.diagnostics, e.sources) + "\n")
+        return EXIT_FAIL
+    started = time.perf_counter()
+    compiled = compile_ruleset(rs.ir)
+    seconds = time.perf_counter() - started
+    if args.format == "mermaid":
+        out.write(show_mermaid(compiled))
+    elif args.format == "dot":
+        out.write(show_dot(compiled))
+    elif args.show == "tree":
+        out.write(show_tree(compiled))
+    elif args.show == "source":
+        out.write(compiled.source)
+    else:
+        out.write(show_stats(compiled, seconds, "json" if args.format == "json" else "text"))
+    return EXIT_OK
 
 
 # --- test-pattern -------------------------------------------------------------------------

@@ -217,7 +217,13 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 2**66), st.floats(
 JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                      st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)),
                     max_leaves=12)
-EVENTS = st.dictionaries(st.sampled_from(KEYS), JSON, max_size=6)
+SHAPED = st.fixed_dictionaries(
+    {"id": st.text(max_size=3), "type": st.sampled_from(["t", "u"]), "total": st.integers(0, 9),
+     "data": st.fixed_dictionaries({"total": st.one_of(st.integers(), st.floats(allow_nan=False)), "name": st.text()}),
+     "items": st.lists(st.fixed_dictionaries({"x": SCALARS}), max_size=2)},
+    optional={"source": st.just("/s"), "name": st.text(max_size=3), "detail": JSON},
+)
+EVENTS = st.one_of(st.dictionaries(st.sampled_from(KEYS), JSON, max_size=6), SHAPED)
 
 RULES = """
 targets:
@@ -302,3 +308,24 @@ def test_fast_path_equals_general_path(event: dict[str, Any]) -> None:
     general = CompiledTransform(FAST.names, FAST.fns, FAST.source)
     for null_fill in (False, True):
         assert FAST.run(event, event, "r", NOW, null_fill) == general.run(event, event, "r", NOW, null_fill)
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "code"),
+    [
+        pytest.param("targets: {out: {type: stdout}}\nrules:\n  - name: r\n    when: x == 1\n    transform:\n"
+                     "      envelope: {extensions: {Bad_Name: x}}\n    targets: [out]\n", "yaml", "E129",
+                     id="yaml-extension-name"),
+        pytest.param("targets: {out: {type: stdout}}\nrules:\n  - name: r\n    when: x == 1\n    transform:\n"
+                     "      envelope: {extensions: {time: x}}\n    targets: [out]\n", "yaml", "E129",
+                     id="yaml-extension-is-context-attribute"),
+        pytest.param("targets: {out: {type: stdout}}\nrules:\n  - name: r\n    when: x == 1\n    transform:\n"
+                     "      keep: ['items[0]']\n    targets: [out]\n", "yaml", "E374", id="yaml-keep-index"),
+        pytest.param("target out = stdout {\n  keep a, b[1].c\n}\nrule r {\n  when x == 1\n  route to out\n}\n", "dsl",
+                     "E374", id="dsl-target-keep-index"),
+    ],
+)
+def test_checked_at_load(text: str, fmt: str, code: str) -> None:
+    with pytest.raises(rules_engine.RuleError) as info:
+        rules_engine.loads(text, format=fmt)
+    assert [d.code for d in info.value.diagnostics] == [code]

@@ -1,0 +1,253 @@
+"""Seeing the compiled structure: statistics, a text tree, Mermaid and Graphviz drawings.
+
+Position in the pipeline::
+
+    CompiledRuleSet ──**show**──▶ text (``rules-engine compile --show stats|tree --format text|mermaid|dot``)
+
+The drawings show how rules share work: the event's names and paths, the
+distinct predicates read from each (one node per predicate, however many
+rules use it), and the rules they lead to.  A solid edge is an index lookup
+(the predicate is an *anchor*); a dashed edge is a check made only for rules
+that are already candidates::
+
+    event --> detail.state --> ["= running"] --> rule-a
+                                     └---------> rule-b -.-> [detail.total > 3]
+
+Pure functions of the compiled rule set: no I/O here (the CLI prints).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from .. import ir
+from ..eval_expr import render_path
+from .compiled import CompiledRuleSet
+from .normalize import Atom, FieldAtom, OpaqueAtom, ValueAtom
+
+MAX_SHOWN = 8
+"""Entries listed per structure in the tree (the rest is counted)."""
+
+MAX_EDGES = 400
+"""Edges drawn at most in a diagram (a note says how many were left out)."""
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return str(v)
+
+
+def describe_matcher(m: ir.Matcher) -> str:
+    if isinstance(m, ir.MExact):
+        return "= " + _value(m.value)
+    if isinstance(m, (ir.MPrefix, ir.MSuffix)):
+        word = "prefix" if isinstance(m, ir.MPrefix) else "suffix"
+        return f"{word} {_value(m.value)}" + (" (any case)" if m.ignore_case else "")
+    if isinstance(m, ir.MEqualsIgnoreCase):
+        return f"= {_value(m.value)} (any case)"
+    if isinstance(m, ir.MWildcard):
+        return f"wildcard {_value(m.pattern)}"
+    if isinstance(m, ir.MNumeric):
+        return " and ".join(f"{op} {_value(v)}" for op, v in m.conditions)
+    if isinstance(m, ir.MExists):
+        return "exists" if m.present else "missing"
+    if isinstance(m, ir.MCidr):
+        return f"in {m.network}"
+    return "anything but " + ", ".join(describe_matcher(i).removeprefix("= ") for i in m.inner)
+
+
+def describe_atom(a: Atom) -> str:
+    """One line: ``detail.state = "running" | prefix "stop"``, ``data.total > 3``, ``CEL: …``."""
+    if isinstance(a, FieldAtom):
+        return f"{a.name} " + " | ".join(describe_matcher(m) for m in a.matchers)
+    if isinstance(a, ValueAtom):
+        where = render_path(a.path)
+        if a.op == "exists":
+            return f"exists({where})"
+        operand = "[" + ", ".join(_value(x) for x in a.operand) + "]" if isinstance(a.operand, tuple) else _value(a.operand)
+        return f"{where} {a.op.replace('_', ' ')} {operand}"
+    text = a.text if len(a.text) <= 60 else a.text[:59] + "…"
+    return ("CEL: " if a.kind == "cel" else "") + text
+
+
+def where_of(a: Atom) -> str:
+    """The name or path an atom reads (opaque atoms: what they read is not indexed)."""
+    if isinstance(a, FieldAtom):
+        return a.name
+    if isinstance(a, ValueAtom):
+        return render_path(a.path)
+    return "(computed)"
+
+
+def _without_where(a: Atom) -> str:
+    text = describe_atom(a)
+    where = where_of(a)
+    return text[len(where) + 1 :] if not isinstance(a, OpaqueAtom) and text.startswith(where + " ") else text
+
+
+# --- stats ---------------------------------------------------------------------------------------
+
+
+def show_stats(c: CompiledRuleSet, compile_seconds: float | None = None, fmt: str = "text") -> str:
+    rows = c.stats().rows()
+    if compile_seconds is not None:
+        rows.append(("compile time", f"{compile_seconds * 1000:.1f} ms"))
+    if fmt == "json":
+        return json.dumps({k.replace(" ", "_"): v for k, v in rows}, indent=2) + "\n"
+    width = max(len(k) for k, _ in rows)
+    return "".join(f"{k:<{width}}  {v}\n" for k, v in rows)
+
+
+# --- the model both drawings and the tree use ----------------------------------------------------
+
+
+class _Model:
+    """Who reads what: per name/path the anchor predicates and checked predicates, per rule its parts."""
+
+    def __init__(self, c: CompiledRuleSet) -> None:
+        n = c.normalised
+        self.c = c
+        self.rule_name = {r.ordinal: r.rule.name for r in n.rules}
+        self.anchored: dict[int, list[int]] = defaultdict(list)  # pid -> rules anchored on it
+        self.checked: dict[int, list[int]] = defaultdict(list)  # pid -> rules that check it
+        self.always: list[int] = []
+        for r in n.rules:
+            if r.anchors is None:
+                self.always.append(r.ordinal)
+            for pid in r.anchors or ():
+                self.anchored[pid].append(r.ordinal)
+            if r.verify is not None:
+                for pid in sorted(set(_pids(r.verify))):
+                    self.checked[pid].append(r.ordinal)
+        self.by_where: dict[str, list[int]] = defaultdict(list)
+        for pid, atom in enumerate(n.atoms):
+            self.by_where[where_of(atom)].append(pid)
+
+
+def _pids(f: Any) -> Iterable[int]:
+    from .normalize import _pids as pids
+
+    return pids(f)
+
+
+def _more(items: list[str]) -> list[str]:
+    if len(items) <= MAX_SHOWN:
+        return items
+    return items[:MAX_SHOWN] + [f"… and {len(items) - MAX_SHOWN} more"]
+
+
+def show_tree(c: CompiledRuleSet) -> str:
+    """The structure as text: per name/path, its predicates, the rules each leads to."""
+    m = _Model(c)
+    n = c.normalised
+    s = c.stats()
+    out = [
+        f"{s.rules} rules, {s.predicates} distinct predicates ({s.atoms} uses), {len(m.by_where)} names/paths; "
+        f"{s.indexed} looked up by the index, {s.candidate_only} checked on candidates only"
+    ]
+    for where in sorted(m.by_where):
+        pids = m.by_where[where]
+        indexed = [p for p in pids if p in m.anchored]
+        label = "computed (no index: run for candidate rules)" if where == "(computed)" else where
+        out.append(f"{label}")
+        lines = []
+        for pid in indexed:
+            rules = ", ".join(m.rule_name[r] for r in m.anchored[pid])
+            lines.append(f"  ● {_without_where(n.atoms[pid])}  -> {rules}")
+        for pid in pids:
+            if pid in m.checked and pid not in m.anchored:
+                rules = ", ".join(m.rule_name[r] for r in m.checked[pid])
+                lines.append(f"  ○ {_without_where(n.atoms[pid])}  (checked for {rules})")
+        out.extend(_more(lines))
+    exact = [r.rule.name for r in n.rules if r.exact]
+    checked = [r.rule.name for r in n.rules if not r.exact and r.anchors]
+    out.append(f"decided by the index: {', '.join(_more(exact)) or '-'}")
+    out.append(f"checked after an index hit: {', '.join(_more(checked)) or '-'}")
+    out.append(f"checked for every event: {', '.join(_more([m.rule_name[r] for r in m.always])) or '-'}")
+    never = [r.rule.name for r in n.rules if r.anchors == ()]
+    if never:
+        out.append(f"can never match: {', '.join(_more(never))}")
+    out.append("(● index lookup  ○ check on candidates)")
+    return "\n".join(out) + "\n"
+
+
+# --- drawings --------------------------------------------------------------------------------------
+
+
+def _edges(c: CompiledRuleSet) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]], int]:
+    """Nodes (id, label) and edges (from, to, style) of the drawing; how many edges were left out."""
+    m = _Model(c)
+    n = c.normalised
+    nodes: list[tuple[str, str]] = [("ev", "event")]
+    edges: list[tuple[str, str, str]] = []
+    where_id = {w: f"w{i}" for i, w in enumerate(sorted(m.by_where))}
+    for w, i in where_id.items():
+        nodes.append((i, w))
+        edges.append(("ev", i, "solid"))
+    used_rules: set[int] = set()
+    for pid, atom in enumerate(n.atoms):
+        if pid not in m.anchored and pid not in m.checked:
+            continue
+        nodes.append((f"p{pid}", _without_where(atom)))
+        edges.append((where_id[where_of(atom)], f"p{pid}", "solid" if pid in m.anchored else "dashed"))
+        for r in m.anchored.get(pid, ()):
+            edges.append((f"p{pid}", f"r{r}", "solid"))
+            used_rules.add(r)
+        for r in m.checked.get(pid, ()):
+            edges.append((f"r{r}", f"p{pid}", "dashed"))
+            used_rules.add(r)
+    for r in m.always:
+        edges.append(("ev", f"r{r}", "dashed"))
+        used_rules.add(r)
+    for r in sorted(used_rules):
+        nodes.append((f"r{r}", m.rule_name[r]))
+    dropped = max(0, len(edges) - MAX_EDGES)
+    return nodes, edges[:MAX_EDGES], dropped
+
+
+def _mermaid_text(s: str) -> str:
+    return s.replace('"', "#quot;")
+
+
+def show_mermaid(c: CompiledRuleSet) -> str:
+    nodes, edges, dropped = _edges(c)
+    out = ["flowchart LR"]
+    for node_id, label in nodes:
+        shape = ('(("', '"))') if node_id == "ev" else ('["', '"]') if node_id[0] == "r" else ('("', '")')
+        if node_id[0] == "w":
+            shape = ('[/"', '"/]')
+        out.append(f"  {node_id}{shape[0]}{_mermaid_text(label)}{shape[1]}")
+    for a, b, style in edges:
+        out.append(f"  {a} {'-->' if style == 'solid' else '-.->'} {b}")
+    if dropped:
+        out.append(f"  %% {dropped} more edges not drawn")
+    return "\n".join(out) + "\n"
+
+
+def _dot_text(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def show_dot(c: CompiledRuleSet) -> str:
+    nodes, edges, dropped = _edges(c)
+    out = ["digraph compiled {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for node_id, label in nodes:
+        shape = {"e": "circle", "w": "folder", "p": "box", "r": "box"}[node_id[0]]
+        extra = ", style=rounded" if node_id[0] == "p" else ", style=bold" if node_id[0] == "r" else ""
+        out.append(f'  {node_id} [label="{_dot_text(label)}", shape={shape}{extra}];')
+    for a, b, style in edges:
+        out.append(f"  {a} -> {b}" + (" [style=dashed];" if style == "dashed" else ";"))
+    if dropped:
+        out.append(f"  // {dropped} more edges not drawn")
+    out.append("}")
+    return "\n".join(out) + "\n"
