@@ -104,7 +104,9 @@ def check_schema(doc: Any, locator: Locator) -> list[Diagnostic]:
     return diags
 
 
-def _translate(err: ValidationError, doc: Any, locator: Locator) -> list[Diagnostic]:
+def _translate(err: Any, doc: Any, locator: Locator) -> list[Diagnostic]:
+    # ``err`` is a jsonschema ValidationError; typed Any because its fields are
+    # declared with an 'Unset' sentinel that only errors from real validation never hold.
     ptr: Pointer = tuple(err.absolute_path)
     where = _where(ptr)
     v = err.validator
@@ -120,13 +122,13 @@ def _translate(err: ValidationError, doc: Any, locator: Locator) -> list[Diagnos
                 continue
             if v == "additionalProperties" and err.schema.get("additionalProperties") is not False:
                 continue
-            notes = []
+            key_notes: list[str] = []
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
             if close:
-                notes.append(f"did you mean '{close[0]}'?")
+                key_notes.append(f"did you mean '{close[0]}'?")
             elif allowed:
-                notes.append("allowed keys: " + ", ".join(sorted(allowed)))
-            out.append(codes.UNKNOWN_KEY.at(locator.key(ptr + (key,)), notes=notes, key=key, where=where))
+                key_notes.append("allowed keys: " + ", ".join(sorted(allowed)))
+            out.append(codes.UNKNOWN_KEY.at(locator.key(ptr + (key,)), notes=key_notes, key=key, where=where))
         if out:
             return out
         return [codes.SCHEMA_OTHER.at(locator.value(ptr), where=where, detail=err.message)]

@@ -156,7 +156,7 @@ def load_yaml(
     def scalar_value(ev: Any) -> Any:
         tag = ev.tag
         if tag is None or tag == "!":
-            tag = resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+            tag = resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
         if tag in (_TIMESTAMP, _STR):
             return ev.value
         # YAML 1.2 core schema rather than PyYAML's YAML 1.1: only true/false are
@@ -279,7 +279,7 @@ def load_yaml(
                 frame = stack.pop()
                 ptr = frame.pointer
                 info = table.get(ptr)
-                if info is not None:
+                if info is not None and ev.end_mark is not None:
                     # widen the span to the whole collection
                     table[ptr] = NodeInfo(
                         Span(file, info.span.line, info.span.column, ev.end_mark.line + 1, ev.end_mark.column + 1),
@@ -296,8 +296,8 @@ def load_yaml(
                     raise _Refuse(codes.YAML_ALIAS_LIMIT.at(sp, limit=max_nodes))
                 is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
                 value = ev.value if is_key else scalar_value(ev)
-                style = ev.style if ev.style else None
-                place(value, sp, style, True, ev)
+                scalar_style: str | None = ev.style if ev.style else None
+                place(value, sp, scalar_style, True, ev)
                 if ev.anchor:
                     anchors[ev.anchor] = (value, sp)
                 continue
@@ -312,8 +312,7 @@ def load_yaml(
                 if is_key:
                     if not isinstance(target, str):
                         raise _Refuse(codes.NON_STRING_KEY.at(sp, found="an alias to a collection"))
-                    ev.value = target
-                    place(target, sp, None, True, ev)
+                    place(target, sp, None, True, _KeyEvent(target))
                     continue
                 value = copy_alias(target, child_pointer(), sp)
                 place(value, sp, None, True, ev)
@@ -344,6 +343,13 @@ def load_yaml(
     if diags:
         return None, locator, diags
     return (root if have_root else None), locator, diags
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyEvent:
+    """Stands in for a scalar event when an alias is used as a mapping key."""
+
+    value: str
 
 
 class _Refuse(Exception):
