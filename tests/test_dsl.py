@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 from collections.abc import Callable
@@ -11,9 +12,12 @@ import pytest
 from conftest import Golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
 
 from rules_engine import ir
 from rules_engine.errors import Diagnostic, render_text
+from rules_engine.resources import grammar_text
 from rules_engine.source import Source, Span
 from rules_engine.syntax import dsl
 from rules_engine.syntax.dsl import MAX_SYNTAX_ERRORS, parse_rules
@@ -152,6 +156,75 @@ def test_target_forms() -> None:
 def test_empty_and_comment_only_files_give_an_empty_rule_set() -> None:
     assert ok("") == ir.RuleSetIR(files=("t.rules",))
     assert ok("# nothing here\n\n") == ir.RuleSetIR(files=("t.rules",))
+
+
+# --- rule-set settings ---------------------------------------------------------------------------------
+
+SETTINGS = [
+    pytest.param("rule r { }", True, {}, id="defaults"),
+    pytest.param("deduplicate false", False, {}, id="deduplicate-false"),
+    pytest.param("deduplicate true", True, {}, id="deduplicate-true"),
+    pytest.param('metadata {"owner": "shop"}', True, {"owner": "shop"}, id="metadata"),
+    pytest.param(
+        'metadata {\n  "owner": "shop",\n  "links": {"wiki": "https://w"},\n  "n": [1, -2.5, true, null],\n}',
+        True,
+        {"owner": "shop", "links": {"wiki": "https://w"}, "n": [1, -2.5, True, None]},
+        id="metadata-nested-multiline",
+    ),
+    pytest.param(
+        "target t = stdout\nmetadata {}\nrule r { route to t }\ndeduplicate false\n", False, {}, id="anywhere"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "deduplicate", "metadata"), SETTINGS)
+def test_settings(text: str, deduplicate: bool, metadata: dict[str, object]) -> None:
+    rs = ok(text)
+    assert rs.deduplicate is deduplicate
+    assert ir.thaw(rs.metadata) == metadata
+    assert list(ir.thaw(rs.metadata)) == list(metadata)  # key order is kept
+
+
+def test_settings_words_stay_names_elsewhere() -> None:
+    rs = ok(
+        "target deduplicate = stdout\nrule metadata { when metadata.owner == deduplicate route to deduplicate }"
+    )
+    assert [t.name for t in rs.targets] == ["deduplicate"]
+    assert rs.rules[0].name == "metadata"
+    assert rs.rules[0].filters[0].node == ir.Compare(
+        "==", ir.Field(("metadata", "owner")), ir.Field(("deduplicate",))
+    )
+
+
+# The same settings written both ways give the same IR.
+SETTINGS_TWINS = [
+    pytest.param("", "", id="none"),
+    pytest.param("deduplicate: false\n", "deduplicate false\n", id="deduplicate-false"),
+    pytest.param("deduplicate: true\n", "deduplicate true\n", id="deduplicate-true"),
+    pytest.param(
+        "metadata:\n  owner: shop-platform\n  tier: 2\n  links: {runbook: 'https://wiki/shop'}\n  tags: [a, b]\n",
+        'metadata {"owner": "shop-platform", "tier": 2, "links": {"runbook": "https://wiki/shop"}, "tags": ["a", "b"]}\n',
+        id="metadata",
+    ),
+    pytest.param(
+        "deduplicate: false\nmetadata: {owner: shop}\n",
+        'metadata {"owner": "shop"}\ndeduplicate false\n',
+        id="both",
+    ),
+]
+
+
+@pytest.mark.parametrize(("yaml_settings", "dsl_settings"), SETTINGS_TWINS)
+def test_settings_equal_their_yaml_twin(yaml_settings: str, dsl_settings: str) -> None:
+    from rules_engine.loader import parse_source
+
+    yaml_text = yaml_settings + "targets:\n  out: {type: stdout}\nrules:\n  - name: r\n    targets: [out]\n"
+    dsl_text = dsl_settings + "target out = stdout\nrule r { route to out }\n"
+    from_yaml, ydiags = parse_source(Source("s.yaml", yaml_text), "yaml")
+    from_dsl, ddiags = parse_source(Source("s.rules", dsl_text), "dsl")
+    assert ydiags == [] and ddiags == []
+    assert from_yaml is not None and from_dsl is not None
+    assert dataclasses.replace(from_dsl, files=()) == dataclasses.replace(from_yaml, files=())
 
 
 # --- rule statements ---------------------------------------------------------------------------------
@@ -299,7 +372,17 @@ FILE_ERRORS = [
     ),
     pytest.param(
         "rules r { }",
-        [("E106", 1, 1, "unexpected name `rules`; expected `default`, `rule`, `target` or end of input")],
+        [
+            (
+                "E106",
+                1,
+                1,
+                (
+                    "unexpected name `rules`; expected `deduplicate`, `default`, `metadata`, `rule`, `target` "
+                    "or end of input"
+                ),
+            )
+        ],
         id="top-level-typo",
     ),
     pytest.param(
@@ -421,6 +504,31 @@ FILE_ERRORS = [
         'rule "a\\xb" { }', [("E114", 1, 8, "invalid escape sequence '\\\\x' in string")], id="escape-in-name"
     ),
     pytest.param(
+        "deduplicate false\nrule r { }\ndeduplicate true",
+        [("E122", 3, 1, "`deduplicate` is given more than once in one file")],
+        id="dup-deduplicate",
+    ),
+    pytest.param(
+        'metadata {"a": 1}\nmetadata {"b": 2}',
+        [("E122", 2, 1, "`metadata` is given more than once in one file")],
+        id="dup-metadata",
+    ),
+    pytest.param(
+        'metadata {"a": 1, "a": 2}',
+        [("E352", 1, 19, "key 'a' appears more than once in this object")],
+        id="metadata-dup-key",
+    ),
+    pytest.param(
+        "deduplicate no",
+        [("E106", 1, 13, "unexpected name `no`; expected `false` or `true`")],
+        id="deduplicate-value",
+    ),
+    pytest.param(
+        'metadata ["a"]',
+        [("E106", 1, 10, "unexpected `[`; expected `{`")],
+        id="metadata-not-object",
+    ),
+    pytest.param(
         'rule r { when a in cidr("1.2.3.4/40") }',
         [
             (
@@ -523,6 +631,204 @@ def test_any_text_gives_a_result_or_diagnostics(text: str) -> None:
     rs, diags = parse(text)
     assert (rs is None) == any(d.is_error for d in diags)
     assert all(d.span is not None and d.span.line >= 1 and d.span.column >= 1 for d in diags)
+
+
+# --- the parser's trees and the piecewise parse ------------------------------------------------------
+
+# Lark's own trees with its own `propagate_positions`: the positions dsl.Node trees must have.
+_REFERENCE_OPTIONS = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "propagate_positions": True,
+    "maybe_placeholders": True,
+    "start": ["rules_file", "expr_only", "path_only"],
+}
+
+
+@pytest.fixture(scope="module")
+def lark_reference() -> Lark:
+    return Lark(grammar_text(), postlex=dsl._NamesEverywhere(), **_REFERENCE_OPTIONS)
+
+
+def _same_tree(ours: object, theirs: object) -> None:
+    if isinstance(theirs, Tree):
+        assert isinstance(ours, dsl.Node) and ours.data == theirs.data, (ours, theirs)
+        m = theirs.meta
+        if m.empty:
+            assert ours.line == 0, ours
+        else:
+            assert (ours.line, ours.column, ours.end_line, ours.end_column) == (
+                m.line,
+                m.column,
+                m.end_line,
+                m.end_column,
+            ), ours.data
+        assert len(ours.children) == len(theirs.children), ours.data
+        for a, b in zip(ours.children, theirs.children):
+            _same_tree(a, b)
+    elif isinstance(theirs, Token):
+        assert isinstance(ours, Token) and (ours.type, ours.value) == (theirs.type, theirs.value)
+        assert (ours.line, ours.column, ours.end_line, ours.end_column) == (
+            theirs.line,
+            theirs.column,
+            theirs.end_line,
+            theirs.end_column,
+        )
+    else:
+        assert ours is None and theirs is None
+
+
+def _compare_parsers(reference: Lark, text: str, start: str) -> None:
+    try:
+        theirs = reference.parse(text, start=start)
+    except UnexpectedInput:
+        with pytest.raises(UnexpectedInput):
+            dsl._parser().parse(text, start=start)
+        return
+    _same_tree(dsl._parser().parse(text, start=start), theirs)
+
+
+TREE_CASES = [
+    pytest.param("", "rules_file", id="empty-file"),
+    pytest.param(SAMPLE, "rules_file", id="sample"),
+    pytest.param("target a = x()\ntarget b = y(a: [], b: {}, c: -1,) { }", "rules_file", id="empty-parts"),
+    pytest.param(
+        "rule r priority -2 { on match stop on error null_fill disabled }", "rules_file", id="kept-words"
+    ),
+    pytest.param('deduplicate false metadata {"a": [1, {"b": null}],}', "rules_file", id="settings"),
+    pytest.param("((a))", "expr_only", id="parentheses"),
+    pytest.param("(a or b) and (c)", "expr_only", id="parentheses-at-the-ends"),
+    pytest.param("-(-x) * (1 + 2) - 3 % y", "expr_only", id="arithmetic"),
+    pytest.param("not (a) == [] and {} != {b: (1), 'c': [2,]}", "expr_only", id="brackets"),
+    pytest.param("if (a) then f(x, (y),) else g()", "expr_only", id="conditional-call"),
+    pytest.param('any(i in (data.items): (i.p) > 1) or exists($["a"][0])', "expr_only", id="quantifier"),
+    pytest.param('f"{a}" + `b c`.d[-1]["e"]', "expr_only", id="template-fields"),
+    pytest.param("$", "path_only", id="root"),
+    pytest.param("data.items[0].`x`", "path_only", id="path"),
+]
+
+
+@pytest.mark.parametrize(("text", "start"), TREE_CASES)
+def test_parse_trees_have_larks_positions(lark_reference: Lark, text: str, start: str) -> None:
+    _compare_parsers(lark_reference, text, start)
+
+
+def test_doc_examples_have_larks_positions(lark_reference: Lark) -> None:
+    for param in _doc_examples():
+        example = param.values[0]  # type: ignore[attr-defined]
+        _compare_parsers(lark_reference, str(example), "rules_file")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_NOISE, start=st.sampled_from(["rules_file", "expr_only"]))
+def test_any_text_gets_larks_tree(lark_reference: Lark, text: str, start: str) -> None:
+    _compare_parsers(lark_reference, text, start)
+
+
+_ATOMS = st.sampled_from(
+    [
+        "a",
+        "data.x[0]",
+        "1",
+        '"s"',
+        "[]",
+        "[1, (2),]",
+        "{}",
+        "{k: (v)}",
+        "f(x)",
+        "exists(a.b)",
+        "-3",
+        "`q r`",
+        "$",
+    ]
+)
+_EXPRS = st.recursive(
+    _ATOMS,
+    lambda inner: st.one_of(
+        st.tuples(
+            inner, st.sampled_from([" and ", " or ", " + ", " * ", " == ", " in ", " like "]), inner
+        ).map("".join),
+        inner.map(lambda e: f"({e})"),
+        inner.map(lambda e: f"not {e}"),
+        inner.map(lambda e: f"-{e}"),
+        st.tuples(inner, inner, inner).map(lambda t: f"if {t[0]} then {t[1]} else ({t[2]})"),
+        st.tuples(inner, inner).map(lambda t: f"any(i in {t[0]}: {t[1]})"),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(expr=_EXPRS)
+def test_expressions_get_larks_positions(lark_reference: Lark, expr: str) -> None:
+    _compare_parsers(lark_reference, expr, "expr_only")
+    _compare_parsers(lark_reference, f"rule r {{\n  when {expr}\n  set x = {expr}\n}}", "rules_file")
+
+
+def _spanned(value: object) -> object:
+    """A value with the spans that IR equality leaves out, for comparing positions too."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, *(_spanned(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, tuple | list):
+        return tuple(_spanned(v) for v in value)
+    return value
+
+
+def _both_ways(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed in pieces as small as can be, and in one piece: the same IR, spans and diagnostics."""
+    monkeypatch.setattr(dsl, "PIECE_CHARS", 1)
+    pieces = parse(text)
+    monkeypatch.setattr(dsl, "PIECE_CHARS", 10**9)
+    whole = parse(text)
+    assert _spanned(pieces[0]) == _spanned(whole[0])
+    assert pieces[1] == whole[1]
+
+
+PIECES = [
+    pytest.param(SAMPLE * 3, id="many-items"),
+    pytest.param(
+        "rule a { when x and\nrule == 1 }\nrule b {\n  when y and\n  target == 2\n}\n", id="cut-inside-a-rule"
+    ),
+    pytest.param("default route to a,\nrule\nrule x { }\n", id="cut-inside-a-default-route"),
+    pytest.param("deduplicate false\nrule a { }\ndeduplicate true\n", id="setting-twice-in-two-pieces"),
+    pytest.param(
+        "rule a { when " + "not " * 70 + "x }\nrule b { when " + "not " * 70 + "y }\n",
+        id="too-deep-reported-once",
+    ),
+    pytest.param("rule a { }\nrule b { when x = 1 }\nrule c { route to }\n", id="syntax-errors"),
+    pytest.param(
+        'rule a { description "\\q" }\nrule b { on match stop on match stop }\n', id="lowering-errors"
+    ),
+    pytest.param(
+        "# a comment\n\nrule a { }\n  target t = stdout\n\tdefault route to t\n", id="indented-items"
+    ),
+]
+
+
+@pytest.mark.parametrize("text", PIECES)
+def test_pieces_parse_like_the_whole_file(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _both_ways(text, monkeypatch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_NOISE)
+def test_any_text_parses_the_same_in_pieces(text: str) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_ways(text, monkeypatch)
+
+
+def test_a_large_file_is_parsed_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "".join(f"rule r{i} {{\n  when data.n == {i}\n  route to t\n}}\n" for i in range(2000))
+    starts = [start for start, _ in dsl._pieces(text)]
+    assert len(starts) > 10 and all(text[s:].startswith("rule ") for s in starts)
+
+    def no_whole_file_parse(source: Source) -> None:
+        raise AssertionError("a valid file should not need the one-tree path")
+
+    monkeypatch.setattr(dsl, "parse_file_tree", no_whole_file_parse)
+    rs = ok(text)
+    assert [r.name for r in rs.rules] == [f"r{i}" for i in range(2000)]
+    assert rs.rules[-1].span == Span("t.rules", 4 * 1999 + 1, 6, 4 * 1999 + 1, 11)
 
 
 def test_parser_is_built_once() -> None:

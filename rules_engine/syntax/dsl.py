@@ -2,34 +2,40 @@
 
 Position in the pipeline::
 
-    rule text ──**dsl: parse**──▶ Lark tree ──lower_dsl──▶ IR ──check──▶ diagnostics
+    rule text ──**dsl: parse**──▶ parse tree ──lower_dsl, lower_expr──▶ IR ──check──▶ diagnostics
 
 This module is the only one that builds a Lark parser.  It turns the text of a
-``.rules`` file, of an expression or of a field path into a Lark tree, and every
-Lark error into a :class:`~rules_engine.errors.Diagnostic` worded for a user
-("expected an expression, `)` or `and`", never "Expected one of: RPAR").  The
-public functions hand the tree to :mod:`rules_engine.syntax.lower_dsl`.
+``.rules`` file, of an expression or of a field path into a tree of
+:class:`Node` (a large file a piece at a time), and every Lark error into a
+:class:`~rules_engine.errors.Diagnostic` worded for a user ("expected an
+expression, `)` or `and`", never "Expected one of: RPAR").  The public functions
+hand the tree to :mod:`rules_engine.syntax.lower_dsl` (files) or
+:mod:`rules_engine.syntax.lower_expr` (expressions, paths).
 
 Guarantees for hostile input: no traceback and bounded time.  Bracket nesting is
 checked by a linear pre-scan before Lark sees the text (Lark's LALR parser is
 iterative, the lowering is not); an expression above a size limit is refused
-(file size is the loader's policy, E104; Lark reads about 250 KB/s); a broken
-file is re-parsed from the next line that starts a ``rule``, ``target`` or
-``default`` item, at most :data:`MAX_SYNTAX_ERRORS` times.
+(file size is the loader's policy, E104; a file parses at about 500 KB/s, see
+``benchmarks/parse_bench.py``); a broken file is re-parsed from the next line
+that starts an item (``rule``, ``target``, ``default``, ``deduplicate``,
+``metadata``), at most :data:`MAX_SYNTAX_ERRORS` times.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule, Terminal
 from lark.lark import PostLex
 from lark.lexer import PatternStr
+from lark.parse_tree_builder import ParseTreeBuilder
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from .. import codes
@@ -45,6 +51,7 @@ __all__ = [
     "MAX_EXPRESSION_CHARS",
     "MAX_SYNTAX_ERRORS",
     "FileSpans",
+    "Node",
     "ShiftedSpans",
     "Spans",
     "decode_escape",
@@ -126,18 +133,143 @@ class _NamesEverywhere(PostLex):
         return stream
 
 
+class Node:
+    """A node of the parse tree: the grammar rule (or ``-> alias``) that matched, its children, its position.
+
+    Children are nodes, tokens, and None for an absent optional part.  The
+    position (1-based lines and columns, ``end_column`` exclusive) runs from the
+    node's first token to its last, counting keywords and brackets that are not
+    kept as children; ``line == 0`` means the node holds no token at all.  A rule
+    inlined into its parent (``?rule`` with one child, ``"(" expr ")"``) becomes
+    that child and keeps the child's position; its *outer* position, brackets
+    included, is what the parent's position is made of.  These are the rules of
+    Lark's ``propagate_positions``, done here without Lark's per-node ``Meta``.
+    Nodes are made and positioned while the parser reduces, and not changed after.
+    """
+
+    __slots__ = (
+        "children",
+        "column",
+        "data",
+        "end_column",
+        "end_line",
+        "line",
+        "outer_column",
+        "outer_end_column",
+        "outer_end_line",
+        "outer_line",
+    )
+
+    data: str
+    # Which child is a node, a token or None is fixed by the grammar; the lowering states it (as_tree, as_token).
+    children: list[Any]
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    outer_line: int
+    outer_column: int
+    outer_end_line: int
+    outer_end_column: int
+
+    def __init__(self, data: str, children: list[Any]) -> None:
+        self.data = data
+        self.children = children
+        self.line = 0  # no position until the builder sets one (and none if it holds no token)
+
+    def __repr__(self) -> str:
+        return f"Node({self.data!r}, {self.children!r})"
+
+
+_Build = Callable[[list[Any]], Any]
+
+
+def _with_position(build: _Build) -> _Build:
+    """Wrap Lark's node builder for one rule so the node gets its position.
+
+    ``children`` are the symbols the rule matched, tokens Lark filters out
+    included; ``build`` filters them and makes the node (or returns the one child
+    a ``?rule`` inlines).
+    """
+
+    def reduce(children: list[Any]) -> Any:
+        node = build(children)
+        if type(node) is not Node:
+            return node
+        for c in children:
+            kind = type(c)
+            if kind is Token:
+                line, column = c.line, c.column
+                break
+            if kind is Node and c.line:
+                line, column = c.outer_line, c.outer_column
+                break
+        else:
+            return node  # nothing with a position: the node has none either
+        for c in reversed(children):
+            kind = type(c)
+            if kind is Token:
+                end_line, end_column = c.end_line, c.end_column
+                break
+            if kind is Node and c.line:
+                end_line, end_column = c.outer_end_line, c.outer_end_column
+                break
+        if not node.line:  # a new node; an inlined one keeps its own position
+            node.line, node.column, node.end_line, node.end_column = line, column, end_line, end_column
+        node.outer_line, node.outer_column = line, column
+        node.outer_end_line, node.outer_end_column = end_line, end_column
+        return node
+
+    return reduce
+
+
+def _passes_its_child(rule: Rule) -> bool:
+    """A ``?rule: other`` link of a precedence chain, which hands its one child up unchanged.
+
+    Lark's node builder and ``propagate_positions`` would change nothing here
+    either; skipping them matters because an operand climbs about ten such links.
+    """
+    (sym,) = rule.expansion if len(rule.expansion) == 1 else (None,)
+    return (
+        sym is not None
+        and rule.options.expand1
+        and not rule.alias
+        and not rule.options.keep_all_tokens
+        and not rule.options.empty_indices
+        and not (isinstance(sym, Terminal) and sym.filter_out)
+        and not sym.name.startswith("_")
+    )
+
+
 @functools.cache
 def _parser() -> Lark:
-    """The one Lark parser (LALR, contextual lexer), built on first use."""
-    return Lark(
+    """The one Lark parser (LALR, contextual lexer), built on first use.
+
+    It builds :class:`Node` trees: Lark's own node builders (which drop
+    punctuation, inline ``?rule`` and ``_rule``, and put None for an absent
+    ``[optional]``) wrapped by :func:`_with_position`, installed in place of
+    Lark's ``propagate_positions``, which cost about half of the parsing time.
+    ``tests/test_dsl.py`` checks that the positions are Lark's own.
+    """
+    lark = Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
+        propagate_positions=False,
         maybe_placeholders=True,
         start=["rules_file", "expr_only", "path_only"],
         postlex=_NamesEverywhere(),
     )
+    tree_builder = ParseTreeBuilder(lark.rules, Node, maybe_placeholders=True)  # type: ignore[no-untyped-call]
+    plain = tree_builder.create_callback(None)  # type: ignore[no-untyped-call]
+    builders = {
+        rule: operator.itemgetter(0) if _passes_its_child(rule) else _with_position(build)
+        for rule, build in plain.items()
+    }
+    callbacks = lark.parser.parser_conf.callbacks  # the table the LALR parser calls on each reduction
+    assert callbacks.keys() == builders.keys()
+    callbacks.update(builders)
+    return lark
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +374,8 @@ _GROUPS = (
     _Group("a transform statement", _TRANSFORM_KEYWORDS, _TRANSFORM_KEYWORDS | {"partition"}, lead=False),
 )
 
+# Words that start a top-level item (a file is re-parsed from a line that starts with one).
+_ITEM_KEYWORDS = ("rule", "target", "default", "deduplicate", "metadata")
 # Words that start an operand, so they cannot be used as a bare field name there.
 _OPERAND_KEYWORDS = frozenset({"if", "exists", "any", "all"})
 _COMPARISON_WORDS = frozenset({"COMP_OP", "in", "not", "starts", "ends", "contains", "matches", "like"})
@@ -413,7 +547,7 @@ def _notes(symbol: str, accepts: set[str], expected: str, replay: InteractivePar
     notes: list[str] = []
     if symbol == "=" and "COMP_OP" in symbols:
         notes.append("use `==` to compare values")
-    if symbol in ("rule", "target", "default") and "}" in symbols:
+    if symbol in _ITEM_KEYWORDS and "}" in symbols:
         notes.append("is the `}` that closes the item above missing?")
     if symbol in _COMPARISON_WORDS and "COMP_OP" not in symbols and "+" in symbols:
         notes.append("comparisons do not chain: write `a < b and b < c`")
@@ -426,16 +560,14 @@ def _notes(symbol: str, accepts: set[str], expected: str, replay: InteractivePar
     return notes
 
 
-def _lark_parse(
-    text: str, start: str, spans: Spans, what: str
-) -> tuple[Tree[Token] | None, _SyntaxError | None]:
+def _lark_parse(text: str, start: str, spans: Spans, what: str) -> tuple[Node | None, _SyntaxError | None]:
     try:
-        return _parser().parse(text, start=start), None
+        return cast(Node, _parser().parse(text, start=start)), None
     except UnexpectedInput as err:
         return None, _translate(err, text, start, spans, what)
 
 
-def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Tree[Token] | None, list[Diagnostic]]:
+def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Node | None, list[Diagnostic]]:
     """Pre-scan and parse ``text`` from rule ``start`` (``expr_only`` or ``path_only``); first error only.
 
     Used for expressions, paths and the ``{...}`` parts of template strings.
@@ -458,7 +590,7 @@ def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Tree[Tok
 
 
 # A line whose first word starts a top-level item: where a broken file is re-parsed from.
-_ITEM_START = re.compile(r"^[ \t]*(?:rule|target|default)(?=[ \t\"'])", re.MULTILINE)
+_ITEM_START = re.compile(r"^[ \t]*(?:" + "|".join(_ITEM_KEYWORDS) + r")(?=[ \t\"'])", re.MULTILINE)
 
 
 def _resume_point(text: str, after: int, chunk_start: int) -> int | None:
@@ -471,7 +603,30 @@ def _resume_point(text: str, after: int, chunk_start: int) -> int | None:
     return None
 
 
-def parse_file_tree(source: Source) -> tuple[Tree[Token] | None, list[Diagnostic]]:
+PIECE_CHARS = 4_096
+"""A file is parsed and lowered in pieces of about this many characters (see :func:`parse_rules`)."""
+
+
+def _pieces(text: str) -> Iterator[tuple[int, int]]:
+    """Consecutive (start, end) offsets covering ``text``; each piece but the last ends where a line starts an item."""
+    start = 0
+    while len(text) - start > PIECE_CHARS:
+        m = _ITEM_START.search(text, start + PIECE_CHARS)
+        if m is None:
+            break
+        yield start, m.start()
+        start = m.start()
+    yield start, len(text)
+
+
+def _parses(text: str) -> Node | None:
+    try:
+        return cast(Node, _parser().parse(text, start="rules_file"))
+    except UnexpectedInput:
+        return None
+
+
+def parse_file_tree(source: Source) -> tuple[Node | None, list[Diagnostic]]:
     """Parse a whole ``.rules`` file; on errors, keep reporting from the next item on."""
     text = _clean(source.text)
     whole = FileSpans(source.name)
@@ -575,7 +730,7 @@ def parse_expression(text: str, where: Embedded) -> tuple[Expr | None, list[Diag
     ``where.span(line, col, end_line, end_col)``.  The expression is None when
     there is any error.
     """
-    from .lower_dsl import lower_expression
+    from .lower_expr import lower_expression
 
     tree, diags = parse_tree(text, "expr_only", where, "expression")
     if tree is None:
@@ -585,7 +740,7 @@ def parse_expression(text: str, where: Embedded) -> tuple[Expr | None, list[Diag
 
 def parse_path(text: str, where: Embedded) -> tuple[Path | None, list[Diagnostic]]:
     """A field path like ``data.customer.name``, ``data.items[0]`` or `` `detail-type` ``."""
-    from .lower_dsl import lower_path
+    from .lower_expr import lower_path
 
     tree, diags = parse_tree(text, "path_only", where, "path")
     if tree is None:
@@ -594,10 +749,36 @@ def parse_path(text: str, where: Embedded) -> tuple[Path | None, list[Diagnostic
 
 
 def parse_rules(source: Source) -> tuple[RuleSetIR | None, list[Diagnostic]]:
-    """A whole rule-language file (extension ``.rules``); the rule set is None when there is any error."""
-    from .lower_dsl import lower_file
+    """A whole rule-language file (extension ``.rules``); the rule set is None when there is any error.
 
+    The file is parsed and lowered a piece at a time (:data:`PIECE_CHARS`, cut
+    before a line that starts an item), so only one piece's parse tree is alive
+    at once: a 4 MiB file's whole tree would be millions of objects, and the
+    garbage collector's passes over them would cost about as much as parsing.
+    Cutting there cannot change the meaning: a piece that ends with whole items
+    is followed by a new item in the whole file too (no item continues with a
+    word), and a cut inside an item leaves a piece that does not parse.  Any
+    piece that does not parse sends the whole file down the one-tree path, which
+    words the errors (and parses a file whose cut was wrong).
+    """
+    from .lower_dsl import FileLowerer, lower_file
+
+    text = _clean(source.text)
+    deep = _too_deep(text, FileSpans(source.name), "rule file")
+    if deep is not None:
+        return None, [deep]
+    lowering = FileLowerer(source.name)
+    line_offset = 0
+    for start, end in _pieces(text):
+        piece = text[start:end]
+        tree = _parses(piece)
+        if tree is None:
+            break
+        lowering.add(tree, FileSpans(source.name, line_offset))
+        line_offset += piece.count("\n")
+    else:
+        return lowering.result()
     tree, diags = parse_file_tree(source)
     if tree is None:
         return None, diags
-    return lower_file(tree, FileSpans(source.name), source.name)
+    return lower_file(tree, source.name)

@@ -1,8 +1,12 @@
-"""Lowering of the rule language: Lark parse tree -> IR.
+"""Lowering of rule-language files: parse tree -> IR.
 
 Position in the pipeline::
 
-    rule text ──dsl──▶ Lark tree ──**lower_dsl**──▶ IR ──check──▶ diagnostics
+    rule text ──dsl──▶ parse tree ──**lower_dsl** (+ lower_expr)──▶ IR ──check──▶ diagnostics
+
+Files (items and settings), rules, targets, transform statements and JSON values; expressions,
+templates and field paths are lowered by :class:`~rules_engine.syntax.lower_expr.ExprLowerer`,
+which the lowering here extends.
 
 The tree comes from :mod:`rules_engine.syntax.dsl` and is already known to be
 syntactically valid; what can still be wrong is reported here: bad escapes,
@@ -19,57 +23,24 @@ Invariants:
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import re
 from collections.abc import Mapping
 from typing import Any, cast
-from typing import Literal as Lit
 
-from lark import Token, Tree
+from lark import Token
 
 from .. import codes, ir
 from ..errors import Diagnostic, sort_diagnostics
 from ..source import Embedded, Locator, Pointer, Span
-from .dsl import MAX_DEPTH, ShiftedSpans, Spans, decode_escape, decode_string, parse_tree, token_span
+from .dsl import FileSpans, Node, Spans
+from .lower_expr import AnyNode, ExprLowerer, as_token, as_tree, present
 
-__all__ = ["lower_expression", "lower_file", "lower_path"]
+__all__ = ["FileLowerer", "lower_file"]
 
-_Node = Tree[Token] | Token
-
-_COMPARE_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
-_STRING_TESTS: dict[str, ir.StringOp] = {
-    "starts_with": "starts_with",
-    "ends_with": "ends_with",
-    "contains": "contains",
-    "matches": "matches",
-    "like": "like",
-}
 _ENVELOPE_FIELDS = ("type", "source", "subject")
 # Context attributes the envelope writes itself (CloudEvents 1.0), so they cannot be extensions.
 _ENVELOPE_OWN = frozenset({"id", "time", "specversion", "datacontenttype", "dataschema", "data"})
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
-_INTEGER = re.compile(r"[0-9]+")
-
-
-def _join(a: Span, b: Span) -> Span:
-    return Span(a.file, a.line, a.column, b.end_line, b.end_column)
-
-
-def _tree(node: object) -> Tree[Token]:
-    # The grammar guarantees which children are trees; this documents it for mypy.
-    assert isinstance(node, Tree)
-    return node
-
-
-def _tok(node: object) -> Token:
-    assert isinstance(node, Token)
-    return node
-
-
-def _present(children: list[Any]) -> list[Any]:
-    """Children without Lark's placeholders for absent optional parts."""
-    return [c for c in children if c is not None]
 
 
 class _JsonLocator(Locator):
@@ -126,389 +97,58 @@ class _Steps:
         return ir.Transform(tuple(self.steps), self.envelope, self.span)
 
 
-class _Lowerer:
-    """One lowering run: where positions map to, the problems found, the quantifier names in scope."""
+class FileLowerer(ExprLowerer):
+    """Lowering of a whole file: expressions (inherited), JSON values, statements, rules, targets.
 
-    def __init__(self, spans: Spans) -> None:
-        self.spans = spans
-        self.diags: list[Diagnostic] = []
-        self.bound: list[str] = []  # innermost last
-        self._deep_reported = False
+    A file may come in pieces, each a sequence of whole items (:meth:`add`, in
+    file order): one lowering run still sees every item, so a setting given in
+    two pieces is reported as given twice.
+    """
 
-    # --- helpers -------------------------------------------------------------------------------
-
-    def span(self, node: _Node) -> Span:
-        if isinstance(node, Token):
-            return token_span(self.spans, node)
-        m = node.meta
-        if m.empty:
-            return self.spans.span(1, 1, 1, 2)
-        return self.spans.span(m.line, m.column, m.end_line, m.end_column)
-
-    def error(self, diag: Diagnostic) -> None:
-        self.diags.append(diag)
-
-    def error_count(self) -> int:
-        # Checkers called from here (CEL, patterns) may add warnings; only errors void a node.
-        return sum(1 for d in self.diags if d.is_error)
-
-    def too_deep(self, node: _Node) -> None:
-        if not self._deep_reported:
-            self._deep_reported = True
-            self.error(codes.TOO_DEEP.at(self.span(node), what="expression", limit=MAX_DEPTH))
-
-    def string(self, tok: Token) -> str | None:
-        """The value of a STRING token; bad escapes are reported at their own columns."""
-        value, bad = decode_string(str(tok.value))
-        line, col = tok.line or 1, tok.column or 1
-        for start, end in bad:
-            self.error(
-                codes.BAD_ESCAPE.at(
-                    self.spans.span(line, col + start, line, col + end), seq=str(tok.value)[start:end]
-                )
-            )
-        return None if bad else value
+    def __init__(self, name: str) -> None:
+        super().__init__(FileSpans(name))
+        self.name = name
+        self.targets: list[ir.Target] = []
+        self.rules: list[ir.Rule] = []
+        self.defaults: list[ir.TargetRef] = []
+        self.deduplicate = True
+        self.metadata: dict[str, Any] = {}
+        self.settings: set[str] = set()  # the settings given so far (each at most once)
 
     def label(self, tok: Token) -> str | None:
         """A rule, target or adapter name: a bare LABEL or a quoted string."""
         return self.string(tok) if tok.type == "STRING" else str(tok.value)
 
-    def number(self, tok: Token, negative: bool) -> int | float | None:
-        text = str(tok.value)
-        shown = ("-" if negative else "") + text
-        try:
-            value: int | float = int(text) if _INTEGER.fullmatch(text) else float(text)
-        except ValueError:  # more digits than Python converts (about 4300)
-            self.error(
-                codes.DSL_BAD_NUMBER.at(self.span(tok), text=shown[:20] + "…", detail="has too many digits")
-            )
-            return None
-        if isinstance(value, float) and not math.isfinite(value):
-            self.error(codes.DSL_BAD_NUMBER.at(self.span(tok), text=shown, detail="is out of range"))
-            return None
-        return -value if negative else value
-
-    def integer(self, node: Tree[Token], what: str) -> int | None:
-        """``[MINUS] NUMBER`` that must be a whole number (an index, a priority)."""
-        minus, num = node.children[-2:]
-        tok = _tok(num)
-        if not _INTEGER.fullmatch(str(tok.value)):
-            text = ("-" if minus is not None else "") + str(tok.value)
-            sp = self.span(tok) if minus is None else _join(self.span(minus), self.span(tok))
-            self.error(codes.DSL_NOT_INTEGER.at(sp, what=what, text=text))
-            return None
-        value = self.number(tok, minus is not None)
-        return None if value is None else int(value)
-
-    # --- expressions ---------------------------------------------------------------------------
-
-    def exprs(self, nodes: list[Any], depth: int) -> list[ir.Expr] | None:
-        """Lower every node (so every problem is reported); None if any failed."""
-        out = [self.expr(n, depth) for n in nodes]
-        if any(e is None for e in out):
-            return None
-        return cast(list[ir.Expr], out)
-
-    def expr(self, node: _Node, depth: int) -> ir.Expr | None:
-        # ``depth`` is the depth of the node being built; the check comes before any recursion.
-        if depth > MAX_DEPTH:
-            self.too_deep(node)
-            return None
-        node = _tree(node)
-        kind = str(node.data)
-        c = node.children
-        sp = self.span(node)
-        d = depth + 1
-        match kind:
-            case "field":
-                return self.field(node)
-            case "string":
-                s = self.string(_tok(c[0]))
-                return None if s is None else ir.Literal(s, sp)
-            case "number":
-                n = self.number(_tok(c[0]), False)
-                return None if n is None else ir.Literal(n, sp)
-            case "true" | "false" | "null":
-                return ir.Literal({"true": True, "false": False, "null": None}[kind], sp)
-            case "template":
-                return self.template(_tok(c[0]), depth)
-            case "list":
-                items = self.exprs(_present(c), d)
-                return None if items is None else ir.ListExpr(tuple(items), sp)
-            case "object":
-                return self.object(node, d)
-            case "call":
-                return self.call(node, d)
-            case "exists":
-                f = self.field(_tree(c[0]))
-                return None if f is None else ir.Exists(f, sp)
-            case "any_" | "all_":
-                return self.quantifier(node, "any" if kind == "any_" else "all", d)
-            case "neg":
-                return self.negate(node, d)
-            case "sum" | "product":
-                return self.arith(node, depth)
-            case "compare":
-                op = str(_tok(c[1]).value)
-                assert op in _COMPARE_OPS
-                pair = self.exprs([c[0], c[2]], d)
-                return None if pair is None else ir.Compare(cast(Any, op), pair[0], pair[1], sp)
-            case "in_" | "not_in":
-                return self.membership(node, kind == "not_in", d)
-            case "starts_with" | "ends_with" | "contains" | "matches" | "like":
-                pair = self.exprs(c, d)
-                return None if pair is None else ir.StringTest(_STRING_TESTS[kind], pair[0], pair[1], sp)
-            case "not_":
-                inner = self.expr(c[0], d)
-                return None if inner is None else ir.Unary("not", inner, sp)
-            case "and_test" | "or_test":
-                return self.junction(node, kind == "and_test", d)
-            case "conditional":
-                parts = self.exprs(c, d)
-                return None if parts is None else ir.Conditional(parts[0], parts[1], parts[2], sp)
-        raise AssertionError(f"grammar rule {kind!r} has no lowering")
-
-    def field(self, node: Tree[Token]) -> ir.Field | None:
-        head, *rest = node.children
-        head = _tok(head)
-        var: str | None = None
-        path: list[str | int] = []
-        if head.type == "NAME" and str(head.value) in self.bound:
-            var = str(head.value)  # a quantifier's variable; `x` in backticks is always an event field
-        elif head.type == "NAME":
-            path.append(str(head.value))
-        elif head.type == "BACKTICK":
-            path.append(str(head.value)[1:-1])
-        ok = True
-        for part in rest:
-            if isinstance(part, Tree):
-                index = self.integer(part, "an index")
-                ok = ok and index is not None
-                path.append(index if index is not None else 0)
-            elif part.type == "STRING":
-                key = self.string(part)
-                ok = ok and key is not None
-                path.append(key if key is not None else "")
-            elif part.type == "BACKTICK":
-                path.append(str(part.value)[1:-1])
-            else:
-                path.append(str(part.value))
-        return ir.Field(tuple(path), var, self.span(node)) if ok else None
-
-    def object(self, node: Tree[Token], depth: int) -> ir.ObjectExpr | None:
-        # Duplicate keys are kept: the expression checker reports them (E352).
-        items: list[tuple[str, ir.Expr]] = []
-        ok = True
-        for pair in _present(node.children):
-            key_tok, value_node = _tree(pair).children
-            key_tok = _tok(key_tok)
-            key = self.string(key_tok) if key_tok.type == "STRING" else str(key_tok.value)
-            value = self.expr(value_node, depth)
-            if key is None or value is None:
-                ok = False
-            else:
-                items.append((key, value))
-        return ir.ObjectExpr(tuple(items), self.span(node)) if ok else None
-
-    def call(self, node: Tree[Token], depth: int) -> ir.Expr | None:
-        name_tok, *arg_nodes = node.children
-        name = str(_tok(name_tok).value)
-        args = self.exprs(_present(arg_nodes), depth)
-        if args is None:
-            return None
-        sp = self.span(node)
-        if name == "equals_ignore_case" and len(args) == 2:
-            return ir.StringTest("equals_ignore_case", args[0], args[1], sp)
-        # Arity and the function library are checked on the IR (functions.py).
-        return ir.Call(name, tuple(args), sp)
-
-    def quantifier(self, node: Tree[Token], kind: Lit["any", "all"], depth: int) -> ir.Quantifier | None:
-        var_tok, coll_node, pred_node = node.children
-        var = str(_tok(var_tok).value)
-        collection = self.expr(coll_node, depth)
-        self.bound.append(var)  # inner quantifiers shadow outer ones: lookups find the name anywhere
-        try:
-            predicate = self.expr(pred_node, depth)
-        finally:
-            self.bound.pop()
-        if collection is None or predicate is None:
-            return None
-        return ir.Quantifier(kind, var, collection, predicate, self.span(node))
-
-    def negate(self, node: Tree[Token], depth: int) -> ir.Expr | None:
-        operand = self.expr(node.children[1], depth)
-        if operand is None:
-            return None
-        sp = self.span(node)
-        v = operand.value if isinstance(operand, ir.Literal) else None
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return ir.Literal(-v, sp)  # `-5` is a number, not an operation
-        return ir.Unary("-", operand, sp)
-
-    def arith(self, node: Tree[Token], depth: int) -> ir.Expr | None:
-        # `a - b + c` is a flat list [a, -, b, +, c]; it builds left-associated
-        # Arith nodes, so operand k ends up (n - k) levels below this node.
-        c = node.children
-        operands, ops = c[0::2], c[1::2]
-        n = len(operands)
-        if depth + n - 1 > MAX_DEPTH:
-            self.too_deep(node)
-            return None
-        lowered = [self.expr(x, depth + max(1, n - k)) for k, x in enumerate(operands)]
-        if any(x is None for x in lowered):
-            return None
-        result = cast(ir.Expr, lowered[0])
-        for op_tok, right in zip(ops, lowered[1:]):
-            op = cast(Any, str(_tok(op_tok).value))
-            right = cast(ir.Expr, right)
-            result = ir.Arith(op, result, right, _join(result.span, right.span))
-        return result
-
-    def membership(self, node: Tree[Token], negated: bool, depth: int) -> ir.Expr | None:
-        item_node, coll_node = node.children
-        sp = self.span(node)
-        coll_tree = coll_node if isinstance(coll_node, Tree) else None
-        if coll_tree is not None and coll_tree.data == "call" and _tok(coll_tree.children[0]).value == "cidr":
-            item = self.expr(item_node, depth)
-            args = _present(coll_tree.children[1:])
-            if len(args) != 1 or not (isinstance(args[0], Tree) and args[0].data == "string"):
-                self.error(codes.DSL_BAD_CIDR_ARG.at(self.span(coll_tree)))
-                return None
-            text_tok = _tok(args[0].children[0])
-            text = self.string(text_tok)
-            if text is None or item is None:
-                return None
-            try:
-                network = ipaddress.ip_network(text, strict=False)
-            except ValueError as exc:
-                self.error(codes.BAD_CIDR.at(self.span(text_tok), value=text, detail=str(exc)))
-                return None
-            return ir.CidrTest(item, str(network), negated, sp)
-        pair = self.exprs([item_node, coll_node], depth)
-        return None if pair is None else ir.In(pair[0], pair[1], negated, sp)
-
-    def junction(self, node: Tree[Token], conjunction: bool, depth: int) -> ir.Expr | None:
-        items = self.exprs(node.children, depth)
-        if items is None:
-            return None
-        kind: type[ir.And | ir.Or] = ir.And if conjunction else ir.Or
-        flat: list[ir.Expr] = []
-        for e in items:
-            # `(a and b) and c` is `a and b and c`: one n-ary node
-            flat.extend(e.items if isinstance(e, kind) else (e,))
-        return kind(tuple(flat), self.span(node))
-
-    # --- template strings ------------------------------------------------------------------------
-
-    def template(self, tok: Token, depth: int) -> ir.Template | None:
-        """``f"Order {data.id}"``: text parts (with escapes, ``{{``/``}}``) and expression parts."""
-        raw = str(tok.value)
-        body = raw[2:-1]
-        line = tok.line or 1
-        base = (tok.column or 1) + 2  # file column of body[0]
-        parts: list[str | ir.Expr] = []
-        text: list[str] = []
-        ok = True
-
-        def bad(start: int, end: int, detail: str) -> None:
-            self.error(
-                codes.DSL_BAD_TEMPLATE.at(
-                    self.spans.span(line, base + start, line, base + end), detail=detail
-                )
-            )
-
-        i = 0
-        while i < len(body):
-            ch = body[i]
-            if ch == "\\":
-                value, j = decode_escape(body, i)
-                if value is None:
-                    self.error(
-                        codes.BAD_ESCAPE.at(self.spans.span(line, base + i, line, base + j), seq=body[i:j])
-                    )
-                    ok = False
-                else:
-                    text.append(value)
-                i = j
-            elif body.startswith("{{", i) or body.startswith("}}", i):
-                text.append(ch)
-                i += 2
-            elif ch == "}":
-                bad(i, i + 1, "a single `}` must be written `}}`")
-                ok = False
-                i += 1
-            elif ch == "{":
-                end = _closing_brace(body, i + 1)
-                if end is None:
-                    bad(i, len(body), "`{` is not closed; write `{{` for a brace")
-                    return None
-                inner = body[i + 1 : end]
-                if not inner.strip():
-                    bad(i, end + 1, "`{}` holds no expression")
-                    ok = False
-                else:
-                    value_expr = self.fragment(inner, ShiftedSpans(self.spans, line, base + i + 1), depth + 1)
-                    if value_expr is None:
-                        ok = False
-                    else:
-                        if text:
-                            parts.append("".join(text))
-                            text = []
-                        parts.append(value_expr)
-                i = end + 1
-            else:
-                j = i + 1
-                while j < len(body) and body[j] not in "\\{}":
-                    j += 1
-                text.append(body[i:j])
-                i = j
-        if text:
-            parts.append("".join(text))
-        return ir.Template(tuple(parts), self.span(tok)) if ok else None
-
-    def fragment(self, text: str, spans: ShiftedSpans, depth: int) -> ir.Expr | None:
-        """An expression inside a template: parsed on its own, lowered in the same scope."""
-        tree, diags = parse_tree(text, "expr_only", spans, "template expression")
-        self.diags.extend(diags)
-        if tree is None:
-            return None
-        outer = self.spans
-        self.spans = spans
-        try:
-            return self.expr(tree.children[0], depth)
-        finally:
-            self.spans = outer
-
     # --- JSON values ---------------------------------------------------------------------------------
 
-    def json(self, node: _Node, ptr: Pointer, acc: _Json) -> tuple[bool, Any]:
+    def json(self, node: AnyNode, ptr: Pointer, acc: _Json) -> tuple[bool, Any]:
         """(ok, Python value) of a JSON tree, recording node spans in ``acc``."""
-        node = _tree(node)
+        node = as_tree(node)
         kind = str(node.data)
         acc.values[ptr] = self.span(node)
         c = node.children
         if kind == "json_string":
-            s = self.string(_tok(c[0]))
+            s = self.string(as_token(c[0]))
             acc.strings.add(ptr)
             return s is not None, s
         if kind == "json_number":
-            n = self.number(_tok(c[1]), c[0] is not None)
+            n = self.number(as_token(c[1]), c[0] is not None)
             return n is not None, n
         if kind in ("json_true", "json_false", "json_null"):
             return True, {"json_true": True, "json_false": False, "json_null": None}[kind]
         ok = True
         if kind == "json_array":
             items = []
-            for i, child in enumerate(_present(c)):
+            for i, child in enumerate(present(c)):
                 good, value = self.json(child, ptr + (i,), acc)
                 ok = ok and good
                 items.append(value)
             return ok, items
         assert kind == "json_object"
         obj: dict[str, Any] = {}
-        for pair in _present(c):
-            key_tok, value_node = _tree(pair).children
-            key = self.string(_tok(key_tok))
+        for pair in present(c):
+            key_tok, value_node = as_tree(pair).children
+            key = self.string(as_token(key_tok))
             if key is None:
                 ok = False
                 continue
@@ -521,14 +161,14 @@ class _Lowerer:
             obj[key] = value
         return ok, obj
 
-    def options(self, nodes: list[Any], what: str) -> tuple[bool, dict[str, Any], dict[str, Tree[Token]]]:
+    def options(self, nodes: list[Any], what: str) -> tuple[bool, dict[str, Any], dict[str, Node]]:
         """``name: json`` pairs (target options, input transformer) -> dict; also the value trees."""
         out: dict[str, Any] = {}
-        trees: dict[str, Tree[Token]] = {}
+        trees: dict[str, Node] = {}
         ok = True
-        for opt in _present(nodes):
-            name_tok, value_node = _tree(opt).children
-            name = str(_tok(name_tok).value)
+        for opt in present(nodes):
+            name_tok, value_node = as_tree(opt).children
+            name = str(as_token(name_tok).value)
             if name in out:
                 self.error(codes.DSL_DUPLICATE_NAME.at(self.span(name_tok), what=what, name=name))
                 ok = False
@@ -536,21 +176,12 @@ class _Lowerer:
             good, value = self.json(value_node, (), _Json())
             ok = ok and good
             out[name] = value
-            trees[name] = _tree(value_node)
+            trees[name] = as_tree(value_node)
         return ok, out, trees
 
     # --- statements --------------------------------------------------------------------------------
 
-    def path(self, node: _Node, what: str) -> ir.Path | None:
-        f = self.field(_tree(node))
-        if f is None:
-            return None
-        if not f.path:
-            self.error(codes.DSL_EMPTY_PATH.at(self.span(node), what=what))
-            return None
-        return f.path
-
-    def transform_step(self, node: Tree[Token], steps: _Steps) -> None:
+    def transform_step(self, node: Node, steps: _Steps) -> None:
         """Add a transform statement to ``steps`` (errors are reported, the step left out)."""
         kind = str(node.data)
         c = node.children
@@ -598,7 +229,7 @@ class _Lowerer:
         if step is not None:
             steps.steps.append(step)
 
-    def input_transformer(self, node: Tree[Token]) -> ir.InputTransformer | None:
+    def input_transformer(self, node: Node) -> ir.InputTransformer | None:
         sp = self.span(node)
         ok, opts, trees = self.options(node.children, "key")
         for name in opts:
@@ -634,18 +265,18 @@ class _Lowerer:
             return None
         return ir.InputTransformer(tuple(paths.items()), cast(str, template), sp)
 
-    def envelope(self, node: Tree[Token]) -> ir.Envelope | None:
+    def envelope(self, node: Node) -> ir.Envelope | None:
         fmt_tok, *attrs = node.children
         ok = True
-        if str(_tok(fmt_tok).value) != "cloudevents":
-            self.error(codes.DSL_UNKNOWN_ENVELOPE.at(self.span(fmt_tok), name=str(_tok(fmt_tok).value)))
+        if str(as_token(fmt_tok).value) != "cloudevents":
+            self.error(codes.DSL_UNKNOWN_ENVELOPE.at(self.span(fmt_tok), name=str(as_token(fmt_tok).value)))
             ok = False
         fields: dict[str, ir.Expr] = {}
         extensions: list[tuple[str, ir.Expr]] = []
         seen: set[str] = set()
-        for attr in _present(attrs):
-            name_tok, value_node = _tree(attr).children
-            name = str(_tok(name_tok).value)
+        for attr in present(attrs):
+            name_tok, value_node = as_tree(attr).children
+            name = str(as_token(name_tok).value)
             value = self.expr(value_node, 1)
             if name in seen:
                 self.error(codes.DSL_DUPLICATE_NAME.at(self.span(name_tok), what="attribute", name=name))
@@ -679,16 +310,16 @@ class _Lowerer:
             self.span(node),
         )
 
-    def labels(self, node: Tree[Token]) -> list[ir.TargetRef]:
+    def labels(self, node: Node) -> list[ir.TargetRef]:
         out = []
         for tok in node.children:
-            tok = _tok(tok)
+            tok = as_token(tok)
             name = self.label(tok)
             if name is not None:
                 out.append(ir.TargetRef(name, self.span(tok)))
         return out
 
-    def once(self, seen: set[str], stmt: str, node: Tree[Token], where: str) -> bool:
+    def once(self, seen: set[str], stmt: str, node: Node, where: str) -> bool:
         """True the first time ``stmt`` appears in a rule or target; reports later ones."""
         if stmt in seen:
             self.error(codes.DSL_DUPLICATE_STATEMENT.at(self.span(node), stmt=stmt, where=where))
@@ -696,13 +327,13 @@ class _Lowerer:
         seen.add(stmt)
         return True
 
-    def rule(self, node: Tree[Token]) -> ir.Rule | None:
+    def rule(self, node: Node) -> ir.Rule | None:
         label_tok, prio, *stmts = node.children
-        label_tok = _tok(label_tok)
+        label_tok = as_token(label_tok)
         name = self.label(label_tok)
         where = f"rule {name!r}"
         before = self.error_count()
-        priority = 0 if prio is None else self.integer(_tree(prio), "priority")
+        priority = 0 if prio is None else self.integer(as_tree(prio), "priority")
         filters: list[ir.Filter] = []
         targets: list[ir.TargetRef] = []
         description: str | None = None
@@ -712,12 +343,12 @@ class _Lowerer:
         steps = _Steps()
         seen: set[str] = set()
         for st in stmts:
-            st = _tree(st)
+            st = as_tree(st)
             kind = str(st.data)
             sp = self.span(st)
             c = st.children
             if kind == "description":
-                text = self.string(_tok(c[0]))
+                text = self.string(as_token(c[0]))
                 if self.once(seen, "description", st, where):
                     description = text
             elif kind == "when_filter":
@@ -725,21 +356,21 @@ class _Lowerer:
                 if e is not None:
                     filters.append(ir.Filter("when", e, sp))
             elif kind == "match_filter":
-                pattern = self.pattern(_tree(c[0]))
+                pattern = self.pattern(as_tree(c[0]))
                 if pattern is not None:
                     filters.append(ir.Filter("match", pattern, sp))
             elif kind == "cel_filter":
-                cel = self.cel(_tok(c[0]))
+                cel = self.cel(as_token(c[0]))
                 if cel is not None:
                     filters.append(ir.Filter("cel", cel, sp))
             elif kind == "route":
-                targets.extend(self.labels(_tree(c[0])))
+                targets.extend(self.labels(as_tree(c[0])))
             elif kind == "on_match":
                 if self.once(seen, "on match", st, where):
-                    on_match = cast(ir.OnMatch, str(_tok(c[-1]).value))
+                    on_match = cast(ir.OnMatch, str(as_token(c[-1]).value))
             elif kind == "on_error":
                 if self.once(seen, "on error", st, where):
-                    on_error = cast(ir.OnError, str(_tok(c[-1]).value))
+                    on_error = cast(ir.OnError, str(as_token(c[-1]).value))
             elif kind == "disabled":
                 if self.once(seen, "disabled", st, where):
                     enabled = False
@@ -760,7 +391,7 @@ class _Lowerer:
             span=self.span(label_tok),
         )
 
-    def pattern(self, node: Tree[Token]) -> ir.EventPattern | None:
+    def pattern(self, node: Node) -> ir.EventPattern | None:
         from ..pattern import lower_pattern  # written alongside; imported when a pattern appears
 
         acc = _Json()
@@ -784,20 +415,20 @@ class _Lowerer:
         self.diags.extend(check_cel(text, Embedded(start.file, text, ((start.line, start.column),))))
         return ir.Cel(text, self.span(tok))
 
-    def target(self, node: Tree[Token]) -> ir.Target | None:
+    def target(self, node: Node) -> ir.Target | None:
         label_tok, type_tok, args, body = node.children
-        label_tok = _tok(label_tok)
+        label_tok = as_token(label_tok)
         name = self.label(label_tok)
         where = f"target {name!r}"
         before = self.error_count()
         options: dict[str, Any] = {}
         if args is not None:
-            _, options, _ = self.options(_tree(args).children, "option")
+            _, options, _ = self.options(as_tree(args).children, "option")
         partition: ir.Expr | None = None
         steps = _Steps()
         seen: set[str] = set()
-        for st in _tree(body).children if body is not None else []:
-            st = _tree(st)
+        for st in as_tree(body).children if body is not None else []:
+            st = as_tree(st)
             if st.data == "partition":
                 e = self.expr(st.children[0], 1)
                 if self.once(seen, "partition by", st, where):
@@ -808,74 +439,61 @@ class _Lowerer:
             return None
         return ir.Target(
             name,
-            str(_tok(type_tok).value),
+            str(as_token(type_tok).value),
             ir.freeze(options),
             steps.transform(),
             partition,
             self.span(label_tok),
         )
 
-    def file(self, tree: Tree[Token], name: str) -> ir.RuleSetIR | None:
-        targets: list[ir.Target] = []
-        rules: list[ir.Rule] = []
-        defaults: list[ir.TargetRef] = []
+    # --- the file --------------------------------------------------------------------------------------
+
+    def add(self, tree: Node, spans: Spans) -> None:
+        """Lower the items of a ``rules_file`` tree, parsed from text whose positions ``spans`` maps."""
+        self.spans = spans
         for item in tree.children:
-            item = _tree(item)
-            if item.data == "target_def":
+            item = as_tree(item)
+            kind = item.data
+            if kind == "target_def":
                 t = self.target(item)
                 if t is not None:
-                    targets.append(t)
-            elif item.data == "rule_def":
+                    self.targets.append(t)
+            elif kind == "rule_def":
                 r = self.rule(item)
                 if r is not None:
-                    rules.append(r)
+                    self.rules.append(r)
+            elif kind == "default_route":
+                self.defaults.extend(self.labels(as_tree(item.children[0])))
+            elif kind == "deduplicate":
+                if self.once(self.settings, "deduplicate", item, "one file"):
+                    self.deduplicate = as_token(item.children[-1]).value == "true"
             else:
-                defaults.extend(self.labels(_tree(item.children[0])))
-        if any(d.is_error for d in self.diags):
-            return None
-        return ir.RuleSetIR(tuple(targets), tuple(rules), tuple(defaults), files=(name,))
+                assert kind == "metadata"
+                ok, value = self.json(item.children[0], (), _Json())
+                if self.once(self.settings, "metadata", item, "one file") and ok:
+                    self.metadata = value
+
+    def result(self) -> tuple[ir.RuleSetIR | None, list[Diagnostic]]:
+        """The rule set (None if any error was reported) and the diagnostics, in file order."""
+        diags = sort_diagnostics(self.diags)
+        if any(d.is_error for d in diags):
+            return None, diags
+        rs = ir.RuleSetIR(
+            tuple(self.targets),
+            tuple(self.rules),
+            tuple(self.defaults),
+            self.deduplicate,
+            ir.freeze(self.metadata),
+            files=(self.name,),
+        )
+        return rs, diags
 
 
-def _closing_brace(body: str, start: int) -> int | None:
-    """Index of the `}` closing a template part that starts at ``start`` (skips nested braces, quotes)."""
-    depth = 1
-    j = start
-    while j < len(body):
-        ch = body[j]
-        if ch in "\"'":
-            k = j + 1
-            while k < len(body) and body[k] != ch:
-                k += 2 if body[k] == "\\" else 1
-            j = k
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-        j += 1
-    return None
+# --- entry points (called by dsl.py) ----------------------------------------------------------------
 
 
-# --- entry points (called by dsl.py) ---------------------------------------------------------------
-
-
-def lower_expression(tree: Tree[Token], spans: Spans) -> tuple[ir.Expr | None, list[Diagnostic]]:
-    """An ``expr_only`` tree -> expression (None when any error was reported)."""
-    low = _Lowerer(spans)
-    e = low.expr(tree.children[0], 1)
-    return (None if low.error_count() else e), sort_diagnostics(low.diags)
-
-
-def lower_path(tree: Tree[Token], spans: Spans) -> tuple[ir.Path | None, list[Diagnostic]]:
-    """A ``path_only`` tree -> field path."""
-    low = _Lowerer(spans)
-    p = low.path(tree.children[0], "a transform")
-    return (None if low.error_count() else p), sort_diagnostics(low.diags)
-
-
-def lower_file(tree: Tree[Token], spans: Spans, name: str) -> tuple[ir.RuleSetIR | None, list[Diagnostic]]:
-    """A ``rules_file`` tree -> rule set."""
-    low = _Lowerer(spans)
-    rs = low.file(tree, name)
-    return rs, sort_diagnostics(low.diags)
+def lower_file(tree: Node, name: str) -> tuple[ir.RuleSetIR | None, list[Diagnostic]]:
+    """The ``rules_file`` tree of the whole file ``name`` -> rule set."""
+    low = FileLowerer(name)
+    low.add(tree, FileSpans(name))
+    return low.result()
