@@ -103,6 +103,7 @@ DSL_STEP_AFTER_ENVELOPE = _c(
     "`{stmt}` comes after `envelope`: the envelope wraps the finished payload, so it must come last",
 )
 DSL_TOO_LONG = _c("E132", "input too long", "{what} is {size} characters long, more than the limit of {limit}")
+CEL_CALL_ARG = _c("E133", "invalid cel() argument", "cel() takes one string literal holding a CEL expression, like cel(\"data.total * 2\")")
 
 # --- E2xx: schema ------------------------------------------------------------------
 UNKNOWN_KEY = _c("E201", "unknown key", "unknown key {key!r} in {where}")

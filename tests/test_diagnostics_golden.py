@@ -62,6 +62,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E129": ("attr.rules", DSL_HEAD + 'rule r {\n  when x == 1\n  envelope cloudevents { Bad_Name: "t" }\n  route to out\n}\n'),
     "E130": ("it.rules", DSL_HEAD + 'rule r {\n  when x == 1\n  input transformer { paths: {"v": "$.a"} }\n  route to out\n}\n'),
     "E131": ("after.rules", DSL_HEAD + 'rule r {\n  when x == 1\n  envelope cloudevents { type: "t" }\n  drop data.x\n  route to out\n}\n'),
+    "E133": ("celarg.rules", DSL_HEAD + "rule r {\n  when x == 1\n  set data.y = cel(data.x)\n  route to out\n}\n"),
     "E201": ("unknown.yaml", rule("    when: x == 1\n    prority: 3\n")),
     "E202": ("type.yaml", rule("    when: x == 1\n    priority: high\n")),
     "E203": ("req.yaml", T + "rules:\n  - targets: [out]\n    when: x == 1\n"),

@@ -34,7 +34,7 @@ from lark import Token
 
 from .. import codes, ir
 from ..errors import Diagnostic, sort_diagnostics
-from ..source import Span
+from ..source import Embedded, Span
 from .dsl import (
     MAX_DEPTH,
     Node,
@@ -286,8 +286,29 @@ class ExprLowerer:
         sp = self.span(node)
         if name == "equals_ignore_case" and len(args) == 2:
             return ir.StringTest("equals_ignore_case", args[0], args[1], sp)
+        if name == "cel":
+            return self.cel_call(args, sp)
         # Arity and the function library are checked on the IR (functions.py).
         return ir.Call(name, tuple(args), sp)
+
+    def cel_call(self, args: list[ir.Expr], sp: Span) -> ir.Cel | None:
+        """``cel("data.total * 2")``: a CEL expression as a value, with cel-python's meaning.
+
+        Checked now, like a ``cel`` filter, with positions inside the string mapped
+        into the file (the text starts one column after the opening quote).
+        """
+        arg = args[0] if len(args) == 1 else None
+        if not isinstance(arg, ir.Literal) or not isinstance(arg.value, str):
+            self.error(codes.CEL_CALL_ARG.at(sp))
+            return None
+        from ..cel import check_cel
+
+        where = Embedded.plain(arg.span.file, arg.value, arg.span.line, arg.span.column + 1)
+        diags = check_cel(arg.value, where)
+        self.diags.extend(diags)
+        if any(d.is_error for d in diags):
+            return None
+        return ir.Cel(arg.value, sp)
 
     def quantifier(self, node: Node, kind: Lit["any", "all"], depth: int) -> ir.Quantifier | None:
         var_tok, coll_node, pred_node = node.children
