@@ -46,6 +46,7 @@ from .events import MAX_EVENT_BYTES, decode_event
 MAX_NAME_SPLITS = 8
 """A dotted EventBridge name with more segments than this is read by decoding the event fully."""
 
+_DEPTH = 1000  # below orjson's nesting limit (1,024)
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
@@ -86,6 +87,10 @@ class EventDecoder:
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 return decode_event(raw, max_bytes)
+        # orjson refuses nesting deeper than 1,024; msgspec's limit follows the interpreter's recursion
+        # limit.  Each level takes two bytes, so only a long event can be that deep: count its brackets.
+        if len(data) > 2 * _DEPTH and data.count(b"[") + data.count(b"{") > _DEPTH:
+            return decode_event(raw, max_bytes)
         try:
             return partial(data)
         except (msgspec.DecodeError, _Overflow, OverflowError, RecursionError):
@@ -155,9 +160,9 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
     lines.append("    return d0")
     source = "\n".join(lines) + "\n"
     ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
-    exec(compile(source, "<rules-engine decoder>", "exec"), ns)
+    exec(compile(source, "<rules-engine decoder>", "exec"), ns)  # noqa: S102 - our own generated source
     convert: Callable[[Any], dict[str, Any]] = ns["convert"]
-    decoder = msgspec.json.Decoder(root_type)
+    decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(root_type)
     decode = decoder.decode
 
     def partial(data: Any) -> dict[str, Any]:

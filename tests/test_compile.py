@@ -14,11 +14,15 @@ from collections import UserDict
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rules_engine
 from rules_engine import ir
 from rules_engine.compile import codegen, index
 from rules_engine.compile.compiled import compile_ruleset
+from rules_engine.compile.runtime import wildcard_leaf
+from rules_engine.eval_pattern import wildcard_matches
 from rules_engine.reference import matching_rules
 
 
@@ -256,3 +260,52 @@ def test_stats_count_sharing() -> None:
     assert stats.exact_rules == 1  # b: its anchor decides it
     assert stats.always_candidates == 1  # d: CEL has no index
     assert stats.partial_decode
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab*\\", max_size=6), st.text(alphabet="ab*\\", max_size=8))
+def test_wildcard_leaf_is_the_reference_leaf(pattern: str, text: str) -> None:
+    assert wildcard_leaf(pattern)(text) == wildcard_matches(pattern, text)
+
+
+SHOP = _rules(
+    _yaml_rule("cheap", '    match: {type: ["order.created"], data: {total: [{numeric: ["<", 10]}]}}\n')
+    + _yaml_rule("any-order", '    match: {type: [{prefix: "order."}]}\n')
+    + _yaml_rule("usd", '    cel: data.currency == "USD"\n')
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["--show", "stats"], ["rules                          3", "partial decoding               yes",
+                                           "rules decided by the index     1", "compile time"], id="stats"),
+        pytest.param(["--show", "stats", "--format", "json"], ['"rules": 3', '"exact_rules": 1', '"compile_ms"'],
+                     id="stats-json"),
+        pytest.param(["--show", "tree"], ["type\n", '● prefix "order."  -> any-order',
+                                          "○ < 10  (checked for cheap)", "checked for every event: usd"], id="tree"),
+        pytest.param(["--format", "mermaid"], ["flowchart LR", 'ev(("event"))', '["any-order"]', "-.->"], id="mermaid"),
+        pytest.param(["--format", "dot"], ["digraph compiled {", "[style=dashed];", 'label="cheap"'], id="dot"),
+        pytest.param(["--show", "source"], ["def match(ev):", "return out"], id="source"),
+    ],
+)
+def test_cli_compile_shows_the_structure(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], argv: list[str], expected: list[str]
+) -> None:
+    from rules_engine.cli import main
+
+    path = tmp_path / "shop.yaml"
+    path.write_text(SHOP)
+    assert main(["compile", "--rules", str(path), *argv]) == 0
+    out = capsys.readouterr().out
+    for piece in expected:
+        assert piece in out, (piece, out)
+
+
+def test_cli_compile_reports_rule_errors(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from rules_engine.cli import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(_rules(_yaml_rule("bad", "    when: a >\n")))
+    assert main(["compile", "--rules", str(path)]) == 1
+    assert "error[" in capsys.readouterr().err

@@ -157,12 +157,12 @@ def test_cl2_every_count_from_decoded_events(citylots: tuple[dict[str, Any], dic
 
 def test_cl2_all_70_rules_as_one_rule_set(citylots: tuple[dict[str, Any], dict[str, Any], list[bytes]]) -> None:
     """The 14 sets merged: shared names and mixed structures give the same 70 counts."""
-    rules, expected, lines = citylots
+    rules, _, lines = citylots
     merged = {name: p for patterns in rules.values() for name, p in patterns.items()}
     compiled = _cl2_set(merged)
-    counts = Counter(r.name for line in lines[:10_000] for r in compiled.matching_raw(line))
-    # the first 10,000 events: compare each set's counts with the set compiled alone
+    counts = Counter(r.name for line in lines[:5_000] for r in compiled.matching_raw(line))
+    # the first 5,000 events: compare each set's counts with the set compiled alone
     for set_name, patterns in rules.items():
         alone = _cl2_set(patterns)
-        own = Counter(r.name for line in lines[:10_000] for r in alone.matching_raw(line))
+        own = Counter(r.name for line in lines[:5_000] for r in alone.matching_raw(line))
         assert {n: counts[n] for n in patterns} == {n: own[n] for n in patterns}, set_name

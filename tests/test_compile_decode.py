@@ -142,3 +142,17 @@ def test_reading_everything_decodes_fully() -> None:
     assert plan_decoder(None).partial is None
     assert plan_decoder([()]).partial is None
     assert plan_decoder([("a",), ()]).decode(b'{"z": 1}') == {"z": 1}
+
+
+@pytest.mark.parametrize("limit", [pytest.param(3000, id="high-recursion-limit"), pytest.param(600, id="low")])
+def test_nesting_limit_does_not_follow_the_recursion_limit(limit: int) -> None:
+    """msgspec's depth limit is the interpreter's recursion limit; orjson's is fixed (1,024)."""
+    import sys
+
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        for depth in (900, 1100):
+            _same(b'{"a": 1, "b": ' + b"[" * depth + b"]" * depth + b"}", [("a",)])
+    finally:
+        sys.setrecursionlimit(saved)

@@ -5,28 +5,21 @@ Position in the pipeline::
     Normalised + Index ──**generate**──▶ Python source ──compile()──▶ match(event)
 
 Generated source is the fastest thing CPython runs: the function reads only
-the event keys some anchor needs (sharing the lookups of common prefixes),
+the event keys some atom needs (sharing the lookups of common prefixes),
 probes each value against the index structures of its name with inline dict
 lookups, slices of sorted bounds and bisects, and only then checks the
-candidates that need it.  For the CL2 ``EXACT`` set the whole function is::
+candidates that need it.  docs/compile.md shows the whole function for the
+CL2 ``EXACT`` set; its heart is::
 
-    def match(ev):
-        h = []
-        n0 = ev.get('properties', MISSING) if type(ev) is dict else child(ev)
-        n1 = n0.get('MAPBLKLOT', MISSING) if type(n0) is dict else ...
-        alt = 'properties.MAPBLKLOT' in ev           # a key with a dot: slow path
-        ...
-        b = XS0.get(x)                               # {"1430022": (0,), ...}
-        if b is not None: h += b
-        if not h: return []
-        ...
+    b = XS5.get(v0)                 # {"1430022": (0,), "2607117": (16,), ...}
+    if b is not None: h += b
 
 Constants (index dicts, rule tuples, predicate closures) are bound into the
 function's globals by name; the source refers to them, never copies them.
 
 Invariants:
-  * ``h`` collects rule ordinals; duplicates are harmless (a set sorts them
-    back into evaluation order);
+  * ``h`` collects hit ids (``ordinal << 4 | slot``, see ``index.hit_id``);
+    duplicates are harmless (a set sorts them back into evaluation order);
   * a rule in ``h`` whose ``VER[r]`` is None matched (exact anchor); any other
     is checked by ``VER[r](ev, m)`` over the per-event memo ``m``;
   * the output is in evaluation order and stops after the first matching
@@ -44,7 +37,18 @@ from .. import ir
 from ..eval_pattern import NUMERIC_LIMIT
 from . import runtime
 from .index import Index, NameIndex, Negative, PathIndex
-from .normalize import FAnd, FAtom, FConst, FieldAtom, FNot, FOr, FPattern, Formula, Normalised, OpaqueAtom, ValueAtom
+from .normalize import (
+    FAnd,
+    FAtom,
+    FConst,
+    FieldAtom,
+    FNot,
+    Formula,
+    FPattern,
+    Normalised,
+    OpaqueAtom,
+    ValueAtom,
+)
 
 MAX_SOURCE_DEPTH = 40
 """Formulas nested deeper than this are checked by closures (the Python parser limits nesting)."""
@@ -211,11 +215,6 @@ def _name_str(w: _Writer, i: int, ix: NameIndex, x: str) -> None:
     _scan(w, i, ix.scan, x)
 
 
-def _name_has_str(ix: NameIndex) -> bool:
-    return bool(ix.xs or ix.ip or ix.sany or ix.pfx or ix.sfx or ix.wpfx or ix.wsfx or ix.ieq or ix.ipfx
-                or ix.isfx or ix.ic_other or ix.ab or ix.scan)
-
-
 def _name_has_num(ix: NameIndex) -> bool:
     return bool(ix.xn or ix.gt[0] or ix.ge[0] or ix.lt[0] or ix.le[0] or ix.seg_bounds)
 
@@ -342,8 +341,8 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tu
     prefixes: set[tuple[str, ...]] = set()
     leaves: set[tuple[str, ...]] = set()
     alts: dict[tuple[str, ...], set[str]] = {}
-    for ix in index.names:
-        segs = tuple(ix.name.split("."))
+    for name in index.name_ids:  # every name an atom reads: anchors probe them, checks get them seeded
+        segs = tuple(name.split("."))
         leaves.add(segs)
         for j in range(1, len(segs) + 1):
             prefixes.add(segs[:j])
@@ -352,8 +351,8 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tu
         for j in range(len(segs) - 1):
             for end in range(j + 2, len(segs) + 1):
                 alts.setdefault(segs[:j], set()).add(".".join(segs[j:end]))
-    for px in index.paths:
-        keys = _key_prefix(px.path)
+    for path in index.path_ids:
+        keys = _key_prefix(path)
         if keys:
             leaves.add(keys)
         for j in range(1, len(keys) + 1):
@@ -375,12 +374,12 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tu
     if not alts:
         return var, leaves & inner, None
     tests: list[str] = []
-    for p, keys in sorted(alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
+    for p, alt_keys in sorted(alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = var[p]
-        if len(keys) > 3:
-            test = f"not {node}.keys().isdisjoint({w.const(frozenset(keys), 'ALT')})"
+        if len(alt_keys) > 3:
+            test = f"not {node}.keys().isdisjoint({w.const(frozenset(alt_keys), 'ALT')})"
         else:
-            test = " or ".join(f"{k!r} in {node}" for k in sorted(keys))
+            test = " or ".join(f"{k!r} in {node}" for k in sorted(alt_keys))
         tests.append(f"({test})" if p == () else f"(type({node}) is dict and ({test}))")
     w.emit(1, "alt = " + " or ".join(tests))
     return var, leaves & inner, "alt"
@@ -394,8 +393,12 @@ def _name_functions(w: _Writer, ix: NameIndex, out: list[str]) -> str:
     sub = _Writer()
     sub.ns, sub.ids = w.ns, w.ids
     fs = f"_s{ix.id}"
-    sub.emit(0, f"def {fs}(ev, v, h):")
-    sub.emit(1, f"if type(v) not in SCALARS: v = eb_values(ev, {w.const(ix.name, 'NM')})")
+    segs = ix.name.split(".")
+    rests = tuple(".".join(segs[j:]) for j in range(len(segs)))
+    nm = w.const(ix.name, "NM")
+    sub.emit(0, f"def {fs}(ev, v, h, nodes):")
+    sub.emit(1, "if type(v) not in SCALARS:")
+    sub.emit(2, f"v = eb_values(ev, {nm}) if nodes is None else eb_below(ev, {nm}, {w.const(rests, 'RS')}, nodes)")
     sub.emit(1, "if v is MISSING:")
     if ix.ef:
         sub.emit(2, f"h += {w.const(ix.ef, 'EF')}")
@@ -419,13 +422,15 @@ def _path_function(w: _Writer, px: PathIndex, out: list[str]) -> str:
     return fq
 
 
-def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generated:
+def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
+             leaves: tuple[Callable[[Any], bool] | None, ...] | None = None) -> Generated:
     """Stage 4: the source of ``match`` and the function compiled from it."""
+    got = leaves or tuple(None for _ in n.atoms)
     w = _Writer()
     w.ns.update(
         MISSING=runtime.MISSING, UNUSUAL=runtime.UNUSUAL, EMPTY=runtime.EMPTY, SCALARS=runtime.SCALARS,
-        Vals=runtime.Vals, step=runtime.step, eb_values=runtime.eb_values, get_path=runtime.get_path,
-        ip_key=runtime.ip_key, generic_probe=runtime.generic_probe, memo=runtime.memo,
+        Vals=runtime.Vals, UNSET=runtime.UNSET, step=runtime.step, eb_values=runtime.eb_values, eb_below=runtime.eb_below, get_path=runtime.get_path,
+        ip_key=runtime.ip_key, generic_probe=runtime.generic_probe,
         consistent=runtime.consistent, bl=bisect.bisect_left, br=bisect.bisect_right,
     )  # fmt: skip
     # --- predicates (closures) for candidates that need checking
@@ -433,16 +438,21 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
     fns: dict[int, runtime.Pred] = {}
     cel_fallbacks = 0
     for pid, atom in enumerate(n.atoms):
+        shared = pid if n.uses[pid] > 1 else None  # memoise what several rules may ask for
         if isinstance(atom, FieldAtom):
-            fn = runtime.field_pred(name_key(index.name_ids[atom.name]), atom.name, atom.matchers)
+            fn = runtime.field_pred(name_key(index.name_ids[atom.name]), atom.name, atom.matchers, shared, got[pid])
         elif isinstance(atom, ValueAtom):
-            fn = runtime.value_pred(path_key(index.path_ids[atom.path]), atom.path, atom.op, atom.operand)
-        elif atom.kind == "cel":
-            fn, fallback = runtime.cel_pred(atom.text)
-            cel_fallbacks += fallback
+            fn = runtime.value_pred(path_key(index.path_ids[atom.path]), atom.path, atom.op, atom.operand, shared,
+                                    got[pid])
         else:
-            assert isinstance(atom, OpaqueAtom) and atom.node is not None
-            fn = runtime.expr_pred(atom.node)
+            if atom.kind == "cel":
+                fn, fallback = runtime.cel_pred(atom.text)
+                cel_fallbacks += fallback
+            else:
+                assert isinstance(atom, OpaqueAtom) and atom.node is not None
+                fn = runtime.expr_pred(atom.node)
+            if shared is not None:
+                fn = runtime.memoised(pid, fn)
         fns[pid] = fn
         preds[pid] = w.const(fn, "P")
     verifiers: list[Any] = [None] * len(rules)
@@ -450,6 +460,10 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
     parts: list[str] = []
     for r in n.rules:
         if r.verify is None or r.anchors == ():
+            continue
+        if isinstance(r.verify, FAtom):  # one atom left to check: its predicate is the check
+            verifiers[r.ordinal] = fns[r.verify.pid]
+            generated += 1
             continue
         src = _formula_source(r.verify, w, preds, index)
         if src is None:
@@ -463,7 +477,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
     path_fn = {px.id: _path_function(w, px, parts) for px in index.paths}
 
     # --- match()
-    always = tuple(r for r in index.always if n.rules[r].anchors != ())
+    always = index.always
     w.emit(0, "def match(ev):")
     w.emit(1, f"h = list({w.const(always, 'AL')})" if always else "h = []")
     var, both, alt = _nodes(w, index)
@@ -492,7 +506,8 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
             if ix.et:
                 w.emit(2, f"h += {w.const(ix.et, 'ET')}")
         w.emit(1, "else:")
-        w.emit(2, f"{v} = {slow[ix.id]}(ev, {v}, h)")
+        chain = "(" + "".join(f"{var[segs[:j]]}, " for j in range(1, len(segs) + 1)) + ")"
+        w.emit(2, f"{v} = {slow[ix.id]}(ev, {v}, h, {'None if ' + alt + ' else ' if alt else ''}{chain})")
     for px in index.paths:
         v = f"u{px.id}"
         keys = _key_prefix(px.path)
@@ -513,11 +528,44 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
         w.emit(2, "else:")
         w.emit(3, f"{path_fn[px.id]}({v}, h)")
 
+    # values of the names and paths only checks read, for the memo (UNSET: the check reads it)
+    anchored_names = {ix.name for ix in index.names}
+    for name, i in index.name_ids.items():
+        if name in anchored_names:
+            continue
+        leaf = var[tuple(name.split("."))]
+        value = (f"({leaf} if type({leaf}) in SCALARS else MISSING if ({leaf} is MISSING or {leaf} is EMPTY) "
+                 f"else UNSET)")
+        seeds.append(f"{name_key(i)}: {'UNSET if ' + alt + ' else ' if alt else ''}{value}")
+    anchored_paths = {px.path for px in index.paths}
+    for path, i in index.path_ids.items():
+        keys = _key_prefix(path)
+        if path in anchored_paths or not keys or len(keys) != len(path):
+            continue
+        leaf = var[keys]
+        seeds.append(f"{path_key(i)}: (UNSET if {leaf} is UNUSUAL else MISSING if {leaf} is EMPTY else {leaf})")
+
     # --- finish: evaluation order, checks, stop
     stops = frozenset(r.ordinal for r in n.rules if r.rule.on_match == "stop")
     R = w.const(rules, "RULES")
     w.emit(1, "if not h: return []")
-    w.emit(1, "if len(h) > 1: h = sorted(set(h))")
+    need = tuple(r.need for r in n.rules)
+    if any(k > 1 for k in need):
+        # a rule is a candidate once each of its counted anchors hit (distinct hit ids)
+        NEED = w.const(need, "NEED")
+        w.emit(1, "if len(h) == 1:")
+        w.emit(2, "r = h[0] >> 4")
+        w.emit(2, f"if {NEED}[r] > 1: return []")
+        w.emit(2, "h = [r]")
+        w.emit(1, "else:")
+        w.emit(2, "c = {}")
+        w.emit(2, "for x in set(h):")
+        w.emit(3, "r = x >> 4")
+        w.emit(3, "c[r] = c.get(r, 0) + 1")
+        w.emit(2, f"h = sorted([r for r, k in c.items() if k >= {NEED}[r]])")
+        w.emit(2, "if not h: return []")
+    else:
+        w.emit(1, "h = [h[0] >> 4] if len(h) == 1 else sorted({x >> 4 for x in h})")
     V: str | None = None
     if not generated and not closures and not stops:
         w.emit(1, f"return [{R}[r] for r in h]")
@@ -539,7 +587,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...]) -> Generat
         w.emit(1, "return out")
     source = "\n".join(parts) + "\n" + "\n".join(w.lines) + "\n"
     code = compile(source, "<rules-engine compiled match>", "exec")
-    exec(code, w.ns)
+    exec(code, w.ns)  # noqa: S102 - our own generated source, built from the IR only
     if V is not None:
         w.ns[V] = tuple(w.ns[f] if isinstance(f, str) else f for f in verifiers)
     return Generated(source, w.ns["match"], generated, closures, cel_fallbacks)
@@ -550,7 +598,7 @@ def _formula_source(f: Formula, w: _Writer, preds: dict[int, str], index: Index,
     if depth > MAX_SOURCE_DEPTH:
         return None
     if isinstance(f, FAtom):
-        return f"memo(m, {f.pid}, {preds[f.pid]}, ev)"
+        return f"{preds[f.pid]}(ev, m)"
     if isinstance(f, FConst):
         return "True" if f.value else "False"
     if isinstance(f, FNot):
@@ -575,8 +623,7 @@ def _keys(f: FPattern, index: Index) -> tuple[tuple[int, str], ...]:
 def _closure(f: Formula, fns: dict[int, runtime.Pred], index: Index) -> runtime.Pred:
     """The same check as :func:`_formula_source`, as nested closures (for formulas too deep for source)."""
     if isinstance(f, FAtom):
-        pid, fn = f.pid, fns[f.pid]
-        return lambda ev, m: runtime.memo(m, pid, fn, ev)
+        return fns[f.pid]
     if isinstance(f, FConst):
         value = f.value
         return lambda ev, m: value

@@ -25,7 +25,7 @@ from typing import Any
 from .. import ir
 from ..decode import EventDecoder, name_splits, plan_decoder
 from .codegen import Generated, generate
-from .index import Index, build_index
+from .index import Index, atom_leaves, build_index
 from .normalize import FieldAtom, Normalised, OpaqueAtom, ValueAtom, normalise
 
 
@@ -36,7 +36,8 @@ class Stats:
     rules: int
     atoms: int  # atom occurrences over all rules
     predicates: int  # distinct atoms
-    paths: int  # names / paths / subtrees the rule set reads
+    paths: int  # names / paths / subtrees the rule set reads (-1: it may read anything)
+    decoded_paths: int  # key paths the partial decoder names (dotted names in every split); -1: full decode
     indexed: int  # predicates used as anchors (looked up, not scanned)
     candidate_only: int  # predicates run only for candidate rules
     exact_rules: int  # rules decided by their anchor alone
@@ -50,7 +51,8 @@ class Stats:
             ("rules", self.rules),
             ("atoms", self.atoms),
             ("distinct predicates", self.predicates),
-            ("paths read", self.paths),
+            ("paths read", self.paths if self.paths >= 0 else "all (a CEL fallback or $ reads anything)"),
+            ("key paths decoded", self.decoded_paths if self.decoded_paths >= 0 else "all (full decode)"),
             ("indexed predicates", self.indexed),
             ("candidate-only predicates", self.candidate_only),
             ("rules decided by the index", self.exact_rules),
@@ -94,7 +96,8 @@ class CompiledRuleSet:
             rules=len(self.rules),
             atoms=n.atom_count,
             predicates=len(n.atoms),
-            paths=len(self.decoder.paths) if self.decoder.paths is not None else len(reads(n) or ()),
+            paths=read_count(n),
+            decoded_paths=len(self.decoder.paths) if self.decoder.paths is not None else -1,
             indexed=len(anchors),
             candidate_only=len(n.atoms) - len(anchors),
             exact_rules=sum(1 for r in n.rules if r.exact),
@@ -103,6 +106,30 @@ class CompiledRuleSet:
             closures=self.generated.closures,
             partial_decode=self.decoder.partial is not None,
         )
+
+
+def read_count(n: Normalised) -> int:
+    """Distinct EventBridge names, expression paths and subtrees read (-1: anything)."""
+    seen: set[Any] = set()
+    for atom in n.atoms:
+        if isinstance(atom, FieldAtom):
+            seen.add(("name", atom.name))
+        elif isinstance(atom, ValueAtom):
+            seen.add(("path", atom.path))
+        elif atom.kind == "cel":
+            from .cel_codegen import compile_cel
+
+            fields = compile_cel(atom.text).fields
+            if fields is None:
+                return -1
+            seen.update(("path", f) for f in fields)
+        else:
+            assert atom.node is not None
+            for path in _expr_paths(atom.node):
+                if path == ():
+                    return -1
+                seen.add(("path", path))
+    return len(seen)
 
 
 def reads(n: Normalised) -> set[tuple[str, ...]] | None:
@@ -182,8 +209,9 @@ STAGES: tuple[tuple[str, str], ...] = (
 def compile_ruleset(rs: ir.RuleSetIR) -> CompiledRuleSet:
     """Compile every enabled rule of ``rs`` into one structure (pure: no I/O, no clock)."""
     n = normalise(rs)
-    index = build_index(n)
+    leaves = atom_leaves(n)  # one exact per-value test per atom, shared by the index and the checks
+    index = build_index(n, leaves)
     rules = tuple(r.rule for r in n.rules)
-    generated = generate(n, index, rules)
+    generated = generate(n, index, rules, leaves)
     decoder = _stage_decoder(n)
     return CompiledRuleSet(rules, n, index, generated, decoder, generated.function)

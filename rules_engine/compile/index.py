@@ -30,17 +30,17 @@ Invariants:
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from .. import ir
-from .normalize import FieldAtom, Normalised, ValueAtom, comparable as _comparable
+from .normalize import FieldAtom, Normalised, ValueAtom
+from .normalize import comparable as _comparable
 from .runtime import field_leaf, inner_leaf, matcher_leaf, value_leaf
 
-Rules: TypeAlias = tuple[int, ...]
+Rules: TypeAlias = tuple[int, ...]  # hit ids (see hit_id), sorted
 Leaf: TypeAlias = Callable[[Any], bool]
 Checked: TypeAlias = tuple[tuple[Leaf, Rules], ...]
 Ranges: TypeAlias = tuple[tuple[Any, ...], Rules]  # thresholds (sorted), rule per threshold
@@ -165,7 +165,7 @@ class PathIndex:
 class Index:
     names: tuple[NameIndex, ...]
     paths: tuple[PathIndex, ...]
-    always: Rules  # candidates for every event (some branch has no indexable atom)
+    always: Rules  # hit ids of the rules that are candidates for every event
     name_ids: dict[str, int]  # every EventBridge name any atom reads -> id (memo key)
     path_ids: dict[ir.Path, int]  # every expression path any atom reads -> id
 
@@ -204,11 +204,11 @@ def _ranges(pairs: list[tuple[Any, int]]) -> Ranges:
     return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
 
-def _still(atoms: tuple[Rules, ...], excluded: frozenset[int]) -> Rules:
+def _still(atoms: tuple[Rules, ...], excluded: Collection[int]) -> Rules:
     return _sorted_rules([r for i, rules in enumerate(atoms) if i not in excluded for r in rules])
 
 
-def _tables(atoms: tuple[Rules, ...], every: Rules, *maps: dict[Any, frozenset[int]]) -> list[dict[Any, Rules] | None]:
+def _tables(atoms: tuple[Rules, ...], every: Rules, *maps: Mapping[Any, Collection[int]]) -> list[dict[Any, Rules] | None]:
     size = sum(len(m) for m in maps) * max(len(every), 1)
     if size > TABLE_BUDGET:
         return [None for _ in maps]
@@ -349,16 +349,37 @@ def _value_entries(acc: _Acc, atom: ValueAtom, rules: Rules) -> None:
             acc.lists["scan"].append((value_leaf(atom.op, atom.operand), rules))
 
 
-def build_index(n: Normalised) -> Index:
+def hit_id(ordinal: int, slot: int) -> int:
+    """What an index bucket holds: the rule's ordinal and which of its counted anchors hit.
+
+    ``(7, 1)`` -> ``113``: a set of hit ids drops an anchor that fired twice
+    (two values of an array, two matchers of one field), so counting them
+    counts distinct anchors.
+    """
+    return ordinal << 4 | slot
+
+
+def atom_leaves(n: Normalised) -> tuple[Leaf | None, ...]:
+    """The exact per-value test of every EventBridge / expression atom (None: opaque), built once."""
+    return tuple(
+        field_leaf(a.matchers) if isinstance(a, FieldAtom) else value_leaf(a.op, a.operand)
+        if isinstance(a, ValueAtom) else None
+        for a in n.atoms
+    )
+
+
+def build_index(n: Normalised, leaves: tuple[Leaf | None, ...] | None = None) -> Index:
     """Stage 3: gather every rule's anchors into per-name and per-path structures."""
-    anchored: dict[int, list[int]] = defaultdict(list)
+    if leaves is None:
+        leaves = atom_leaves(n)
+    anchored: dict[int, list[int]] = defaultdict(list)  # pid -> hit ids (ordinal << 4 | slot)
     always: list[int] = []
     for r in n.rules:
         if r.anchors is None:
-            always.append(r.ordinal)
+            always.append(hit_id(r.ordinal, 0))
         else:
-            for pid in r.anchors:
-                anchored[pid].append(r.ordinal)
+            for slot, pid in enumerate(r.anchors):
+                anchored[pid].append(hit_id(r.ordinal, slot if r.need > 1 else 0))
     name_ids: dict[str, int] = {}
     name_paths: dict[str, tuple[str, ...]] = {}
     path_ids: dict[ir.Path, int] = {}
@@ -378,13 +399,13 @@ def build_index(n: Normalised) -> Index:
         if isinstance(atom, FieldAtom):
             acc = by_name.setdefault(atom.name, _Acc())
             _field_entries(acc, atom, rules)
-            generic_name[atom.name].append((field_leaf(atom.matchers), rules))
+            generic_name[atom.name].append((leaves[pid] or field_leaf(atom.matchers), rules))
         elif isinstance(atom, ValueAtom):
             acc = by_path.setdefault(atom.path, _Acc())
             _value_entries(acc, atom, rules)
-            generic_path[atom.path].append((value_leaf(atom.op, atom.operand), rules))
+            generic_path[atom.path].append((leaves[pid] or value_leaf(atom.op, atom.operand), rules))
         else:  # pragma: no cover - opaque atoms are never anchors
-            raise AssertionError("an opaque atom cannot anchor")
+            raise TypeError("an opaque atom cannot anchor")
         acc.atoms.append(pid)
     names = tuple(
         _name_index(name_ids[name], name, name_paths[name], acc, tuple(generic_name[name]))
@@ -442,9 +463,3 @@ def _path_index(i: int, path: ir.Path, acc: _Acc, generic: Checked) -> PathIndex
         scan=tuple(acc.lists["scan"]),
         generic=generic, atoms=tuple(acc.atoms),
     )  # fmt: skip
-
-
-def segment_of(bounds: tuple[float, ...], x: float) -> int:
-    """The elementary segment holding ``x`` (see :func:`_segments`)."""
-    i = bisect.bisect_left(bounds, x)
-    return 2 * i + 1 if i < len(bounds) and bounds[i] == x else 2 * i

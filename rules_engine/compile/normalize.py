@@ -46,7 +46,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias
 
 from .. import ir
 from ..eval_expr import render_expr
@@ -90,7 +90,7 @@ class OpaqueAtom:
     node: ir.Expr | None = None
 
 
-Atom: TypeAlias = Union[FieldAtom, ValueAtom, OpaqueAtom]
+Atom: TypeAlias = FieldAtom | ValueAtom | OpaqueAtom
 
 # --- formulas -------------------------------------------------------------------------------------
 
@@ -137,7 +137,7 @@ class FPattern:
     names: tuple[str, ...]
 
 
-Formula: TypeAlias = Union[FAtom, FConst, FNot, FAnd, FOr, FPattern]
+Formula: TypeAlias = FAtom | FConst | FNot | FAnd | FOr | FPattern
 
 TRUE = FConst(True)
 FALSE = FConst(False)
@@ -160,6 +160,8 @@ RANK_EXISTS = 9
 RANK_NOT = 10
 RANK_MISSING = 11
 RANK_SCAN = 12
+RANK_WEIGHT = (1, 2, 3, 4, 6, 10, 12, 16, 40, 100, 400, 1000, 1000)
+"""Expected candidates per event of one anchor of each rank, relative: scaled by the atom's users."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +183,16 @@ class Entry:
 class NRule:
     """One enabled rule, normalised.
 
-    ``ordinal`` is its place in evaluation order; ``anchors`` holds one pid
-    per branch (``None``: some branch has no indexable atom, so the rule is a
-    candidate for every event; ``()``: the rule can never match).
+    ``ordinal`` is its place in evaluation order.  ``anchors`` are the atoms
+    the index looks up for it (``None``: some branch has no indexable atom, so
+    the rule is a candidate for every event; ``()``: it can never match), and
+    ``need`` how many of them must hit:
+
+      * a rule of several branches has one anchor per branch, ``need == 1``;
+      * a rule of one branch has its best anchor plus every other selective
+        indexed atom, and ``need == len(anchors)``: the index *counts* hits,
+        so ``STREET = "MASON" and x in [-122.41, -122.40)`` is a candidate only
+        when both hold, and with nothing else left it needs no check at all.
     """
 
     ordinal: int
@@ -192,6 +201,18 @@ class NRule:
     anchors: tuple[int, ...] | None
     exact: bool
     verify: Formula | None  # what is left to check for a candidate (None: exact, nothing)
+    need: int = 1
+
+
+MAX_COUNTED = 15
+"""Most atoms of one rule the index counts (hit ids keep the atom's slot in 4 bits)."""
+
+COUNT_LIMIT = 0
+"""Score (see ``normalise``) up to which an extra atom is counted by the index (0: only the anchor).
+
+Off by default: on the mixed 10,000-rule benchmark, counting (40) cost more in
+hits and tallies (~30 hits per event) than it saved in checks (docs/compile.md).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +312,45 @@ def _pattern(p: ir.EventPattern, it: _Interner) -> Formula:
     names: list[str] = []
     body = _pattern_and(p.root, it, names)
     distinct = sorted(set(names))
-    # Two names can only meet in one array if they start with the same key.
-    heads = Counter(n.split(".", 1)[0] for n in distinct)
-    if any(c > 1 for c in heads.values()):
+    if _may_share_arrays(p.root, distinct):
         return FPattern(body, p, tuple(distinct))
     return body
+
+
+def _heads_repeat(names: Iterable[str]) -> bool:
+    """Do two of these names start with the same key (so one array may hold values of both)?"""
+    return any(c > 1 for c in Counter(n.split(".", 1)[0] for n in set(names)).values())
+
+
+def _may_share_arrays(root: ir.PatternAnd, names: list[str]) -> bool:
+    """Can array consistency reject an event whose fields each hold?
+
+    Only when one branch (one alternative of every ``$or``) tests two names
+    with the same first key: alternatives of a ``$or`` never meet in a state::
+
+        {"a": {"x": [1]}, "$or": [{"a": {"y": [2]}}, {"b": [3]}]}   branch a.x + a.y: yes
+        {"$or": [{"a": {"x": [1]}}, {"a": {"y": [2]}}]}              no branch holds two: no
+    """
+    if not _heads_repeat(names):
+        return False
+    sets = _branch_names(root)
+    return sets is None or any(_heads_repeat(s) for s in sets)
+
+
+def _branch_names(node: ir.PatternAnd) -> list[frozenset[str]] | None:
+    """The names of each branch of a pattern (None: more than MAX_BRANCHES branches)."""
+    acc = [frozenset(".".join(f.path) for f in node.fields)]
+    for group in node.ors:
+        alts: list[frozenset[str]] = []
+        for alt in group.alternatives:
+            sub = _branch_names(alt)
+            if sub is None:
+                return None
+            alts.extend(sub)
+        acc = list({a | b for a in acc for b in alts})
+        if len(acc) > MAX_BRANCHES:
+            return None
+    return acc
 
 
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -568,6 +623,8 @@ def branches(f: Formula) -> list[frozenset[int]]:
             if len(out) > MAX_BRANCHES:
                 return [frozenset()]
         return list(dict.fromkeys(out))
+    if all(isinstance(item, FAtom) for item in f.items):  # the common case: one branch
+        return [frozenset(item.pid for item in f.items if isinstance(item, FAtom))]
     acc: list[frozenset[int]] = [frozenset()]
     for item in f.items:
         sub = branches(item)
@@ -607,23 +664,38 @@ def normalise(rs: ir.RuleSetIR) -> Normalised:
     for _, f in formulas:
         uses.update(set(_pids(f)))
 
-    def score(pid: int) -> tuple[int, int, int]:
+    # How many rules mention each index key (name, kind, key), through any atom: a value many
+    # rules test ("STREET = MISSION", "ST_TYPE = ST") is likely common in events too.
+    popular: Counter[tuple[Any, ...]] = Counter()
+    for pid, got in enumerate(entries):
+        if got is not None:
+            where = _where(atoms[pid])
+            for key in {(where, e.kind, e.key) for e in got}:
+                popular[key] += uses[pid]
+
+    def score(pid: int) -> tuple[int, int]:
+        # expected candidates: how unselective the kind is, times how many rules share the key
+        # ("ST_TYPE = ST" in 70 rules is a worse anchor than one narrow range)
         got = entries[pid]
         assert got is not None
+        where = _where(atoms[pid])
         worst = max(e.rank for e in got)
+        shared = max(popular[(where, e.kind, e.key)] for e in got)
         size = max((len(e.key) for e in got if isinstance(e.key, str)), default=0)
-        return (worst, uses[pid], -size)
+        return (RANK_WEIGHT[worst] * shared, -size)
 
     out: list[NRule] = []
     for ordinal, (rule, f) in enumerate(formulas):
         bs = branches(f)
         anchors: list[int] = []
         for b in bs:
-            indexable = [p for p in b if entries[p] is not None]
+            indexable = sorted((p for p in b if entries[p] is not None), key=lambda p: (score(p), p))
             if not indexable:
                 anchors = []
                 break
-            anchors.append(min(sorted(indexable), key=score))
+            anchors.append(indexable[0])
+            if len(bs) == 1:  # one branch: count every selective atom, not just the best
+                anchors.extend(p for p in indexable[1:MAX_COUNTED] if score(p)[0] <= COUNT_LIMIT)
         anchored: tuple[int, ...] | None
         if not bs:
             anchored = ()  # never matches
@@ -633,16 +705,32 @@ def normalise(rs: ir.RuleSetIR) -> Normalised:
             anchored = tuple(dict.fromkeys(anchors))
         exact = False
         verify: Formula | None = f
+        need = len(anchored) if anchored and len(bs) == 1 else 1
         if f == TRUE:
             exact, verify = True, None
-        elif anchored is not None and len(bs) == 1 and len(anchored) == 1:
-            rest = substitute(f, anchored[0])
+        elif anchored and len(bs) > 1 and _is_or_of(f, set(anchored)):
+            exact, verify = True, None  # any anchor that hits is a whole branch
+        elif anchored and len(bs) == 1:
+            rest = f
+            for pid in anchored:  # each counted atom holds when the rule is a candidate
+                rest = substitute(rest, pid)
             if rest == TRUE:
                 exact, verify = True, None
             else:
                 verify = rest
-        out.append(NRule(ordinal, rule, f, anchored, exact, verify))
+        out.append(NRule(ordinal, rule, f, anchored, exact, verify, need))
     return Normalised(tuple(out), atoms, entries, tuple(uses[p] for p in range(len(atoms))), it.occurrences)
+
+
+def _is_or_of(f: Formula, pids: set[int]) -> bool:
+    """Is ``f`` a disjunction of exactly these atoms (each branch one anchor)?"""
+    if isinstance(f, FAtom):
+        return f.pid in pids
+    return isinstance(f, FOr) and all(_is_or_of(x, pids) for x in f.items)
+
+
+def _where(a: Atom) -> Any:
+    return a.name if isinstance(a, FieldAtom) else a.path if isinstance(a, ValueAtom) else None
 
 
 def _pids(f: Formula) -> Iterable[int]:

@@ -22,13 +22,14 @@ checking): ``pid -> bool`` for atoms, negative keys for values read
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
 from .. import ir
-from ..eval_expr import cidr_test, compare, member, string_test, truth
-from ..eval_pattern import ip_value, looks_like_ip, match_pattern, value_matches
+from ..eval_expr import cidr_test, compare, member, string_test, truth, wildcard_match
+from ..eval_pattern import NUMERIC_LIMIT, ip_value, looks_like_ip, match_pattern, value_matches
 from ..values import MISSING, get_path
 
 Probe = Callable[[Any, list[int]], None]
@@ -46,6 +47,8 @@ class Unusual:
 
 UNUSUAL: Final = Unusual()
 _UNSET: Final = object()
+UNSET: Final = _UNSET
+"""A memo entry meaning "not read yet" (the generated code seeds it when the fast path cannot tell)."""
 SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
@@ -77,7 +80,26 @@ def step(node: Any, key: str, default: Any) -> Any:
     return default
 
 
-def eb_values(event: Any, name: str) -> Any:
+def eb_below(event: Any, name: str, rests: tuple[str, ...], nodes: tuple[Any, ...]) -> Any:
+    """:func:`eb_values`, starting below the objects the fast path already read.
+
+    ``nodes`` are the values the generated code found at each key of the name
+    (no key on the way holds a dot: the caller checked).  The walk starts at
+    the first array on the way, with the rest of the name::
+
+        {"geometry": {"coordinates": [[{"x": 1}, ...]]}}, "geometry.coordinates.x"
+        -> eb_values([[{"x": 1}, ...]], "x")
+    """
+    for j, node in enumerate(nodes):
+        if node is UNUSUAL:
+            return eb_values(nodes[j - 1] if j else event, rests[j])
+    last = nodes[-1]
+    if type(last) is list or type(last) is tuple:
+        return eb_values(last, None)
+    return eb_values(event, name)
+
+
+def eb_values(event: Any, name: str | None) -> Any:
     """All leaf values at the dotted ``name`` (MISSING, a scalar, or :class:`Vals`).
 
     The same walk as ``eval_pattern.field_values`` (keys holding dots included,
@@ -120,7 +142,7 @@ def eb_values(event: Any, name: str) -> Any:
                 found.append(node)
         elif t is dict or (t not in SCALARS and isinstance(node, Mapping)):
             if "." not in rest:  # one key can continue the name: the common case
-                x = node.get(rest, _UNSET) if t is dict else (node[rest] if rest in node else _UNSET)
+                x = node.get(rest, _UNSET)
                 if x is _UNSET:
                     continue
                 if type(x) in SCALARS:
@@ -146,15 +168,137 @@ def ip_key(text: str) -> tuple[int, int] | None:
     return ip_value(text) if looks_like_ip(text) else None
 
 
-def matcher_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
+def wildcard_pieces(pattern: str) -> tuple[str, ...]:
+    """An EventBridge wildcard as its literal pieces between stars: ``"a*b\\*c"`` -> ``("a", "b*c")``.
+
+    ``\\*`` and ``\\\\`` are a literal star and backslash; any other backslash is
+    itself (as ``eval_pattern.wildcard_matches`` reads patterns).
+    """
+    pieces: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
+            cur.append(pattern[i + 1])
+            i += 2
+            continue
+        if c == "*":
+            pieces.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    pieces.append("".join(cur))
+    return tuple(pieces)
+
+
+def wildcard_leaf(pattern: str) -> Callable[[Any], bool]:
+    """``eval_pattern.wildcard_matches`` as linear scans (``eval_expr.wildcard_match``: first piece a
+    prefix, last a suffix, each middle piece at its leftmost place, which is always a best choice
+    when ``*`` is the only wildcard).  Same verdicts, tested against the reference leaf."""
+    pieces = wildcard_pieces(pattern)
+    first, last = pieces[0], pieces[-1]
+
     def leaf(x: Any) -> bool:
-        return value_matches(m, x)
+        return isinstance(x, str) and x.startswith(first) and x.endswith(last) and wildcard_match(pieces, x)
 
     return leaf
 
 
+_ORDER: Final = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq}
+_LIMIT: Final = NUMERIC_LIMIT
+
+
+def _plain(x: Any) -> bool:
+    """A value whose type the shortcuts below decide: the JSON scalars, and arrays / objects."""
+    t = type(x)
+    return t is str or t is bool or x is None or t is float or t is int or t is list or t is dict
+
+
+def matcher_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
+    """``value_matches(m, x)`` with shortcuts for the common matchers on plain JSON values.
+
+    Each shortcut answers only for the types it names and defers every other
+    value (subclasses, Decimals, …) to the reference leaf; the differential
+    tests hold them to the reference on every JSON type.
+    """
+
+    def slow(x: Any) -> bool:
+        return value_matches(m, x)
+
+    if isinstance(m, ir.MWildcard):
+        return wildcard_leaf(m.pattern)
+    if isinstance(m, ir.MExact):
+        v = m.value
+        if isinstance(v, str) and ip_value(v) is None:
+            return lambda x: x == v and isinstance(x, str)
+        if v is None or isinstance(v, bool):
+            return lambda x: x is v
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and -_LIMIT <= v <= _LIMIT:
+
+            def exact_number(x: Any) -> bool:
+                t = type(x)
+                if t is float or t is int:
+                    return bool(x == v)
+                return False if _plain(x) else slow(x)
+
+            return exact_number
+        return slow
+    if isinstance(m, (ir.MPrefix, ir.MSuffix)) and not m.ignore_case:
+        affix, prefix = m.value, isinstance(m, ir.MPrefix)
+
+        def affix_leaf(x: Any) -> bool:
+            if type(x) is str:
+                return x.startswith(affix) if prefix else x.endswith(affix)
+            return False if _plain(x) else slow(x)
+
+        return affix_leaf
+    if isinstance(m, ir.MNumeric):
+        conds = tuple((_ORDER[op], v) for op, v in m.conditions)
+
+        def numeric(x: Any) -> bool:
+            t = type(x)
+            if t is float or t is int:
+                return -_LIMIT <= x <= _LIMIT and all(f(x, v) for f, v in conds)
+            return False if _plain(x) else slow(x)
+
+        if len(conds) == 1:
+            (f1, v1), = conds
+
+            def numeric(x: Any) -> bool:
+                t = type(x)
+                if t is float or t is int:
+                    return -_LIMIT <= x <= _LIMIT and bool(f1(x, v1))
+                return False if _plain(x) else slow(x)
+
+        elif len(conds) == 2:
+            (f1, v1), (f2, v2) = conds
+
+            def numeric(x: Any) -> bool:
+                t = type(x)
+                if t is float or t is int:
+                    return -_LIMIT <= x <= _LIMIT and bool(f1(x, v1)) and bool(f2(x, v2))
+                return False if _plain(x) else slow(x)
+
+        return numeric
+    if isinstance(m, ir.MAnythingBut) and all(isinstance(i, ir.MExact) and isinstance(i.value, str) for i in m.inner):
+        excluded = frozenset(i.value for i in m.inner if isinstance(i, ir.MExact))
+
+        def anything_but(x: Any) -> bool:
+            t = type(x)
+            if t is str:
+                return x not in excluded
+            return True if (t is bool or x is None or t is float or t is int) else slow(x)
+
+        return anything_but
+    return slow
+
+
 def inner_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
     """Does one value match a matcher inside ``anything-but`` (no IP spelling rule there)?"""
+    if isinstance(m, ir.MWildcard):
+        return wildcard_leaf(m.pattern)
 
     def leaf(x: Any) -> bool:
         return value_matches(m, x, ip_exact=False)
@@ -164,17 +308,35 @@ def inner_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
 
 def field_leaf(matchers: tuple[ir.Matcher, ...]) -> Callable[[Any], bool]:
     """Does one value satisfy the field (exists matchers aside)?"""
-    others = tuple(m for m in matchers if not isinstance(m, ir.MExists))
-    present = any(isinstance(m, ir.MExists) and m.present for m in matchers)
-
-    def leaf(x: Any) -> bool:
-        return present or any(value_matches(m, x) for m in others)
-
-    return leaf
+    if any(isinstance(m, ir.MExists) and m.present for m in matchers):
+        return lambda x: True  # a value is there
+    leaves = tuple(matcher_leaf(m) for m in matchers if not isinstance(m, ir.MExists))
+    if len(leaves) == 1:
+        return leaves[0]
+    return lambda x: any(leaf(x) for leaf in leaves)
 
 
 def value_leaf(op: str, operand: Any) -> Callable[[Any], bool]:
-    """The exact test of an expression atom on the single value ``v`` (MISSING when absent)."""
+    """The exact test of an expression atom on the single value ``v`` (MISSING when absent).
+
+    Shortcuts for equality and ordering against a string or a number decide
+    the plain JSON types and defer anything else to ``eval_expr.compare``.
+    """
+    if op == "==" and isinstance(operand, str):
+        return lambda v: v == operand and isinstance(v, str)
+    if op == "==" and (operand is None or isinstance(operand, bool)):
+        return lambda v: v is operand
+    numeric = isinstance(operand, (int, float)) and not isinstance(operand, bool)
+    if op in ("==", "<", "<=", ">", ">=") and (numeric or isinstance(operand, str)):
+        fn = _ORDER["=" if op == "==" else op]
+
+        def ordered(v: Any) -> bool:
+            t = type(v)
+            if (t is float or t is int) if numeric else t is str:
+                return bool(fn(v, operand))
+            return False if (_plain(v) or v is MISSING) else compare(op, v, operand)
+
+        return ordered
     if op in ("==", "!=", "<", "<=", ">", ">="):
         return lambda v: compare(op, v, operand)
     if op in ("in", "not in"):
@@ -192,9 +354,15 @@ def value_leaf(op: str, operand: Any) -> Callable[[Any], bool]:
 # --- predicates used when a candidate is checked ------------------------------------------------
 
 
-def field_pred(key: int, name: str, matchers: tuple[ir.Matcher, ...]) -> Pred:
+def field_pred(key: int, name: str, matchers: tuple[ir.Matcher, ...], pid: int | None = None,
+               leaf: Callable[[Any], bool] | None = None) -> Pred:
+    """An EventBridge atom for candidate checks: the name's values come from (and go to) the memo.
+
+    With ``pid`` (an atom several rules use) the verdict is memoised too; ``leaf`` is the
+    atom's per-value test when already built.
+    """
     missing_ok = any(isinstance(m, ir.MExists) and not m.present for m in matchers)
-    leaf = field_leaf(matchers)
+    leaf = leaf or field_leaf(matchers)
 
     def pred(ev: Any, m: dict[int, Any]) -> bool:
         v = m.get(key, _UNSET)
@@ -206,17 +374,36 @@ def field_pred(key: int, name: str, matchers: tuple[ir.Matcher, ...]) -> Pred:
             return any(leaf(x) for x in v)
         return leaf(v)
 
-    return pred
+    def shared(ev: Any, m: dict[int, Any]) -> bool:
+        r = m.get(pid)  # type: ignore[arg-type]
+        if r is None:
+            r = m[pid] = pred(ev, m)  # type: ignore[index]
+        return bool(r)
+
+    return pred if pid is None else shared
 
 
-def value_pred(key: int, path: ir.Path, op: str, operand: Any) -> Pred:
-    leaf = value_leaf(op, operand)
+def value_pred(key: int, path: ir.Path, op: str, operand: Any, pid: int | None = None,
+               leaf: Callable[[Any], bool] | None = None) -> Pred:
+    leaf = leaf or value_leaf(op, operand)
 
     def pred(ev: Any, m: dict[int, Any]) -> bool:
         v = m.get(key, _UNSET)
         if v is _UNSET:
             v = m[key] = get_path(ev, path)
         return leaf(v)
+
+    return pred if pid is None else memoised(pid, pred)
+
+
+def memoised(pid: int, fn: Pred) -> Pred:
+    """``fn`` evaluated at most once per event (its verdict kept in the memo under ``pid``)."""
+
+    def pred(ev: Any, m: dict[int, Any]) -> bool:
+        r = m.get(pid)
+        if r is None:
+            r = m[pid] = fn(ev, m)
+        return bool(r)
 
     return pred
 
@@ -228,7 +415,7 @@ def expr_pred(node: ir.Expr) -> Pred:
         from . import expr_codegen  # type: ignore[attr-defined,unused-ignore]
 
         fn = expr_codegen.compile_predicate(node)
-    except Exception:  # not written yet, or cannot compile this node: the reference is exact
+    except Exception:  # noqa: BLE001 - cannot compile this node: the reference evaluator is exact
         fn = None
     if fn is not None:
         compiled = fn
@@ -263,13 +450,6 @@ def consistent(ev: Any, m: dict[int, Any], pattern: ir.EventPattern, keys: tuple
     return True
 
 
-def memo(m: dict[int, Any], pid: int, fn: Pred, ev: Any) -> bool:
-    r = m.get(pid)
-    if r is None:
-        r = m[pid] = fn(ev, m)
-    return bool(r)
-
-
 def generic_probe(atoms: tuple[tuple[Callable[[Any], bool], tuple[int, ...]], ...], x: Any, h: list[int]) -> None:
     """Index probe for a value of a type the generated code does not special-case."""
     for leaf, rules in atoms:
@@ -278,24 +458,28 @@ def generic_probe(atoms: tuple[tuple[Callable[[Any], bool], tuple[int, ...]], ..
 
 
 __all__ = [
+    "EMPTY",
     "MISSING",
     "SCALARS",
+    "UNSET",
     "UNUSUAL",
     "Vals",
     "cel_pred",
-    "EMPTY",
-    "step",
     "consistent",
+    "eb_below",
     "eb_values",
     "expr_pred",
     "field_leaf",
     "field_pred",
     "generic_probe",
-    "inner_leaf",
     "get_path",
+    "inner_leaf",
     "ip_key",
     "matcher_leaf",
-    "memo",
+    "memoised",
+    "step",
     "value_leaf",
     "value_pred",
+    "wildcard_leaf",
+    "wildcard_pieces",
 ]

@@ -99,11 +99,15 @@ def _without_where(a: Atom) -> str:
 
 
 def show_stats(c: CompiledRuleSet, compile_seconds: float | None = None, fmt: str = "text") -> str:
-    rows = c.stats().rows()
+    stats = c.stats()
+    if fmt == "json":
+        data: dict[str, Any] = {f: getattr(stats, f) for f in stats.__dataclass_fields__}
+        if compile_seconds is not None:
+            data["compile_ms"] = round(compile_seconds * 1000, 3)
+        return json.dumps(data, indent=2) + "\n"
+    rows = stats.rows()
     if compile_seconds is not None:
         rows.append(("compile time", f"{compile_seconds * 1000:.1f} ms"))
-    if fmt == "json":
-        return json.dumps({k.replace(" ", "_"): v for k, v in rows}, indent=2) + "\n"
     width = max(len(k) for k, _ in rows)
     return "".join(f"{k:<{width}}  {v}\n" for k, v in rows)
 
@@ -152,8 +156,8 @@ def show_tree(c: CompiledRuleSet) -> str:
     n = c.normalised
     s = c.stats()
     out = [
-        f"{s.rules} rules, {s.predicates} distinct predicates ({s.atoms} uses), {len(m.by_where)} names/paths; "
-        f"{s.indexed} looked up by the index, {s.candidate_only} checked on candidates only"
+        (f"{s.rules} rules, {s.predicates} distinct predicates ({s.atoms} uses), {len(m.by_where)} names/paths; "
+         f"{s.indexed} looked up by the index, {s.candidate_only} checked on candidates only")
     ]
     for where in sorted(m.by_where):
         pids = m.by_where[where]
