@@ -14,13 +14,15 @@ second for
 * ``transform only``    - ``Router.route`` with the matched rules known in advance
                           (what transforms and decisions cost on their own);
 
-best of several runs over the same pre-decoded events, in CPU time of the process.  Like an event-ruler
+the median of several rounds over the same pre-decoded events, in CPU time of the process; the
+three measurements alternate within each round, so they see the same machine load.  Like an event-ruler
 benchmark it is also a correctness check: every event must give exactly one
 decision, for the expected rule, with the expected payload.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -72,16 +74,22 @@ def events() -> list[dict[str, Any]]:
     return out
 
 
-def rate(fn: Callable[[dict[str, Any]], Any], evs: list[dict[str, Any]], rounds: int) -> float:
-    """Events per second of CPU time of this process (one thread, so one core): on a shared
+def seconds(fn: Callable[[dict[str, Any]], Any], evs: list[dict[str, Any]]) -> float:
+    """CPU time of this process for one pass (one thread, so one core): on a shared
     machine, wall-clock time would also count the time other processes had the CPU."""
-    best = float("inf")
+    t0 = time.process_time()
+    for ev in evs:
+        fn(ev)
+    return time.process_time() - t0
+
+
+def rates(fns: list[Callable[[dict[str, Any]], Any]], evs: list[dict[str, Any]], rounds: int) -> list[float]:
+    """Median events/s of each function, measured side by side (alternating within each round)."""
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(rounds):
-        t0 = time.process_time()
-        for ev in evs:
-            fn(ev)
-        best = min(best, time.process_time() - t0)
-    return len(evs) / best
+        for i, fn in enumerate(fns):
+            samples[i].append(seconds(fn, evs))
+    return [len(evs) / statistics.median(s) for s in samples]
 
 
 def main(argv: list[str]) -> int:
@@ -106,11 +114,11 @@ def main(argv: list[str]) -> int:
     by_name = {r.name: r for r in rs.ir.rules}
     matched = {id(ev): [by_name[name] for name in rs.match(ev)] for ev in evs}
 
-    match_only = rate(rs.match, evs, rounds)
-    both = rate(rs.evaluate, evs, rounds)
-    transform_only = rate(lambda ev: router.route(ev, matched[id(ev)]), evs, rounds)
+    match_only, both, transform_only = rates(
+        [rs.match, rs.evaluate, lambda ev: router.route(ev, matched[id(ev)])], evs, rounds
+    )
 
-    print(f"{RULES} rules, {len(evs)} decoded events, engine={engine}, one core, best of {rounds}")
+    print(f"{RULES} rules, {len(evs)} decoded events, engine={engine}, one core, median of {rounds} rounds")
     print(f"  match only          {match_only:>12,.0f} events/s  ({1e6 / match_only:6.2f} µs/event)")
     print(f"  match + transform   {both:>12,.0f} events/s  ({1e6 / both:6.2f} µs/event)")
     print(f"  transform only      {transform_only:>12,.0f} events/s  ({1e6 / transform_only:6.2f} µs/event)")
