@@ -19,9 +19,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import codes
-from .errors import Diagnostic, RuleError, render_github, render_json, render_text, sort_diagnostics
-from .loader import MAX_FILE_BYTES, LoadResult, discover_sets, format_of, load_paths
+from .errors import Diagnostic, RuleError, render_github, render_text, sort_diagnostics
+from .loader import MAX_FILE_BYTES, LoadResult, discover_sets, load_paths
 
 EXIT_OK = 0
 EXIT_FAIL = 1
