@@ -21,7 +21,9 @@ Invariants:
   * ``h`` collects hit ids (``ordinal << 4 | slot``, see ``index.hit_id``);
     duplicates are harmless (a set sorts them back into evaluation order);
   * a rule in ``h`` whose ``VER[r]`` is None matched (exact anchor); any other
-    is checked by ``VER[r](ev, m)`` over the per-event memo ``m``;
+    is checked by ``VER[r](ev, m)`` over the per-event memo ``m``, or, when the
+    event is plain (every name one scalar or nothing, see :class:`_Fast`) and
+    ``FAST[r]`` is not None, by ``FAST[r](m)``: the same verdict, cheaper;
   * the output is in evaluation order and stops after the first matching
     ``on_match: stop`` rule, exactly as ``reference.matching_rules``.
 """
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ir
-from ..eval_pattern import NUMERIC_LIMIT
+from ..eval_pattern import NUMERIC_LIMIT, ip_value
 from . import runtime
 from .index import Index, NameIndex, Negative, PathIndex
 from .normalize import (
@@ -52,6 +54,11 @@ from .normalize import (
 
 MAX_SOURCE_DEPTH = 40
 """Formulas nested deeper than this are checked by closures (the Python parser limits nesting)."""
+
+
+MANY_RULES = 1000
+"""Above this many rules, a rule with a fast check (:class:`_Fast`) gets its general check as closures:
+events that are not plain are rare there, and compiling source for both costs ~40% more compile time."""
 
 
 def name_key(i: int) -> int:
@@ -458,17 +465,30 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     verifiers: list[Any] = [None] * len(rules)
     generated = closures = 0
     parts: list[str] = []
+    seeded = _seeded_keys(index)
+    fast: list[Any] = [None] * len(rules)
+    many = len(rules) > MANY_RULES
     for r in n.rules:
         if r.verify is None or r.anchors == ():
             continue
+        single = _single_field(r.verify, n, index, got)
+        quick = None if single else _Fast(w, n, index, got, seeded).source(r.verify)
+        if single is not None:  # one field test: a closure, no source to compile
+            fast[r.ordinal] = single
+        elif quick is not None:
+            parts.append(f"def _w{r.ordinal}(m):\n    return {quick}\n")
+            fast[r.ordinal] = f"_w{r.ordinal}"
         if isinstance(r.verify, FAtom):  # one atom left to check: its predicate is the check
             verifiers[r.ordinal] = fns[r.verify.pid]
             generated += 1
             continue
-        src = _formula_source(r.verify, w, preds, index)
+        src = None if (many and fast[r.ordinal] is not None) else _formula_source(r.verify, w, preds, index)
         if src is None:
             verifiers[r.ordinal] = _closure(r.verify, fns, index)
-            closures += 1
+            if fast[r.ordinal] is None:
+                closures += 1
+            else:
+                generated += 1
             continue
         parts.append(f"def _v{r.ordinal}(ev, m):\n    return {src}\n")
         verifiers[r.ordinal] = f"_v{r.ordinal}"
@@ -567,11 +587,13 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     else:
         w.emit(1, "h = [h[0] >> 4] if len(h) == 1 else sorted({x >> 4 for x in h})")
     V: str | None = None
+    F: str | None = None
     if not generated and not closures and not stops:
         w.emit(1, f"return [{R}[r] for r in h]")
     else:
         if generated or closures:
             V = w.const(tuple(verifiers), "VER")
+        F = w.const(tuple(fast), "FAST") if any(f is not None for f in fast) else None
         w.emit(1, "out = []")
         if V:
             w.emit(1, "m = None")
@@ -579,8 +601,16 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
         if V:
             w.emit(2, f"f = {V}[r]")
             w.emit(2, "if f is not None:")
-            w.emit(3, "if m is None: m = {" + ", ".join(seeds) + "}")
-            w.emit(3, "if not f(ev, m): continue")
+            w.emit(3, "if m is None:")
+            w.emit(4, "m = {" + ", ".join(seeds) + "}")
+            if F:
+                w.emit(4, f"plain = {_plain_test(seeded, index)}")
+            if F:
+                w.emit(3, f"if plain and (g := {F}[r]) is not None:")
+                w.emit(4, "if not g(m): continue")
+                w.emit(3, "elif not f(ev, m): continue")
+            else:
+                w.emit(3, "if not f(ev, m): continue")
         w.emit(2, f"out.append({R}[r])")
         if stops:
             w.emit(2, f"if r in {w.const(stops, 'STOP')}: break")
@@ -590,6 +620,8 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     exec(code, w.ns)  # noqa: S102 - our own generated source, built from the IR only
     if V is not None:
         w.ns[V] = tuple(w.ns[f] if isinstance(f, str) else f for f in verifiers)
+    if F is not None:
+        w.ns[F] = tuple(w.ns[f] if isinstance(f, str) else f for f in fast)
     return Generated(source, w.ns["match"], generated, closures, cel_fallbacks)
 
 
@@ -614,6 +646,124 @@ def _formula_source(f: Formula, w: _Writer, preds: dict[int, str], index: Index,
         return None
     word = " and " if isinstance(f, FAnd) else " or "
     return "(" + word.join(p for p in parts if p is not None) + ")"
+
+
+def _seeded_keys(index: Index) -> frozenset[int]:
+    """Memo keys ``match`` always seeds (every name; the paths it reads through object keys only)."""
+    keys = {name_key(i) for i in index.name_ids.values()}
+    anchored = {px.path for px in index.paths}
+    for path, i in index.path_ids.items():
+        prefix = _key_prefix(path)
+        if path in anchored or (prefix and len(prefix) == len(path)):
+            keys.add(path_key(i))
+    return frozenset(keys)
+
+
+class _Fast:
+    """A rule's check on a *plain* event, as one expression over the memo ``m`` alone.
+
+    Plain (``match`` tests it once per event, when it builds the memo): every
+    name holds one scalar or nothing (no array on the way, no key with a dot)
+    and every path ``match`` seeds is read.  Then no value came through an
+    array, every ``FPattern``'s consistency holds, and each atom is its
+    per-value test on a memo entry, with no call for the common matchers::
+
+        def _w6(m):
+            return (m[-13] == '034' and ((x := m[-15]) is not MISSING and L9948(x)))
+
+    (``m[-13] == '034'`` needs no MISSING test: MISSING equals no string.)
+
+    ``source`` gives None (the rule has no fast check: the general one runs)
+    for a formula too deep, an opaque atom or a path ``match`` does not seed.
+    """
+
+    def __init__(self, w: _Writer, n: Normalised, index: Index,
+                 leaves: tuple[Callable[[Any], bool] | None, ...], seeded: frozenset[int]) -> None:
+        self.w, self.n, self.index, self.leaves, self.seeded = w, n, index, leaves, seeded
+
+    def source(self, f: Formula, depth: int = 0) -> str | None:
+        if depth > MAX_SOURCE_DEPTH:
+            return None
+        if isinstance(f, FAtom):
+            return self._atom(f.pid)
+        if isinstance(f, FConst):
+            return "True" if f.value else "False"
+        if isinstance(f, FNot):
+            inner = self.source(f.item, depth + 1)
+            return None if inner is None else f"(not {inner})"
+        if isinstance(f, FPattern):  # consistency holds: no value came through an array
+            return self.source(f.body, depth + 1)
+        parts = [self.source(x, depth + 1) for x in f.items]
+        if any(p is None for p in parts):
+            return None
+        word = " and " if isinstance(f, FAnd) else " or "
+        return "(" + word.join(p for p in parts if p is not None) + ")"
+
+    def _atom(self, pid: int) -> str | None:
+        atom, leaf = self.n.atoms[pid], self.leaves[pid]
+        if isinstance(atom, ValueAtom):
+            key = path_key(self.index.path_ids[atom.path])
+            if leaf is None or key not in self.seeded:
+                return None
+            return f"{self.w.const(leaf, 'L')}(m[{key}])"
+        if not isinstance(atom, FieldAtom) or leaf is None:
+            return None
+        x = f"m[{name_key(self.index.name_ids[atom.name])}]"
+        missing_ok = any(isinstance(m, ir.MExists) and not m.present for m in atom.matchers)
+        test = _inline_leaf(self.w, atom.matchers, "x")
+        if test is None:
+            test = f"{self.w.const(leaf, 'L')}(x)"
+        elif not missing_ok and test.startswith("x "):  # == / in: false on MISSING already
+            return x + test[1:]
+        return f"((x := {x}) is MISSING or {test})" if missing_ok else f"((x := {x}) is not MISSING and {test})"
+
+
+def _single_field(f: Formula, n: Normalised, index: Index,
+                  leaves: tuple[Callable[[Any], bool] | None, ...]) -> Callable[[Any], bool] | None:
+    """The fast check (see :class:`_Fast`) of a formula that is one EventBridge atom, as a closure."""
+    while isinstance(f, FPattern):
+        f = f.body
+    if not isinstance(f, FAtom):
+        return None
+    atom, leaf = n.atoms[f.pid], leaves[f.pid]
+    if not isinstance(atom, FieldAtom) or leaf is None:
+        return None
+    missing_ok = any(isinstance(m, ir.MExists) and not m.present for m in atom.matchers)
+    return runtime.plain_field(name_key(index.name_ids[atom.name]), leaf, missing_ok, atom.matchers)
+
+
+def _plain_test(seeded: frozenset[int], index: Index) -> str:
+    """Source of "the memo ``m`` is plain" (see :class:`_Fast`)."""
+    names = {name_key(i) for i in index.name_ids.values()}
+    tests = [f"((x := m[{k}]) is MISSING or type(x) in SCALARS)" if k in names else f"m[{k}] is not UNSET"
+             for k in sorted(seeded, reverse=True)]
+    return " and ".join(tests) or "True"
+
+
+def _inline_leaf(w: _Writer, matchers: tuple[ir.Matcher, ...], x: str) -> str | None:
+    """The per-value test of common matchers on ``x`` (a plain scalar, never MISSING) as source.
+
+    The same verdicts as ``runtime.matcher_leaf`` on plain scalars, the only values
+    that reach it (an exact-type str equals a str and no other scalar).  None: call the leaf.
+    """
+    if any(isinstance(m, ir.MExists) for m in matchers):
+        return None
+    exact = [m.value for m in matchers if isinstance(m, ir.MExact) and isinstance(m.value, str)
+             and ip_value(m.value) is None]
+    tests: list[str] = []
+    if len(exact) > 1:
+        tests.append(f"{x} in {w.const(frozenset(exact), 'XSET')}")
+    elif exact:
+        tests.append(f"{x} == {exact[0]!r}")
+    for m in matchers:
+        if isinstance(m, ir.MExact) and isinstance(m.value, str) and ip_value(m.value) is None:
+            continue
+        if isinstance(m, (ir.MPrefix, ir.MSuffix)) and not m.ignore_case:
+            method = "startswith" if isinstance(m, ir.MPrefix) else "endswith"
+            tests.append(f"(type({x}) is str and {x}.{method}({m.value!r}))")
+        else:
+            return None
+    return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
 
 
 def _keys(f: FPattern, index: Index) -> tuple[tuple[int, str], ...]:

@@ -396,6 +396,22 @@ def value_pred(key: int, path: ir.Path, op: str, operand: Any, pid: int | None =
     return pred if pid is None else memoised(pid, pred)
 
 
+def plain_field(key: int, leaf: Callable[[Any], bool], missing_ok: bool,
+                matchers: tuple[ir.Matcher, ...]) -> Callable[[dict[int, Any]], bool]:
+    """An EventBridge atom on a *plain* memo (``m[key]``: one scalar or MISSING, see ``codegen._Fast``).
+
+    One exact string (not an IP literal) is a comparison: a plain scalar equals it only when it is that str.
+    """
+    if not missing_ok and len(matchers) == 1:
+        (m,) = matchers
+        if isinstance(m, ir.MExact) and isinstance(m.value, str) and ip_value(m.value) is None:
+            value = m.value
+            return lambda memo: bool(memo[key] == value)
+    if missing_ok:
+        return lambda memo: (x := memo[key]) is MISSING or leaf(x)
+    return lambda memo: (x := memo[key]) is not MISSING and leaf(x)
+
+
 def memoised(pid: int, fn: Pred) -> Pred:
     """``fn`` evaluated at most once per event (its verdict kept in the memo under ``pid``)."""
 
@@ -477,6 +493,7 @@ __all__ = [
     "ip_key",
     "matcher_leaf",
     "memoised",
+    "plain_field",
     "step",
     "value_leaf",
     "value_pred",
