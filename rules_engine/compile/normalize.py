@@ -51,6 +51,7 @@ from typing import Any, TypeAlias
 from .. import ir
 from ..eval_expr import render_expr
 from ..eval_pattern import NUMERIC_LIMIT, ip_value
+from .runtime import wildcard_pieces
 
 MAX_BRANCHES = 64
 """Most branches a rule expands to for anchoring; bigger products drop a constraint instead."""
@@ -458,23 +459,10 @@ def _filter(f: ir.Filter, it: _Interner) -> Formula:
 
 def _wild_parts(pattern: str) -> tuple[str, str, bool]:
     """(literal prefix, literal suffix, has a star) of an EventBridge wildcard (escapes resolved)."""
-    tokens: list[str | None] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
-            tokens.append(pattern[i + 1])
-            i += 2
-            continue
-        tokens.append(None if c == "*" else c)
-        i += 1
-    if None not in tokens:
-        return "".join(t for t in tokens if t is not None), "", False
-    first = tokens.index(None)
-    last = len(tokens) - 1 - tokens[::-1].index(None)
-    prefix = "".join(t for t in tokens[:first] if t is not None)
-    suffix = "".join(t for t in tokens[last + 1 :] if t is not None)
-    return prefix, suffix, True
+    pieces = wildcard_pieces(pattern)
+    if len(pieces) == 1:
+        return pieces[0], "", False
+    return pieces[0], pieces[-1], True
 
 
 def comparable(v: Any) -> bool:
