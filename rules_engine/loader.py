@@ -120,12 +120,11 @@ def collect_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(
-                str(Path(root) / f)
-                for root, dirs, names in os.walk(path)
-                for f in names
-                if format_of(f) is not None and not f.startswith(".")
-            )
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, .venv, editor folders
+                found.extend(str(Path(root) / f) for f in names if format_of(f) and not f.startswith("."))
+            found.sort()
             if not found:
                 diags.append(codes.NO_RULE_FILES.at(None, path=p))
             files.extend(found)

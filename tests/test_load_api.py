@@ -153,3 +153,12 @@ def test_sample_rules_all_load() -> None:
     for files in sets:
         rs = rules_engine.load(*files)
         assert rs.rules
+
+
+def test_hidden_folders_are_not_searched(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text("targets:\n  out: {type: stdout}\nrules:\n  - name: r\n    targets: [out]\n    when: x == 1\n")
+    hidden = tmp_path / ".git"
+    hidden.mkdir()
+    (hidden / "broken.yaml").write_text("rules: [\n")
+    rs = rules_engine.load(str(tmp_path))
+    assert [r.name for r in rs.rules] == ["r"]
