@@ -120,7 +120,7 @@ def collect_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = []
+            found: list[str] = []
             for root, dirs, names in os.walk(path):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, .venv, editor folders
                 found.extend(str(Path(root) / f) for f in names if format_of(f) and not f.startswith("."))
