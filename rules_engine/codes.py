@@ -169,8 +169,7 @@ TOO_MANY_INPUT_VARIABLES = _c(
 INPUT_TEMPLATE_INVALID = _c("E373", "invalid input template", "input template: {detail}")
 KEEP_ARRAY_INDEX = _c("E374", "keep path indexes an array", "keep {path}: {detail}")
 
-# --- E4xx: compile ----------------------------------------------------------------------
-COMPILE_LIMIT = _c("E401", "rule set too large to compile", "{detail}")
+# --- E4xx: compile (none yet: every checked rule set compiles) ---------------------------
 
 # --- E5xx: evaluation --------------------------------------------------------------------
 EVENT_JSON = _c("E501", "malformed event", "event is not valid JSON: {detail}")

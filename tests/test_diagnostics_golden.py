@@ -270,7 +270,6 @@ CALLS.update({
 
 # Codes reserved for later stages, without a producer yet; each must name its stage.
 RESERVED = {
-    "E401": "compile limits (the compiler issue)",
 }
 
 
