@@ -1,4 +1,5 @@
-"""Shared test helpers: paths to the shared corpus, golden-file comparison."""
+"""Shared test setup: the hypothesis profiles and golden-file comparison (the shared corpus
+readers are in corpus.py)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,7 @@ settings.register_profile(
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-
-
-def shared_path(*parts: str) -> Path:
-    """A path inside ../shared; skips the calling test when that folder is absent."""
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"shared corpus not found at {p} (it lives beside the project root as ../shared)")
-    return p
 
 
 class Golden:

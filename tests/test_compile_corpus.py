@@ -13,33 +13,20 @@ Every test here skips with a clear message when ``../shared`` is absent.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import json5
 import orjson
 import pytest
 
+import corpus
+from corpus import LARGE_PAYLOAD_PATTERNS, TEMPLATES, case_params, duplicate_key_case, large_payload, load_case, require
 from rules_engine import ir
 from rules_engine.compile.compiled import CompiledRuleSet, compile_ruleset
 from rules_engine.pattern import parse_pattern_json
 from rules_engine.reference import matching_rules
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-LOCALSTACK = SHARED / "corpus" / "localstack-event-patterns"
-TEMPLATES = LOCALSTACK / "event_pattern_templates"
-CITYLOTS = SHARED / "corpus" / "citylots"
-ABSENT = f"shared corpus folder {SHARED} is absent"
-
-
-def _require(path: Path) -> None:
-    if not SHARED.is_dir():
-        pytest.skip(ABSENT)
-    assert path.exists(), f"{path} is missing from the shared corpus"
-
 
 def _one_rule(pattern_text: str, name: str = "p") -> ir.RuleSetIR:
     pattern, diags = parse_pattern_json(pattern_text)
@@ -57,47 +44,27 @@ def _verdicts(rs: ir.RuleSetIR, event_text: str) -> tuple[bool, bool, bool]:
     )
 
 
-def _cases() -> list[Any]:
-    if not TEMPLATES.is_dir():
-        return [pytest.param("", id="corpus-absent", marks=pytest.mark.skip(reason=ABSENT))]
-    return [pytest.param(p.stem, id=p.stem) for p in sorted(TEMPLATES.glob("*.json5")) if not p.stem.endswith("_EXC")]
-
-
-@pytest.mark.parametrize("stem", _cases())
+@pytest.mark.parametrize("stem", case_params(with_exc=False))
 def test_localstack_case(stem: str) -> None:
-    _require(TEMPLATES)
-    case = json5.loads((TEMPLATES / f"{stem}.json5").read_text())
+    pattern, event = load_case(stem)
     expected = not stem.endswith("_NEG")
-    verdicts = _verdicts(_one_rule(json.dumps(case["EventPattern"])), json.dumps(case["Event"]))
+    verdicts = _verdicts(_one_rule(pattern), event)
     assert verdicts == (expected, expected, expected)
 
 
 def test_duplicate_key_case_as_raw_text() -> None:
-    _require(TEMPLATES)
-    pattern = (TEMPLATES / "complex_multi_key_event_pattern.json").read_text()
-    event = (TEMPLATES / "complex_multi_key_event.json").read_text()
+    pattern, event = duplicate_key_case()
     assert _verdicts(_one_rule(pattern), event) == (True, True, True)
 
 
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        pytest.param({"detail-type": ["cmd.documents.generate"]}, id="simple"),
-        pytest.param(
-            {"detail": {"payload.nested.another-level.deep": {"inside-list": [{"prefix": "q-test"}]}}},
-            id="dotted-key-into-array-of-objects",
-        ),
-    ],
-)
+@pytest.mark.parametrize("pattern", LARGE_PAYLOAD_PATTERNS)
 def test_large_complex_payload(pattern: dict[str, Any]) -> None:
-    path = LOCALSTACK / "test_payloads" / "large_complex_payload.json"
-    _require(path)
-    assert _verdicts(_one_rule(json.dumps(pattern)), path.read_text()) == (True, True, True)
+    assert _verdicts(_one_rule(json.dumps(pattern)), large_payload()) == (True, True, True)
 
 
 def test_all_cases_in_one_rule_set() -> None:
     """All AWS cases as one rule set: each event matches its own rule exactly as the reference says."""
-    _require(TEMPLATES)
+    require(TEMPLATES)
     rules, events = [], []
     for p in sorted(TEMPLATES.glob("*.json5")):
         if p.stem.endswith("_EXC"):
@@ -120,12 +87,7 @@ def test_all_cases_in_one_rule_set() -> None:
 
 @pytest.fixture(scope="module")
 def citylots() -> tuple[dict[str, Any], dict[str, Any], list[bytes]]:
-    _require(CITYLOTS / "citylots-50k.jsonl.gz")
-    rules = json.loads((CITYLOTS / "rules.json").read_text())
-    expected = json.loads((CITYLOTS / "expected-counts.json").read_text())
-    with gzip.open(CITYLOTS / "citylots-50k.jsonl.gz", "rb") as fh:
-        lines = fh.read().splitlines()
-    return rules, expected, lines
+    return corpus.citylots()
 
 
 def _cl2_set(patterns: dict[str, Any]) -> CompiledRuleSet:

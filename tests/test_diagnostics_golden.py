@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from rules_engine import codes
-from rules_engine.errors import Diagnostic, RuleError, render_text
-from rules_engine.loader import build, decode, load_paths
+from rules_engine.errors import RuleError, render_text
+from rules_engine.loader import load_paths
 from rules_engine.source import Source
 
 T = "targets:\n  out: {type: stdout}\n"

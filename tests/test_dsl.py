@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +23,6 @@ from rules_engine.syntax.dsl import MAX_SYNTAX_ERRORS, parse_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 L = ir.Literal
-needs_pattern = pytest.mark.skipif(
-    importlib.util.find_spec("rules_engine.pattern") is None, reason="rules_engine.pattern not written yet"
-)
-needs_cel = pytest.mark.skipif(
-    importlib.util.find_spec("rules_engine.cel") is None, reason="rules_engine.cel not written yet"
-)
 
 
 def D(*path: str | int) -> ir.Field:
@@ -330,7 +323,6 @@ def test_target_transform_and_partition() -> None:
     assert t.transform == ir.Transform((ir.SetField(("x",), L(1)),), ir.Envelope())
 
 
-@needs_pattern
 def test_match_filter_lowers_the_pattern() -> None:
     rule = one_rule('match {\n  "source": ["aws.ec2"],\n  "detail": {"n": [{"numeric": [">", 0]}]}\n}')
     (f,) = rule.filters
@@ -339,21 +331,18 @@ def test_match_filter_lowers_the_pattern() -> None:
     assert fields == {("source",): (ir.MExact("aws.ec2"),), ("detail", "n"): (ir.MNumeric(((">", 0.0),)),)}
 
 
-@needs_pattern
 def test_match_filter_errors_point_at_the_json_node() -> None:
     rs, diags = parse('rule r {\n  match {"detail": {"state": [{"prefix": 5}]}}\n}')
     assert rs is None
     assert [(d.code, d.span) for d in diags] == [("E313", Span("t.rules", 2, 42, 2, 43))]
 
 
-@needs_cel
 def test_cel_filter() -> None:
     rule = one_rule("cel 'data.total > 10 && data.name == \"x\"'")
     (f,) = rule.filters
     assert f == ir.Filter("cel", ir.Cel('data.total > 10 && data.name == "x"'))
 
 
-@needs_cel
 def test_cel_errors_point_into_the_string() -> None:
     rs, diags = parse("rule r {\n  cel 'data.total > '\n}")
     assert rs is None
@@ -888,10 +877,6 @@ def test_docs_have_examples() -> None:
 
 @pytest.mark.parametrize(("example", "line"), _doc_examples())
 def test_doc_example_parses(example: str, line: int) -> None:
-    if ("match {" in example and importlib.util.find_spec("rules_engine.pattern") is None) or (
-        "cel " in example and importlib.util.find_spec("rules_engine.cel") is None
-    ):
-        pytest.skip("needs the pattern / CEL modules")
     src = Source("docs/rule-language.md", "\n" * (line - 1) + example)
     rs, diags = parse_rules(src)
     assert diags == [], render_text(diags, {src.name: src})

@@ -37,12 +37,8 @@ PARAMS = [pytest.param(ex, id=f"line{line}:{ex['expr'][:40]}") for line, ex in E
 
 
 def _parse(text: str) -> Any:
-    try:
-        from rules_engine.syntax import dsl
-    except ImportError as err:
-        if err.name in ("rules_engine.syntax.dsl", "rules_engine.syntax"):
-            pytest.skip("the expression parser (rules_engine.syntax.dsl) does not exist yet")
-        raise
+    from rules_engine.syntax import dsl
+
     expr, diags = dsl.parse_expression(text, Embedded.plain("<doc>", text))
     assert not [d for d in diags if d.is_error], [d.message for d in diags]
     assert expr is not None

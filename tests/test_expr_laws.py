@@ -7,7 +7,6 @@ import random
 import re
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -195,12 +194,8 @@ def test_missing_field_makes_every_comparison_false(path: ir.Path, event: Any) -
 
 
 def _parser() -> Any:
-    try:
-        from rules_engine.syntax import dsl
-    except ImportError as err:
-        if err.name in ("rules_engine.syntax.dsl", "rules_engine.syntax"):
-            pytest.skip("the expression parser (rules_engine.syntax.dsl) does not exist yet")
-        raise
+    from rules_engine.syntax import dsl
+
     return dsl
 
 

@@ -11,38 +11,18 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-from pathlib import Path
 from typing import Any
 
-import json5
 import orjson
 import pytest
 
+import corpus
+from corpus import LARGE_PAYLOAD_PATTERNS, LOCALSTACK, TEMPLATES, case_params, duplicate_key_case, large_payload, load_case, require
 from rules_engine.errors import RuleError
 from rules_engine.eval_pattern import match_pattern
 from rules_engine.pattern import lower_pattern, parse_pattern_json, test_event_pattern
 from rules_engine.source import Locator
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-LOCALSTACK = SHARED / "corpus" / "localstack-event-patterns"
-TEMPLATES = LOCALSTACK / "event_pattern_templates"
-CITYLOTS = SHARED / "corpus" / "citylots"
-MISSING = f"shared corpus folder {SHARED} is absent"
-
-
-def _require(path: Path) -> None:
-    if not SHARED.is_dir():
-        pytest.skip(MISSING)
-    assert path.exists(), f"{path} is missing from the shared corpus"
-
-
-def _template_params() -> list[Any]:
-    if not TEMPLATES.is_dir():
-        return [pytest.param("", id="corpus-absent", marks=pytest.mark.skip(reason=MISSING))]
-    return [pytest.param(p.stem, id=p.stem) for p in sorted(TEMPLATES.glob("*.json5"))]
-
 
 def _snapshot_messages() -> dict[str, str]:
     """Stem -> AWS's error message, for every ``_EXC`` case of the snapshot."""
@@ -59,7 +39,7 @@ def _snapshot_messages() -> dict[str, str]:
 
 
 def test_corpus_has_the_documented_case_counts() -> None:
-    _require(TEMPLATES)
+    require(TEMPLATES)
     stems = [p.stem for p in TEMPLATES.glob("*.json5")]
     assert len(stems) == 155
     assert sum(s.endswith("_NEG") for s in stems) == 51
@@ -68,11 +48,9 @@ def test_corpus_has_the_documented_case_counts() -> None:
     assert exc <= set(_snapshot_messages())
 
 
-@pytest.mark.parametrize("stem", _template_params())
+@pytest.mark.parametrize("stem", case_params())
 def test_localstack_case(stem: str) -> None:
-    _require(TEMPLATES)
-    case = json5.loads((TEMPLATES / f"{stem}.json5").read_text())
-    pattern, event = json.dumps(case["EventPattern"]), json.dumps(case["Event"])
+    pattern, event = load_case(stem)
     if stem.endswith("_EXC"):
         expected = _snapshot_messages()[stem]
         with pytest.raises(RuleError) as info:
@@ -85,9 +63,7 @@ def test_localstack_case(stem: str) -> None:
 
 
 def test_duplicate_key_last_occurrence_wins() -> None:
-    _require(TEMPLATES)
-    pattern = (TEMPLATES / "complex_multi_key_event_pattern.json").read_text()
-    event = (TEMPLATES / "complex_multi_key_event.json").read_text()
+    pattern, event = duplicate_key_case()
     assert pattern.count('"location"') == 2, "the case only means something as raw text"
     assert test_event_pattern(pattern, event) is True
     lowered, diags = parse_pattern_json(pattern)
@@ -99,20 +75,9 @@ def test_duplicate_key_last_occurrence_wins() -> None:
     assert field.span.line == 4
 
 
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        pytest.param({"detail-type": ["cmd.documents.generate"]}, id="simple"),
-        pytest.param(
-            {"detail": {"payload.nested.another-level.deep": {"inside-list": [{"prefix": "q-test"}]}}},
-            id="dotted-key-into-array-of-objects",
-        ),
-    ],
-)
+@pytest.mark.parametrize("pattern", LARGE_PAYLOAD_PATTERNS)
 def test_large_complex_payload(pattern: dict[str, Any]) -> None:
-    path = LOCALSTACK / "test_payloads" / "large_complex_payload.json"
-    _require(path)
-    assert test_event_pattern(json.dumps(pattern), path.read_text()) is True
+    assert test_event_pattern(json.dumps(pattern), large_payload()) is True
 
 
 def test_escape_characters_in_exact_values() -> None:
@@ -167,12 +132,8 @@ def test_invalid_event_payloads(event: str, code: str) -> None:
 
 @pytest.fixture(scope="module")
 def citylots() -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
-    _require(CITYLOTS / "citylots-50k.jsonl.gz")
-    rules = json.loads((CITYLOTS / "rules.json").read_text())
-    expected = json.loads((CITYLOTS / "expected-counts.json").read_text())
-    with gzip.open(CITYLOTS / "citylots-50k.jsonl.gz", "rb") as fh:
-        events = [orjson.loads(line) for line in fh]
-    return rules, expected, events
+    rules, expected, lines = corpus.citylots()
+    return rules, expected, [orjson.loads(line) for line in lines]
 
 
 def test_cl2_every_rule_is_valid(citylots: tuple[dict[str, Any], dict[str, Any], list[Any]]) -> None:

@@ -3,7 +3,6 @@ the dry-run of each set's example events is pinned by a golden file."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
