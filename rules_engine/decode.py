@@ -30,7 +30,8 @@ One difference remains, by design: a number literal beyond the double range
 (``1e400``) in a part of the event *no rule reads* makes the full decoder
 fail but is skipped here.  Every event both accept gets the same verdict.
 
-The full event stays available: ``decode_full`` (a transform needs it).
+The full event stays available through ``events.decode_event`` (``RuleSet.evaluate`` uses it,
+because transforms need the whole event).
 """
 
 from __future__ import annotations
@@ -95,9 +96,6 @@ class EventDecoder:
             return partial(data)
         except (msgspec.DecodeError, _Overflow, OverflowError, RecursionError):
             return decode_event(raw, max_bytes)
-
-    def decode_full(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
-        return decode_event(raw, max_bytes)
 
 
 def name_splits(name: str) -> list[tuple[str, ...]] | None:

@@ -28,7 +28,9 @@ def decode_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any], 
     """Decode one event; raise :class:`RuleError` (E501–E504) for bad input."""
     if isinstance(raw, Mapping):
         return dict(raw) if not isinstance(raw, dict) else raw
-    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    # A str is encoded for its size only when it could be over the limit (UTF-8 takes at most 4 bytes a
+    # character), so the common small event costs no copy here.
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) and 4 * len(raw) > max_bytes else len(raw)
     if size > max_bytes:
         raise RuleError([codes.EVENT_TOO_LARGE.at(None, size=size, limit=max_bytes)])
     try:

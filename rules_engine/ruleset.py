@@ -29,11 +29,15 @@ EventInput = Mapping[str, Any] | bytes | bytearray | memoryview | str
 
 
 class Matcher(Protocol):
+    """Matched rules in evaluation order, for a decoded event or for raw JSON."""
+
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]: ...
+
+    def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]: ...
 
 
 class ReferenceMatcher:
-    """Adapter of ``reference.matching_rules`` to the Matcher protocol."""
+    """Adapter of ``reference.matching_rules`` to the Matcher protocol (raw JSON fully decoded)."""
 
     __slots__ = ("_ir",)
 
@@ -42,6 +46,9 @@ class ReferenceMatcher:
 
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
         return matching_rules(self._ir, event)
+
+    def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]:
+        return matching_rules(self._ir, decode_event(raw))
 
 
 def content_version(sources: Sequence[Source]) -> str:
@@ -99,12 +106,9 @@ class RuleSet:
 
         Raw JSON (bytes or str) is decoded only as far as the rules read it (``decode.py``).
         """
-        if not isinstance(event, Mapping):
-            raw = getattr(self._matcher, "matching_raw", None)
-            if raw is not None:
-                return [r.name for r in raw(event)]
-        ev = decode_event(event) if not isinstance(event, Mapping) else event
-        return [r.name for r in self._matcher.matching(ev)]
+        if isinstance(event, Mapping):
+            return [r.name for r in self._matcher.matching(event)]
+        return [r.name for r in self._matcher.matching_raw(event)]
 
     def evaluate(self, event: EventInput, *, now: datetime | None = None) -> list[Decision]:
         """The routing decisions for one event: matched rules' targets with their payloads.
@@ -113,13 +117,12 @@ class RuleSet:
         default route (rule ``"<default>"``) and ``on_error``.  ``now`` is the ingestion time
         transforms may use (``<aws.events.event.ingestion-time>``); this method reads no clock.
         """
-        ev = decode_event(event) if not isinstance(event, Mapping) else event
+        ev = decode_event(event)  # transforms need the whole event, so raw JSON is decoded fully
         return self._router.route(ev, self._matcher.matching(ev), now)
 
     def explain(self, event: EventInput) -> list[RuleVerdict]:
         """For every rule: matched, or the first failing condition and the value it saw."""
-        ev = decode_event(event) if not isinstance(event, Mapping) else event
-        return explain(self.ir, ev)
+        return explain(self.ir, decode_event(event))
 
     def __repr__(self) -> str:
         return f"<RuleSet {len(self.ir.rules)} rules, {len(self.ir.targets)} targets, version {self.version}>"
