@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from .errors import Diagnostic, RuleError, render_github, render_text, sort_diagnostics
 from .loader import MAX_FILE_BYTES, LoadResult, discover_sets, load_paths
+from .ruleset import RuleSet
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -175,6 +176,7 @@ def cmd_dry_run(args: argparse.Namespace, out: TextIO) -> int:
     except RuleError as e:
         sys.stderr.write(render_text(e.diagnostics, e.sources) + "\n")
         return EXIT_FAIL
+    targets_of = {r.name: [t.name for t in r.targets] for r in rs.rules}
     bad = 0
     index = 0
     try:
@@ -188,7 +190,7 @@ def cmd_dry_run(args: argparse.Namespace, out: TextIO) -> int:
                 where = args.event or args.events or "<stdin>"
                 sys.stderr.write(f"{where}:{lineno}: error[{d.code}]: {d.message} (event skipped)\n")
                 continue
-            _print_event(out, args, rs, index, lineno, event)
+            _print_event(out, args, rs, targets_of, index, lineno, event)
     except OSError as e:
         sys.stderr.write(f"rules-engine: error: cannot read events: {e.strerror or e}\n")
         return EXIT_USAGE
@@ -198,15 +200,23 @@ def cmd_dry_run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _print_event(out: TextIO, args: argparse.Namespace, rs: Any, index: int, lineno: int, event: dict[str, Any]) -> None:
+def _print_event(
+    out: TextIO,
+    args: argparse.Namespace,
+    rs: RuleSet,
+    targets_of: dict[str, list[str]],
+    index: int,
+    lineno: int,
+    event: dict[str, Any],
+) -> None:
     event_id = event.get("id")
     names = rs.match(event)
-    by_name = {r.name: r for r in rs.rules}
-    matched = [{"rule": n, "targets": [t.name for t in by_name[n].targets]} for n in names]
+    matched = [(n, targets_of[n]) for n in names]
     verdicts = rs.explain(event) if args.explain else None
-    decisions = rs.evaluate(event, now=getattr(args, "ingestion_time", None))
+    decisions = rs.evaluate(event, now=args.ingestion_time)
     if args.format == "json":
-        obj: dict[str, Any] = {"index": index, "line": lineno, "id": event_id, "version": rs.version, "matched": matched}
+        obj: dict[str, Any] = {"index": index, "line": lineno, "id": event_id, "version": rs.version,
+                               "matched": [{"rule": n, "targets": t} for n, t in matched]}
         if not names and rs.ir.default_targets:
             obj["default_targets"] = [t.name for t in rs.ir.default_targets]
         obj["decisions"] = [d.to_dict() for d in decisions]
@@ -224,9 +234,9 @@ def _print_event(out: TextIO, args: argparse.Namespace, rs: Any, index: int, lin
     else:
         out.write(f"{label}: {len(names)} rule(s) matched\n")
     if verdicts is None:
-        for m in matched:
-            out.write(f"  ✓ {m['rule']} -> {', '.join(m['targets']) or '(no targets)'}\n")
-            _print_decisions(out, decisions, m["rule"], m["targets"])
+        for rule, targets in matched:
+            out.write(f"  ✓ {rule} -> {', '.join(targets) or '(no targets)'}\n")
+            _print_decisions(out, decisions, rule, targets)
         return
     width = max((len(v.rule) for v in verdicts), default=0)
     for v in verdicts:
