@@ -146,8 +146,7 @@ class Router:
                     continue  # routed there already (by an earlier rule, or earlier in this one)
                 if target.transform is None and not errors:
                     # The common case, without detours: nothing can fail here.
-                    d = Decision(plan.name, target.name, payload,
-                                 None if target.partition_key is None else _partition_key(target, event))
+                    d = Decision(plan.name, target.name, payload, _partition_key(target, event))
                 else:
                     d = _decide(plan.name, plan.on_error, target, payload, errors, event, now)
                 out.append(d)
