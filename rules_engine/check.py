@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from . import codes, ir
+from .check_expr import check_expr
 from .errors import Diagnostic
+from .transform import check_transform
 
 BUILTIN_TARGET_TYPES = frozenset({"stdout", "file", "http", "nats", "redis", "amqp", "mqtt"})
 
@@ -47,9 +49,6 @@ def _exprs_of_transform(t: ir.Transform | None) -> Iterator[ir.Expr]:
 
 def check(rs: ir.RuleSetIR, target_types: frozenset[str] = BUILTIN_TARGET_TYPES) -> list[Diagnostic]:
     """Every semantic problem of ``rs`` (unsorted; callers sort)."""
-    from .check_expr import check_expr
-    from .transform import check_transform
-
     diags: list[Diagnostic] = []
 
     # Targets: unique names, known types, dead-letter references.

@@ -20,7 +20,12 @@ from pathlib import Path
 from . import codes, ir
 from .check import BUILTIN_TARGET_TYPES, check
 from .errors import Diagnostic, sort_diagnostics
+from .registry import known_target_types
 from .source import Source, Span
+from .syntax.dsl import parse_rules
+from .syntax.lower_yaml import lower_yaml
+from .syntax.schema import check_schema
+from .syntax.yaml_loader import load_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DSL_SUFFIXES = (".rules",)
@@ -79,13 +84,7 @@ def parse_source(source: Source, fmt: str) -> tuple[ir.RuleSetIR | None, list[Di
     if fmt == "dsl":
         if not _meaningful_dsl(source.text):
             return None, [codes.EMPTY_FILE.at(Span.point(source.name, 1, 1))]
-        from .syntax.dsl import parse_rules
-
         return parse_rules(source)
-    from .syntax.lower_yaml import lower_yaml
-    from .syntax.schema import check_schema
-    from .syntax.yaml_loader import load_yaml
-
     doc, locator, diags = load_yaml(source)
     if diags:
         return None, diags
@@ -216,8 +215,6 @@ def load_paths(
         sources[src.name] = src
         parts.append((src, fmt))
     if target_types is None:
-        from .registry import known_target_types
-
         target_types = known_target_types()
     res = build(parts, target_types)
     res.sources.update(sources)

@@ -17,21 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ir
+from .cel import cel_truth, explain_cel
+from .eval_expr import explain_expr, truth
+from .eval_pattern import explain_pattern, match_pattern
 
 
 def filter_holds(f: ir.Filter, event: Any) -> bool:
     if f.kind == "match":
-        from .eval_pattern import match_pattern
-
         assert isinstance(f.node, ir.EventPattern)
         return match_pattern(f.node, event)
     if f.kind == "cel":
-        from .cel import cel_truth
-
         assert isinstance(f.node, ir.Cel)
         return cel_truth(f.node.source, event)
-    from .eval_expr import truth
-
     assert not isinstance(f.node, ir.EventPattern)
     return truth(f.node, event)
 
@@ -39,17 +36,11 @@ def filter_holds(f: ir.Filter, event: Any) -> bool:
 def explain_filter(f: ir.Filter, event: Any) -> str | None:
     """None when the filter holds; else why not, with the value seen."""
     if f.kind == "match":
-        from .eval_pattern import explain_pattern
-
         assert isinstance(f.node, ir.EventPattern)
         return explain_pattern(f.node, event)
     if f.kind == "cel":
-        from .cel import explain_cel
-
         assert isinstance(f.node, ir.Cel)
         return explain_cel(f.node.source, event)
-    from .eval_expr import explain_expr
-
     assert not isinstance(f.node, ir.EventPattern)
     return explain_expr(f.node, event)
 

@@ -30,7 +30,9 @@ from typing import Any, cast
 from lark import Token
 
 from .. import codes, ir
+from ..cel import check_cel
 from ..errors import Diagnostic, sort_diagnostics
+from ..pattern import lower_pattern
 from ..source import Embedded, Locator, Pointer, Span
 from .dsl import FileSpans, Node, Spans
 from .lower_expr import AnyNode, ExprLowerer, as_token, as_tree, present
@@ -392,8 +394,6 @@ class FileLowerer(ExprLowerer):
         )
 
     def pattern(self, node: Node) -> ir.EventPattern | None:
-        from ..pattern import lower_pattern  # written alongside; imported when a pattern appears
-
         acc = _Json()
         ok, value = self.json(node, (), acc)
         if not ok:
@@ -405,8 +405,6 @@ class FileLowerer(ExprLowerer):
         return pattern
 
     def cel(self, tok: Token) -> ir.Cel | None:
-        from ..cel import check_cel
-
         text = self.string(tok)
         if text is None:
             return None

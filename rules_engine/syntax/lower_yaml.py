@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import codes, ir
+from .. import ir
+from ..cel import check_cel
 from ..errors import Diagnostic
-from ..source import Locator, Pointer
+from ..pattern import lower_pattern
+from ..source import Embedded, Locator, Pointer
+from .dsl import parse_expression, parse_path
 
 # Keys of a target mapping that are not adapter options.
 _TARGET_RESERVED = ("type", "transform", "partition_key")
@@ -29,19 +32,13 @@ class _Lowerer:
 
     # --- leaves -------------------------------------------------------------------
     def expr(self, text: str, ptr: Pointer) -> ir.Expr | None:
-        from .dsl import parse_expression
-
         node, diags = parse_expression(text, self.loc.embedded(ptr, text))
         self.diags.extend(diags)
         return node
 
     def path(self, text: str, ptr: Pointer, key: bool = False) -> ir.Path | None:
-        from .dsl import parse_path
-
         if key:
             sp = self.loc.key(ptr)
-            from ..source import Embedded
-
             where = Embedded.plain(sp.file, text, sp.line, sp.column)
         else:
             where = self.loc.embedded(ptr, text)
@@ -50,8 +47,6 @@ class _Lowerer:
         return node
 
     def cel(self, text: str, ptr: Pointer) -> ir.Cel:
-        from ..cel import check_cel
-
         self.diags.extend(check_cel(text, self.loc.embedded(ptr, text)))
         return ir.Cel(text, self.loc.value(ptr))
 
@@ -155,8 +150,6 @@ class _Lowerer:
     def rule(self, raw: dict[str, Any], ptr: Pointer) -> ir.Rule:
         filters: list[ir.Filter] = []
         if "match" in raw:
-            from ..pattern import lower_pattern
-
             pat, diags = lower_pattern(raw["match"], self.loc, ptr + ("match",))
             self.diags.extend(diags)
             if pat is not None:
@@ -195,9 +188,3 @@ def lower_yaml(doc: dict[str, Any], locator: Locator) -> tuple[ir.RuleSetIR, lis
     meta = ir.freeze(doc.get("metadata") or {})
     rs = ir.RuleSetIR(targets, rules, defaults, doc.get("deduplicate", True), meta, (locator.file,))
     return rs, lw.diags
-
-
-def empty_file_diagnostic(file: str) -> Diagnostic:
-    from ..source import Span
-
-    return codes.EMPTY_FILE.at(Span.point(file, 1, 1))
