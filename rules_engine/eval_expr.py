@@ -253,12 +253,12 @@ def compile_regex(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-@functools.lru_cache(maxsize=256)
-def parse_wildcard(pattern: str) -> tuple[str, ...] | None:
-    """A ``like`` pattern as its literal pieces between ``*`` (``None`` when invalid).
+def split_wildcard(pattern: str, *, strict: bool) -> tuple[str, ...] | None:
+    """A ``*`` pattern as its literal pieces between stars: ``"a*b\\*c"`` -> ``("a", "b*c")``.
 
-    ``"a*b\\*c"`` -> ``("a", "b*c")``.  ``\\*`` is a literal star and ``\\\\`` a
-    literal backslash; any other backslash is invalid.
+    ``\\*`` is a literal star and ``\\\\`` a literal backslash.  Any other backslash
+    is invalid when ``strict`` (the expression language's ``like``: ``None``) and
+    itself otherwise (EventBridge's ``wildcard``, whose syntax pattern.py checks).
     """
     pieces: list[str] = []
     cur: list[str] = []
@@ -266,11 +266,12 @@ def parse_wildcard(pattern: str) -> tuple[str, ...] | None:
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            if i + 1 >= len(pattern) or pattern[i + 1] not in "*\\":
+            if i + 1 < len(pattern) and pattern[i + 1] in "*\\":
+                cur.append(pattern[i + 1])
+                i += 2
+                continue
+            if strict:
                 return None
-            cur.append(pattern[i + 1])
-            i += 2
-            continue
         if c == "*":
             pieces.append("".join(cur))
             cur = []
@@ -279,6 +280,12 @@ def parse_wildcard(pattern: str) -> tuple[str, ...] | None:
         i += 1
     pieces.append("".join(cur))
     return tuple(pieces)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_wildcard(pattern: str) -> tuple[str, ...] | None:
+    """A ``like`` pattern as its literal pieces between ``*`` (``None`` when invalid)."""
+    return split_wildcard(pattern, strict=True)
 
 
 def wildcard_match(pieces: tuple[str, ...], text: str) -> bool:

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .. import ir
-from ..eval_expr import cidr_test, compare, member, string_test, truth, wildcard_match
+from ..eval_expr import cidr_test, compare, member, split_wildcard, string_test, truth, wildcard_match
 from ..eval_pattern import NUMERIC_LIMIT, ip_value, looks_like_ip, match_pattern, value_matches
 from ..values import MISSING, get_path
 
@@ -169,28 +169,11 @@ def ip_key(text: str) -> tuple[int, int] | None:
 
 
 def wildcard_pieces(pattern: str) -> tuple[str, ...]:
-    """An EventBridge wildcard as its literal pieces between stars: ``"a*b\\*c"`` -> ``("a", "b*c")``.
-
-    ``\\*`` and ``\\\\`` are a literal star and backslash; any other backslash is
-    itself (as ``eval_pattern.wildcard_matches`` reads patterns).
-    """
-    pieces: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
-            cur.append(pattern[i + 1])
-            i += 2
-            continue
-        if c == "*":
-            pieces.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    pieces.append("".join(cur))
-    return tuple(pieces)
+    """An EventBridge wildcard as its literal pieces between stars: ``"a*b\\*c"`` -> ``("a", "b*c")``
+    (a backslash before anything but ``*`` or ``\\`` is itself, as ``eval_pattern`` reads patterns)."""
+    pieces = split_wildcard(pattern, strict=False)
+    assert pieces is not None  # only strict splitting refuses a pattern
+    return pieces
 
 
 def wildcard_leaf(pattern: str) -> Callable[[Any], bool]:
