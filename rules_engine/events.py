@@ -19,6 +19,7 @@ import orjson
 from . import codes
 from .errors import RuleError
 from .source import Span
+from .values import type_name
 
 MAX_EVENT_BYTES = 1024 * 1024
 
@@ -42,17 +43,9 @@ def decode_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any], 
         line, col = getattr(e, "lineno", 1), getattr(e, "colno", 1)
         raise RuleError([codes.EVENT_JSON.at(Span.point(name, line, col), detail=e.msg)]) from None
     if not isinstance(value, dict):
-        raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=_kind(value))])
+        raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=_with_article(type_name(value)))])
     return value
 
 
-def _kind(v: Any) -> str:
-    if isinstance(v, list):
-        return "an array"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float)):
-        return "a number"
-    return "null"
+def _with_article(name: str) -> str:
+    return name if name == "null" else ("an " if name[0] in "aeiou" else "a ") + name
