@@ -69,7 +69,9 @@ class Decision:
     ``action`` is ``"deliver"`` (``error`` set only under ``null_fill``),
     ``"skip"`` (nothing to deliver; ``payload`` is None, ``error`` says why) or
     ``"dead_letter"`` (``payload`` is the original event).  Payloads share
-    unchanged parts with the event: treat them as read-only.
+    unchanged parts with the event: treat them as read-only.  ``version`` is
+    the version (content hash) of the rule set that made the decision
+    (``RuleSet.version``; empty from a router built without one).
     """
 
     rule: str
@@ -79,6 +81,7 @@ class Decision:
     headers: tuple[tuple[str, str], ...] = ()
     error: TransformError | None = None
     action: Action = "deliver"
+    version: str = ""
 
     @property
     def delivered(self) -> bool:
@@ -95,6 +98,8 @@ class Decision:
             d["headers"] = dict(self.headers)
         if self.error is not None:
             d["error"] = self.error.to_dict()
+        if self.version:
+            d["version"] = self.version
         return d
 
 
@@ -124,6 +129,7 @@ class Router:
     rules: Mapping[str, _RulePlan]
     defaults: tuple[_TargetPlan, ...]
     deduplicate: bool
+    version: str = ""
 
     def route(self, event: Mapping[str, Any], matched: Sequence[ir.Rule], now: datetime | None = None) -> list[Decision]:
         """The decisions for ``event`` given the rules that matched it (in evaluation order).
@@ -146,9 +152,10 @@ class Router:
                     continue  # routed there already (by an earlier rule, or earlier in this one)
                 if target.transform is None and not errors:
                     # The common case, without detours: nothing can fail here.
-                    d = Decision(plan.name, target.name, payload, _partition_key(target, event))
+                    d = Decision(plan.name, target.name, payload, _partition_key(target, event),
+                                 version=self.version)
                 else:
-                    d = _decide(plan.name, plan.on_error, target, payload, errors, event, now)
+                    d = _decide(plan.name, plan.on_error, target, payload, errors, event, now, self.version)
                 out.append(d)
                 if seen is not None and d.action != "skip":
                     seen.add(target.name)
@@ -156,7 +163,7 @@ class Router:
             for target in self.defaults:
                 if seen is not None and target.name in seen:
                     continue
-                d = _decide(DEFAULT_RULE, "skip", target, event, (), event, now)
+                d = _decide(DEFAULT_RULE, "skip", target, event, (), event, now, self.version)
                 out.append(d)
                 if seen is not None and d.action != "skip":
                     seen.add(target.name)
@@ -174,16 +181,17 @@ def _partition_key(target: _TargetPlan, event: Mapping[str, Any]) -> str | None:
 
 
 def _decide(rule: str, on_error: ir.OnError, target: _TargetPlan, payload: Any,
-            errors: tuple[TransformError, ...], event: Mapping[str, Any], now: datetime | None) -> Decision:
+            errors: tuple[TransformError, ...], event: Mapping[str, Any], now: datetime | None,
+            version: str) -> Decision:
     if target.transform is not None and (not errors or on_error == "null_fill"):
         payload, more = target.transform.run(payload, event, rule, now, on_error == "null_fill")
         errors += more
     key = _partition_key(target, event)
     if not errors:
-        return Decision(rule, target.name, payload, key)
+        return Decision(rule, target.name, payload, key, version=version)
     error = errors[0]
     if on_error == "null_fill":
-        return Decision(rule, target.name, payload, key, (), error)
+        return Decision(rule, target.name, payload, key, (), error, version=version)
     if on_error == "dead_letter":
         headers = (
             (H_ERROR_CODE, error.code),
@@ -192,8 +200,8 @@ def _decide(rule: str, on_error: ir.OnError, target: _TargetPlan, payload: Any,
             (H_RULE, rule),
             (H_TARGET, target.name),
         )
-        return Decision(rule, target.dead_letter or target.name, event, key, headers, error, "dead_letter")
-    return Decision(rule, target.name, None, key, (), error, "skip")
+        return Decision(rule, target.dead_letter or target.name, event, key, headers, error, "dead_letter", version)
+    return Decision(rule, target.name, None, key, (), error, "skip", version)
 
 
 def _target_plan(t: ir.Target | None, name: str) -> _TargetPlan:
@@ -209,8 +217,9 @@ def _target_plan(t: ir.Target | None, name: str) -> _TargetPlan:
     )
 
 
-def compile_router(rs: ir.RuleSetIR) -> Router:
-    """Compile every transform and partition key of ``rs`` once (load time)."""
+def compile_router(rs: ir.RuleSetIR, version: str = "") -> Router:
+    """Compile every transform and partition key of ``rs`` once (load time); every decision
+    the router makes carries ``version``."""
     targets: dict[str, _TargetPlan] = {}
     for t in rs.targets:
         targets.setdefault(t.name, _target_plan(t, t.name))
@@ -229,4 +238,5 @@ def compile_router(rs: ir.RuleSetIR) -> Router:
             r.on_error,
             tuple(plan(ref.name) for ref in r.targets),
         )
-    return Router(MappingProxyType(rules), tuple(plan(ref.name) for ref in rs.default_targets), rs.deduplicate)
+    return Router(MappingProxyType(rules), tuple(plan(ref.name) for ref in rs.default_targets), rs.deduplicate,
+                  version)

@@ -91,7 +91,7 @@ class RuleSet:
 
             self._matcher = compile_ruleset(rs)
         # Transforms and partition keys are compiled here, once, at load time (routing.py).
-        self._router = compile_router(rs)
+        self._router = compile_router(rs, version)  # every Decision carries the version
 
     @property
     def rules(self) -> tuple[ir.Rule, ...]:

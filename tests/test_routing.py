@@ -169,7 +169,21 @@ def test_evaluate_accepts_bytes_and_text_and_returns_frozen_decisions() -> None:
     assert ds == rs.evaluate('{"x": 1}') == rs.evaluate({"x": 1})
     with pytest.raises(dataclasses.FrozenInstanceError):
         ds[0].target = "z"  # type: ignore[misc]
-    assert ds[0].to_dict() == {"rule": "high", "target": "b", "payload": {"x": 1}, "partition_key": None}
+    assert ds[0].to_dict() == {"rule": "high", "target": "b", "payload": {"x": 1}, "partition_key": None,
+                               "version": rs.version}
+
+
+def test_every_decision_carries_the_rule_set_version() -> None:
+    """Deliver, skip, dead-letter and default-route decisions all say which rules made them."""
+    rs = load("targets:\n  a: {type: stdout, dead_letter: dl}\n  b: {type: stdout}\n  dl: {type: stdout}\n"
+              "  d: {type: stdout}\ndefault_targets: [d]\n"
+              "rules:\n  - {name: ok, when: x == 1, targets: [b]}\n"
+              "  - {name: bad, when: x == 1, on_error: dead_letter, transform: {rename: {nope: y}}, targets: [a]}\n")
+    decisions = rs.evaluate({"x": 1}) + rs.evaluate({"x": 2})
+    assert sorted(d.action for d in decisions) == ["dead_letter", "deliver", "deliver"]
+    assert {d.version for d in decisions} == {rs.version} and len(rs.version) == 16
+    other = load(ORDER)
+    assert other.version != rs.version and {d.version for d in other.evaluate({"x": 11})} == {other.version}
 
 
 def test_now_is_the_ingestion_time() -> None:
@@ -204,8 +218,10 @@ def test_dry_run_json_has_decisions(tmp_path: Any, capsys: pytest.CaptureFixture
     events.write_text('{"x": 2}\n{"x": "s"}\n', encoding="utf-8")
     assert main(["dry-run", "--rules", str(rules), "--events", str(events), "--format", "json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    version = lines[0]["version"]
     assert lines[0]["decisions"][0] == {"rule": "r", "target": "a", "payload": {"x": 2, "cents": 200, "ok": 1},
-                                        "partition_key": None}
+                                        "partition_key": None, "version": version}
+    assert version == rules_engine.load(str(rules)).version and lines[1]["decisions"][0]["version"] == version
     assert lines[1]["decisions"][0]["action"] == "skip"
     assert lines[1]["decisions"][0]["error"]["code"] == "E511"
     assert main(["dry-run", "--rules", str(rules), "--events", str(events)]) == 0

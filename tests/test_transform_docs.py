@@ -42,7 +42,9 @@ def _load(text: str, fmt: str) -> rules_engine.RuleSet:
 
 
 def _decisions(rs: rules_engine.RuleSet, event: dict[str, Any]) -> list[dict[str, Any]]:
-    return [d.to_dict() for d in rs.evaluate(event, now=NOW)]
+    # The version is the content hash of the example's text (it differs between the YAML and the
+    # rule-language form of one example); the page documents the rest of the decision.
+    return [{k: v for k, v in d.to_dict().items() if k != "version"} for d in rs.evaluate(event, now=NOW)]
 
 
 def test_the_page_has_examples() -> None:
