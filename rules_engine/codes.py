@@ -190,6 +190,31 @@ CEL_EVAL_ERROR = _c("E521", "CEL evaluation error", "CEL error: {detail}")
 CEL_NOT_BOOL = _c("E522", "CEL filter is not a bool", "CEL expression evaluated to {kind} {value}, not a bool")
 
 # --- E6xx: delivery ---------------------------------------------------------------------
+# E650..E699: the sidecar (serve/): E650..E659 its config file, E660..E679 HTTP ingest refusals
+# (each answered with the HTTP status in serve/errors.py), E680..E699 broker sources.
+SIDECAR_UNKNOWN_OPTION = _c("E650", "unknown sidecar option", "unknown option {name!r} in {where}")
+SIDECAR_WRONG_TYPE = _c("E651", "wrong type in sidecar config", "{where} must be {expected}, not {found}")
+SIDECAR_BAD_VALUE = _c("E652", "invalid value in sidecar config", "{where}: {detail}")
+SIDECAR_UNREADABLE = _c("E653", "cannot read sidecar config", "cannot read sidecar config {path!r}: {detail}")
+SIDECAR_SECRET = _c("E654", "secret not available", "{where}: {detail}")
+CE_MISSING_ATTRIBUTE = _c("E660", "missing CloudEvents attribute", "missing required CloudEvents attribute {name!r}{where}")
+CE_PERCENT_ENCODING = _c("E661", "invalid percent-encoding", "header {header!r} is not valid percent-encoded UTF-8: {detail}")
+CE_SPECVERSION = _c("E662", "unsupported CloudEvents version", "unsupported CloudEvents specversion {version!r}; this sidecar reads 1.0")
+CE_BAD_JSON = _c("E663", "request body is not valid JSON", "{what} is not valid JSON: {detail}")
+CE_NOT_OBJECT = _c("E664", "wrong JSON shape", "{what} must be {expected}, not {found}")
+BODY_TOO_LARGE = _c("E665", "request body too large", "request body is larger than the limit of {limit} bytes")
+BATCH_TOO_LARGE = _c("E666", "batch too large", "batch holds {count} events, more than the limit of {limit}")
+CE_TOO_DEEP = _c("E667", "event nested too deep", "{what} is nested deeper than {limit} levels")
+UNSUPPORTED_MEDIA_TYPE = _c("E668", "unsupported media type", "cannot read Content-Type {content_type!r}: {detail}")
+UNAUTHORIZED = _c("E669", "not authenticated", "{detail}")
+FORBIDDEN_EVENT = _c("E670", "event not allowed for this publisher", "publisher {publisher!r} may not send {attribute} {value!r}")
+QUEUE_FULL = _c("E671", "ingest queue full", "the ingest queue is full ({size} jobs); retry after {retry_after} s")
+NOT_DELIVERED = _c("E672", "decisions not delivered", "{failed} decision(s) could neither be delivered nor dead-lettered; retry the request")
+ACK_TIMEOUT = _c("E673", "delivery not confirmed in time", "delivery was not confirmed within {timeout} s; the event may still be delivered")
+CE_BAD_ATTRIBUTE = _c("E674", "invalid CloudEvents attribute", "CloudEvents attribute {name!r}: {detail}")
+RELOAD_REFUSED = _c("E675", "reload refused", "the new rule set has errors; version {version} keeps serving")
+SHUTTING_DOWN = _c("E676", "shutting down", "the sidecar is shutting down and accepts no new events")
+HEADERS_TOO_LARGE = _c("E677", "request headers too large", "request headers are larger than the limit of {limit} bytes")
 
 # --- Warnings -----------------------------------------------------------------------------
 UNUSED_TARGET = _c("W301", "unused target", "target {name!r} is not used by any rule")

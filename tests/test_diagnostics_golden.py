@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from serve_diagnostics import SERVE_CALLS
 
 from rules_engine import codes
 from rules_engine.errors import RuleError, render_text
@@ -267,6 +268,8 @@ CALLS.update({
     "E514": _transform_error("      set: {data.n: {cel: 'int(data.s)'}}\n", {"x": 1, "data": {"s": "abc"}}),
     "E515": _transform_error("      envelope: {type: data.n, source: \"'/x'\"}\n", {"x": 1, "data": {"n": 3}}),
 })
+
+CALLS.update(SERVE_CALLS)  # the sidecar's codes (tests/serve_diagnostics.py)
 
 # Codes reserved for later stages, without a producer yet; each must name its stage.
 RESERVED = {

@@ -1,0 +1,379 @@
+"""The sidecar's ASGI application: a list of routes over thin handlers (parse, call the core, render).
+
+Position in the pipeline::
+
+    HTTP ──▶ **create_app** routes ──▶ binding.read_events ──▶ Pipeline (queue) ──▶ Dispatcher
+                                   ──▶ LiveRuleSet (evaluate, explain, reload, status)
+
+Endpoints (docs/sidecar.md): ``POST /events`` (ingest; answers after every decision was delivered or
+dead-lettered), ``POST /evaluate`` and ``POST /explain`` (dry runs, nothing delivered), ``POST /-/reload``,
+``GET /rules``, ``GET /livez``, ``GET /readyz``, ``GET /metrics``.  The lifespan starts and stops what the app
+owns: the dispatcher, the pipeline's workers and any extra services (the reloader, broker sources).
+
+The app is ``routes`` + ``middleware``; a later console mounts itself beside them (``app.routes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import hmac
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any, Protocol
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import codes
+from ..errors import RuleError
+from .binding import read_events
+from .config import SidecarConfig
+from .errors import IngestError, error_body
+from .metrics import CONTENT_TYPE_LATEST, DeliveryObserver, Metrics
+from .pipeline import JobResult, Pipeline
+from .ports import DispatcherPort, LiveRules
+
+__all__ = ["Service", "SidecarState", "create_app"]
+
+log = logging.getLogger("rules_engine.serve")
+
+
+class Service(Protocol):
+    """Something the app's lifespan starts after the pipeline and stops before it (reloader, sources)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+@dataclass(slots=True)
+class SidecarState:
+    """What the handlers share; one per app (``app.state.sidecar``)."""
+
+    config: SidecarConfig
+    live: LiveRules
+    dispatcher: DispatcherPort
+    metrics: Metrics
+    pipeline: Pipeline
+    tokens: Mapping[str, str]  # bearer token -> publisher name (empty: no authentication)
+    publishers: Mapping[str, Any]  # publisher name -> PublisherConfig
+
+
+def _refuse(err: IngestError, metrics: Metrics) -> Response:
+    metrics.events_rejected.labels(err.diagnostic.code).inc()
+    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+
+def _check_headers(request: Request, st: SidecarState) -> None:
+    limit = st.config.limits.max_header_bytes
+    size = sum(len(k) + len(v) + 4 for k, v in request.scope["headers"])
+    if size > limit:
+        raise IngestError.of(431, codes.HEADERS_TOO_LARGE, limit=limit)
+
+
+def _authenticate(request: Request, st: SidecarState) -> str | None:
+    """The publisher a request's bearer token names (``None`` when authentication is off).
+
+    Every configured token is compared, each in constant time, so timing tells nothing of which one
+    nearly matched.  Neither the token nor the header is ever logged.
+    """
+    if not st.tokens:
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        raise IngestError.of(401, codes.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer realm="rules-engine"'},
+                             detail="a bearer token is required (Authorization: Bearer <token>)")
+    given = presented.strip().encode("utf-8", "surrogateescape")
+    found: str | None = None
+    for token, publisher in st.tokens.items():
+        if hmac.compare_digest(given, token.encode("utf-8")):
+            found = publisher
+    if found is None:
+        raise IngestError.of(401, codes.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                             detail="the bearer token is not valid")
+    return found
+
+
+def _allowed(publisher: str | None, events: Sequence[Mapping[str, Any]], st: SidecarState) -> None:
+    """A publisher sends only the CloudEvents ``source`` and ``type`` values it was given."""
+    if publisher is None:
+        return
+    p = st.publishers[publisher]
+    for ev in events:
+        for attr, patterns in (("source", p.sources), ("type", p.types)):
+            if not patterns:
+                continue
+            value = ev.get(attr)
+            if not isinstance(value, str) or not any(fnmatch.fnmatchcase(value, pat) for pat in patterns):
+                raise IngestError.of(403, codes.FORBIDDEN_EVENT, publisher=publisher, attribute=attr,
+                                     value=str(value))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise IngestError.of(413, codes.BODY_TOO_LARGE, limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestError.of(413, codes.BODY_TOO_LARGE, limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _events_of(request: Request, st: SidecarState) -> tuple[str, list[dict[str, Any]], str | None]:
+    _check_headers(request, st)
+    publisher = _authenticate(request, st)
+    body = await _read_body(request, st.config.limits.max_body_bytes)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+    mode, events = read_events(request.headers.get("content-type"), headers, body,
+                               max_batch=st.config.limits.max_batch_events)
+    _allowed(publisher, events, st)
+    return mode, events, publisher
+
+
+def _state(request: Request) -> SidecarState:
+    st: SidecarState = request.app.state.sidecar
+    return st
+
+
+async def post_events(request: Request) -> Response:
+    """Ingest: answer after every decision of every event is delivered or dead-lettered."""
+    st = _state(request)
+    try:
+        if st.pipeline.closing:
+            raise IngestError.of(503, codes.SHUTTING_DOWN, {"Retry-After": "1"})
+        mode, events, _ = await _events_of(request, st)
+        fut = st.pipeline.try_submit(events, "http")
+        if fut is None:
+            ra = st.config.queue.retry_after
+            raise IngestError.of(429, codes.QUEUE_FULL, {"Retry-After": str(ra)}, size=st.pipeline.size,
+                                 retry_after=ra)
+        timeout = st.config.ack_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                res = await asyncio.shield(fut)
+        except TimeoutError:
+            raise IngestError.of(504, codes.ACK_TIMEOUT, timeout=timeout) from None
+    except IngestError as e:
+        return _refuse(e, st.metrics)
+    return _summary(res, mode, st)
+
+
+def _summary(res: JobResult, mode: str, st: SidecarState) -> Response:
+    body: dict[str, Any] = {"mode": mode, **res.to_dict()}
+    if res.ok:
+        return JSONResponse(body, status_code=200)
+    diag = codes.NOT_DELIVERED.at(None, failed=res.failed)
+    st.metrics.events_rejected.labels(diag.code).inc()
+    return JSONResponse({**error_body(503, diag), "summary": body}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def post_evaluate(request: Request) -> Response:
+    """Dry run: the decisions (with payloads) each event would produce; nothing is delivered."""
+    st = _state(request)
+    try:
+        mode, events, _ = await _events_of(request, st)
+    except IngestError as e:
+        return _refuse(e, st.metrics)
+    rs = st.live.current
+    results = [{"id": ev.get("id"), "decisions": [d.to_dict() for d in rs.evaluate(ev)]} for ev in events]
+    return JSONResponse({"version": rs.version, "mode": mode, "events": results})
+
+
+async def post_explain(request: Request) -> Response:
+    """Dry run with reasons: for every rule, matched or the first condition that failed."""
+    st = _state(request)
+    try:
+        mode, events, _ = await _events_of(request, st)
+    except IngestError as e:
+        return _refuse(e, st.metrics)
+    rs = st.live.current
+    results = [{"id": ev.get("id"), "rules": [v.to_dict() for v in rs.explain(ev)],
+                "decisions": [d.to_dict() for d in rs.evaluate(ev)]} for ev in events]
+    return JSONResponse({"version": rs.version, "mode": mode, "events": results})
+
+
+async def post_reload(request: Request) -> Response:
+    """Reload the rules now: 200 with the new version, or 422 with the diagnostics (the old set serves on)."""
+    st = _state(request)
+    try:
+        _check_headers(request, st)
+        _authenticate(request, st)
+    except IngestError as e:
+        return _refuse(e, st.metrics)
+    attempt = await asyncio.to_thread(st.live.reload, "http")
+    body = _jsonable(attempt)
+    if getattr(attempt, "ok", False):
+        return JSONResponse({"ok": True, "version": st.live.current.version, "attempt": body})
+    diag = codes.RELOAD_REFUSED.at(None, version=st.live.current.version)
+    return JSONResponse({**error_body(422, diag), "attempt": body}, status_code=422)
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=_default))
+
+
+async def get_rules(request: Request) -> Response:
+    """The serving rule set and the reload status."""
+    st = _state(request)
+    rs = st.live.current
+    return JSONResponse({
+        "version": rs.version,
+        "rules": [{"name": r.name, "file": r.file, "line": r.span.line, "targets": [t.name for t in r.targets]}
+                  for r in rs.rules],
+        "targets": [{"name": t.name, "type": t.type} for t in rs.targets],
+        "status": _jsonable(st.live.status),
+    })
+
+
+async def get_livez(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _health(value: Any) -> tuple[bool, Any]:
+    ok = getattr(value, "ok", None)
+    if ok is None:
+        ok = getattr(value, "healthy", bool(value))
+    return bool(ok), _jsonable(value)
+
+
+async def get_readyz(request: Request) -> Response:
+    """Ready when rules are loaded, the sidecar is not shutting down, and required targets are reachable."""
+    st = _state(request)
+    rs = st.live.current
+    required = st.config.readiness.targets
+    names = [t.name for t in rs.targets] if required is None else list(required)
+    health = st.dispatcher.health()
+    targets: dict[str, Any] = {}
+    ready = not st.pipeline.closing
+    for name in names:
+        if name not in health:
+            targets[name] = {"ok": False, "detail": "not opened"}
+            ready = False
+            continue
+        ok, detail = _health(health[name])
+        targets[name] = {"ok": ok, "health": detail}
+        ready = ready and ok
+    body = {"ready": ready, "version": rs.version, "closing": st.pipeline.closing, "targets": targets}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def get_metrics(request: Request) -> Response:
+    st = _state(request)
+    st.metrics.queue_depth.set(st.pipeline.depth())
+    return Response(st.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTES = [
+    Route("/events", post_events, methods=["POST"]),
+    Route("/evaluate", post_evaluate, methods=["POST"]),
+    Route("/explain", post_explain, methods=["POST"]),
+    Route("/-/reload", post_reload, methods=["POST"]),
+    Route("/rules", get_rules, methods=["GET"]),
+    Route("/livez", get_livez, methods=["GET"]),
+    Route("/readyz", get_readyz, methods=["GET"]),
+    Route("/metrics", get_metrics, methods=["GET"]),
+]
+
+
+def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPort, *,
+               metrics: Metrics | None = None, tokens: Mapping[str, str] | None = None,
+               services: Sequence[Service] = ()) -> Starlette:
+    """The sidecar app over a live rule set and a dispatcher (built with ``observer=DeliveryObserver(metrics)``).
+
+    ``tokens`` maps bearer tokens to publisher names (``config.read_tokens``); none means no authentication
+    (refused at start when publishers are configured but no tokens were given).
+    """
+    metrics = metrics or Metrics()
+    tokens = dict(tokens or {})
+    if config.auth.publishers and not tokens:
+        raise RuleError([codes.SIDECAR_SECRET.at(None, where="auth.publishers", detail="no token was read")])
+    pipeline = Pipeline(live, dispatcher, metrics, size=config.queue.size, workers=config.queue.workers)
+    state = SidecarState(config, live, dispatcher, metrics, pipeline, tokens,
+                         {p.name: p for p in config.auth.publishers})
+
+    def on_reload(rs: Any, attempt: Any) -> None:
+        metrics.reload_result(True, str(getattr(attempt, "trigger", "unknown")))
+        metrics.serving(rs.version, len(rs.rules))
+        # The dispatcher learns the new targets on the loop (the callback may come from another thread).
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(lambda: _spawn(dispatcher.update_targets(rs.targets)))
+
+    def on_failure(attempt: Any) -> None:
+        metrics.reload_result(False, str(getattr(attempt, "trigger", "unknown")))
+
+    background: set[asyncio.Task[Any]] = set()
+
+    def _spawn(coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    loop: asyncio.AbstractEventLoop
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal loop
+        loop = asyncio.get_running_loop()
+        rs = live.current
+        metrics.serving(rs.version, len(rs.rules))
+        live.subscribe(on_reload, on_failure)
+        await dispatcher.start()
+        await pipeline.start()
+        started: list[Service] = []
+        try:
+            for s in services:
+                await s.start()
+                started.append(s)
+            log.info("sidecar started", extra={"version": rs.version, "rules": len(rs.rules)})
+            yield
+        finally:
+            # Sources stop first (no new work), then accepted work drains, then targets flush and close.
+            for s in reversed(started):
+                try:
+                    await s.stop()
+                except Exception:  # noqa: BLE001 - keep shutting the rest down
+                    log.exception("stopping a service failed")
+            await pipeline.stop(config.drain_timeout)
+            for t in list(background):
+                t.cancel()
+            await dispatcher.close(timeout=max(config.drain_timeout, 1.0))
+            log.info("sidecar stopped")
+
+    app = Starlette(routes=list(ROUTES), lifespan=lifespan)
+    app.state.sidecar = state
+    return app
+
+
+def observer_for(metrics: Metrics) -> DeliveryObserver:
+    """The ``DeliveryObserver`` to hand the dispatcher so its outcomes reach ``metrics``."""
+    return DeliveryObserver(metrics)

@@ -1,0 +1,343 @@
+"""The sidecar's configuration: a YAML file read and checked like a rule file (codes and positions).
+
+Position in the pipeline::
+
+    sidecar.yaml ──load_yaml (positions)──▶ **load_config** ──▶ SidecarConfig ──▶ create_app / run_server
+
+The frozen dataclasses below are the whole schema: :func:`load_config` walks their type hints, so an
+option exists in exactly one place.  Unknown options are E650 (with a "did you mean" note), a value of the
+wrong type E651, a value out of range E652, an unreadable file E653, a token that cannot be read E654.
+Every diagnostic points at the option in the file.  Defaults are chosen for a sidecar on loopback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import codes
+from ..errors import Diagnostic, RuleError
+from ..source import Locator, Pointer, Source
+from ..syntax.yaml_loader import load_yaml
+
+__all__ = [
+    "AuthConfig", "LimitsConfig", "ListenConfig", "LoggingConfig", "PublisherConfig",
+    "QueueConfig", "ReadinessConfig", "ReloadConfig", "SidecarConfig", "SourceConfig", "TlsConfig",
+    "load_config", "parse_config",
+]
+
+
+def _opt(default: Any, minimum: float | None = None, maximum: float | None = None) -> Any:
+    return field(default=default, metadata={"min": minimum, "max": maximum})
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """TLS for the listener; ``client_ca_file`` with ``client_cert: required`` is mTLS."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+    client_cert: Literal["none", "optional", "required"] = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    host: str = "127.0.0.1"
+    port: int = _opt(8080, 0, 65535)
+    tls: TlsConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    max_body_bytes: int = _opt(1024 * 1024, 1)
+    max_batch_events: int = _opt(1000, 1)
+    max_header_bytes: int = _opt(16 * 1024, 256)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """The bounded queue between ingest and dispatch (jobs: one request or one broker fetch each)."""
+
+    size: int = _opt(256, 1)
+    workers: int = _opt(8, 1, 1024)
+    retry_after: int = _opt(1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherConfig:
+    """One producer: its bearer token (from a file or an environment variable) and what it may send.
+
+    ``sources``/``types`` are shell-style patterns (``/checkout/*``); empty means anything.
+    """
+
+    name: str
+    token_env: str | None = None
+    token_file: str | None = None
+    sources: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    publishers: tuple[PublisherConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessConfig:
+    """Targets that must be reachable for ``/readyz``; ``None`` means every target of the rule set."""
+
+    targets: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadConfig:
+    watch: bool = True
+    debounce: float = _opt(0.2, 0.0)
+    poll_interval: float = _opt(2.0, 0.05)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+    access_log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """A durable broker source (acknowledged after delivery)."""
+
+    name: str
+    type: Literal["jetstream"]
+    stream: str
+    subject: str
+    url: str = "nats://127.0.0.1:4222"
+    durable: str = "rules-engine"
+    batch: int = _opt(64, 1, 10_000)
+    max_deliver: int = _opt(5, 1)
+    nak_delay: float = _opt(1.0, 0.0)
+    ack_wait: float = _opt(30.0, 1.0)
+    max_event_bytes: int = _opt(1024 * 1024, 1)
+    dead_letter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarConfig:
+    """Everything ``rules-engine serve`` reads from ``--config`` (every field has a default)."""
+
+    listen: ListenConfig = ListenConfig()
+    limits: LimitsConfig = LimitsConfig()
+    queue: QueueConfig = QueueConfig()
+    auth: AuthConfig = AuthConfig()
+    readiness: ReadinessConfig = ReadinessConfig()
+    reload: ReloadConfig = ReloadConfig()
+    logging: LoggingConfig = LoggingConfig()
+    sources: tuple[SourceConfig, ...] = ()
+    ack_timeout: float = _opt(30.0, 0.1)
+    drain_timeout: float = _opt(20.0, 0.0)
+
+
+def load_config(path: str | os.PathLike[str]) -> SidecarConfig:
+    """Read and check a sidecar config file; raise :class:`RuleError` (E1xx YAML, E65x options)."""
+    name = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        detail = e.strerror.lower() if isinstance(e, OSError) and e.strerror else str(e)
+        raise RuleError([codes.SIDECAR_UNREADABLE.at(None, path=name, detail=detail)]) from None
+    return parse_config(Source(name, text))
+
+
+def parse_config(source: Source) -> SidecarConfig:
+    """Check a sidecar config held in ``source``; raise :class:`RuleError` with every problem found."""
+    value, locator, diags = load_yaml(source)
+    if diags:
+        raise RuleError(diags, {source.name: source})
+    if value is None:
+        value = {}
+    out: list[Diagnostic] = []
+    cfg = _build(SidecarConfig, value, (), locator, out)
+    if isinstance(cfg, SidecarConfig):
+        _check_cross(cfg, value, locator, out)
+    if out or not isinstance(cfg, SidecarConfig):
+        raise RuleError(out, {source.name: source})
+    return cfg
+
+
+def _where(pointer: Pointer) -> str:
+    if not pointer:
+        return "the sidecar config"
+    out = ""
+    for p in pointer:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _found(value: Any) -> str:
+    if value is None:
+        return "null"
+    for kind, word in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+                       (list, "a list"), (dict, "a mapping")):
+        if isinstance(value, kind):
+            return word
+    return type(value).__name__
+
+
+_BAD = object()  # a value that failed its check (already reported)
+
+
+def _build(tp: Any, value: Any, ptr: Pointer, loc: Locator, out: list[Diagnostic]) -> Any:
+    """``value`` converted to type ``tp``, or ``_BAD`` after reporting why not."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _build(args[0], value, ptr, loc, out)
+    if dataclasses.is_dataclass(tp):
+        return _build_section(tp, value, ptr, loc, out)
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            out.append(codes.SIDECAR_WRONG_TYPE.at(loc.value(ptr), where=_where(ptr), expected="a list",
+                                                   found=_found(value)))
+            return _BAD
+        items = [_build(item, v, (*ptr, i), loc, out) for i, v in enumerate(value)]
+        return _BAD if any(v is _BAD for v in items) else tuple(items)
+    if origin is Literal:
+        options = typing.get_args(tp)
+        if value not in options:
+            notes = [f"one of: {', '.join(map(str, options))}"]
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(ptr), notes, where=_where(ptr),
+                                                  detail=f"{value!r} is not allowed"))
+            return _BAD
+        return value
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[tp]
+    if not ok:
+        expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[tp]
+        out.append(codes.SIDECAR_WRONG_TYPE.at(loc.value(ptr), where=_where(ptr), expected=expected,
+                                               found=_found(value)))
+        return _BAD
+    return float(value) if tp is float else value
+
+
+def _build_section(cls: Any, value: Any, ptr: Pointer, loc: Locator, out: list[Diagnostic]) -> Any:
+    if not isinstance(value, dict):
+        out.append(codes.SIDECAR_WRONG_TYPE.at(loc.value(ptr), where=_where(ptr), expected="a mapping",
+                                               found=_found(value)))
+        return _BAD
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    bad = False
+    for key, v in value.items():
+        kptr = (*ptr, key)
+        f = fields.get(key)
+        if f is None:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            notes = [f"did you mean {close[0]!r}?"] if close else [f"known options: {', '.join(fields)}"]
+            out.append(codes.SIDECAR_UNKNOWN_OPTION.at(loc.key(kptr), notes, name=key, where=_where(ptr)))
+            bad = True
+            continue
+        built = _build(hints[key], v, kptr, loc, out)
+        if built is _BAD:
+            bad = True
+            continue
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if isinstance(built, (int, float)) and not isinstance(built, bool) and (
+            (lo is not None and built < lo) or (hi is not None and built > hi)
+        ):
+            rng = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(kptr), where=_where(kptr),
+                                                  detail=f"{built} is out of range: must be {rng}"))
+            bad = True
+            continue
+        kwargs[key] = built
+    missing = [n for n, f in fields.items() if n not in value and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    for n in missing:
+        out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(ptr), where=_where(ptr), detail=f"option {n!r} is required"))
+        bad = True
+    return _BAD if bad else cls(**kwargs)
+
+
+def _check_cross(cfg: SidecarConfig, value: dict[str, Any], loc: Locator, out: list[Diagnostic]) -> None:
+    """Checks between options: one token source per publisher, unique names, TLS files exist."""
+    names: set[str] = set()
+    for i, p in enumerate(cfg.auth.publishers):
+        ptr: Pointer = ("auth", "publishers", i)
+        if (p.token_env is None) == (p.token_file is None):
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(ptr), where=_where(ptr),
+                                                  detail="give exactly one of 'token_env' and 'token_file'"))
+        if p.name in names:
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value((*ptr, "name")), where=_where((*ptr, "name")),
+                                                  detail=f"publisher {p.name!r} is defined twice"))
+        names.add(p.name)
+    tls = cfg.listen.tls
+    if tls is not None:
+        for opt in ("cert_file", "key_file", "client_ca_file"):
+            path = getattr(tls, opt)
+            if path is not None and not Path(path).is_file():
+                tptr: Pointer = ("listen", "tls", opt)
+                out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(tptr), where=_where(tptr),
+                                                      detail=f"no such file {path!r}"))
+        if tls.client_cert != "none" and tls.client_ca_file is None:
+            tptr = ("listen", "tls", "client_cert")
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(tptr), where=_where(tptr),
+                                                  detail="client certificates need 'client_ca_file'"))
+    seen: set[str] = set()
+    for i, s in enumerate(cfg.sources):
+        if s.name in seen:
+            sptr: Pointer = ("sources", i, "name")
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(sptr), where=_where(sptr),
+                                                  detail=f"source {s.name!r} is defined twice"))
+        seen.add(s.name)
+
+
+def read_tokens(cfg: AuthConfig, environ: typing.Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each publisher's bearer token, read once at start: token -> publisher name.
+
+    Raises :class:`RuleError` (E654) when a token is missing or empty.  The error names the variable or
+    file, never the token.
+    """
+    env = os.environ if environ is None else environ
+    tokens: dict[str, str] = {}
+    problems: list[Diagnostic] = []
+    for p in cfg.publishers:
+        where = f"auth.publishers[{p.name}]"
+        token: str | None
+        if p.token_env is not None:
+            token = env.get(p.token_env)
+            if not token:
+                problems.append(codes.SIDECAR_SECRET.at(None, where=where,
+                                                        detail=f"environment variable {p.token_env!r} is not set"))
+                continue
+        else:
+            assert p.token_file is not None
+            try:
+                token = Path(p.token_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                detail = e.strerror.lower() if isinstance(e, OSError) and e.strerror else "not UTF-8 text"
+                problems.append(codes.SIDECAR_SECRET.at(None, where=where,
+                                                        detail=f"cannot read token file {p.token_file!r}: {detail}"))
+                continue
+            if not token:
+                problems.append(codes.SIDECAR_SECRET.at(None, where=where,
+                                                        detail=f"token file {p.token_file!r} is empty"))
+                continue
+        tokens[token] = p.name
+    if problems:
+        raise RuleError(problems)
+    return tokens

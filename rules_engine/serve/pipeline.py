@@ -1,0 +1,186 @@
+"""The bounded queue between ingest and dispatch, and the workers that drain it.
+
+Position in the pipeline::
+
+    POST /events, broker sources ──submit──▶ **Pipeline** (bounded queue) ──workers──▶
+        LiveRuleSet.current.evaluate ──▶ Dispatcher.dispatch ──▶ JobResult (the ack)
+
+A job is one request or one broker fetch: a list of events and a future the caller awaits, so a caller
+acknowledges its input (HTTP response, broker ack) only after every decision of every event was delivered
+or dead-lettered.  Invariants:
+
+* the queue holds at most ``size`` jobs and a job at most ``max_batch_events`` events, so memory is bounded;
+  ``try_submit`` refuses at once when full (HTTP answers 429), ``submit`` waits (a broker source stops
+  fetching while it waits);
+* each event is evaluated on the rule set current when its job is taken, and stamped with that version;
+* the events of one job are dispatched in order (each dispatch started before the next), so a target's
+  ordering by partition key holds within a request;
+* ``stop`` refuses new jobs, lets the workers finish what was accepted within the drain timeout, then
+  cancels them; a job cancelled that way resolves with every event failed, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .metrics import Metrics
+from .ports import DispatcherPort, LiveRules
+
+log = logging.getLogger("rules_engine.serve")
+
+
+@dataclass(slots=True)
+class JobResult:
+    """What happened to one job's events: counts of events and of decisions."""
+
+    events: int = 0
+    decisions: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    failed: int = 0
+    skipped: int = 0
+    version: str = ""
+    matched: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "decisions": self.decisions, "delivered": self.delivered,
+                "dead_lettered": self.dead_lettered, "failed": self.failed, "skipped": self.skipped,
+                "version": self.version}
+
+
+@dataclass(slots=True)
+class _Job:
+    events: Sequence[dict[str, Any]]
+    source: str
+    future: asyncio.Future[JobResult]
+    enqueued: float
+
+
+class Pipeline:
+    """Owns the queue and its worker tasks (started and cancelled by the app's lifespan)."""
+
+    def __init__(self, live: LiveRules, dispatcher: DispatcherPort, metrics: Metrics, *, size: int, workers: int) -> None:
+        self.live = live
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.size = size
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=size)
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        metrics.queue_capacity.set(size)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        self._closing = False
+        self._tasks = [asyncio.create_task(self._work(), name=f"serve-worker-{i}") for i in range(self._workers)]
+
+    def try_submit(self, events: Sequence[dict[str, Any]], source: str) -> asyncio.Future[JobResult] | None:
+        """Enqueue a job now, or ``None`` when the queue is full (the caller answers 429)."""
+        fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Job(events, source, fut, time.perf_counter()))
+        except asyncio.QueueFull:
+            return None
+        self.metrics.queue_depth.set(self._queue.qsize())
+        return fut
+
+    async def submit(self, events: Sequence[dict[str, Any]], source: str, timeout: float) -> asyncio.Future[JobResult]:
+        """Enqueue a job, waiting up to ``timeout`` for room (raises ``TimeoutError``)."""
+        fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        async with asyncio.timeout(timeout):
+            await self._queue.put(_Job(events, source, fut, time.perf_counter()))
+        self.metrics.queue_depth.set(self._queue.qsize())
+        return fut
+
+    async def process(self, events: Sequence[dict[str, Any]], source: str) -> JobResult:
+        """Evaluate and dispatch ``events`` now (the worker's step; also used without the queue)."""
+        rs = self.live.current
+        version = rs.version
+        now = datetime.now(UTC)
+        res = JobResult(events=len(events), version=version)
+        m = self.metrics
+        m.events_received.labels(source).inc(len(events))
+        pending = []
+        for ev in events:
+            decisions = rs.evaluate(ev, now=now)
+            res.decisions += len(decisions)
+            for d in decisions:
+                if d.action == "skip":
+                    res.skipped += 1
+                res.matched[d.rule] = res.matched.get(d.rule, 0) + 1
+            # Started in event order: each dispatch registers its decisions before the next one starts.
+            pending.append(asyncio.ensure_future(self.dispatcher.dispatch(decisions, event=ev, version=version)))
+        m.in_flight.inc(len(events))
+        try:
+            outcomes = await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            m.in_flight.dec(len(events))
+        for out in outcomes:
+            if isinstance(out, BaseException):
+                # A dispatcher that raises has lost the event's decisions: count them failed, never drop.
+                log.error("dispatch failed", extra={"error": repr(out)})
+                res.failed += 1
+                continue
+            res.delivered += out.delivered
+            res.dead_lettered += out.dead_lettered
+            res.failed += out.failed
+        for rule, n in res.matched.items():
+            m.rule_matched.labels(rule).inc(n)
+        return res
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._queue.get()
+            self.metrics.queue_depth.set(self._queue.qsize())
+            try:
+                if job.future.cancelled():
+                    continue
+                res = await self.process(job.events, job.source)
+                self.metrics.event_seconds.labels(job.source).observe(time.perf_counter() - job.enqueued)
+                if not job.future.done():
+                    job.future.set_result(res)
+            except asyncio.CancelledError:
+                if not job.future.done():
+                    job.future.set_result(JobResult(events=len(job.events), failed=len(job.events)))
+                raise
+            except Exception as e:  # noqa: BLE001 - a worker must outlive any one job
+                log.exception("job failed")
+                if not job.future.done():
+                    job.future.set_exception(e)
+            finally:
+                self._queue.task_done()
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Refuse new jobs, finish the accepted ones within ``drain_timeout``, then cancel the workers."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(drain_timeout):
+                await self._queue.join()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        while not self._queue.empty():  # accepted but never started: tell the callers
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_result(JobResult(events=len(job.events), failed=len(job.events)))

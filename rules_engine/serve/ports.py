@@ -1,0 +1,57 @@
+"""What the sidecar needs from the layers below it, as Protocols (the contracts in INTERFACES.md).
+
+Position in the pipeline::
+
+    serve/ ──uses──▶ reload.LiveRuleSet (the rule set that swaps) and deliver.Dispatcher (targets)
+
+serve/ is written against these shapes, so the app can be built over any object that has them (the
+real ``Dispatcher`` and ``LiveRuleSet`` in production, the same classes in the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from ..routing import Decision
+from ..ruleset import RuleSet
+
+
+class DispatchOutcome(Protocol):
+    """The result of one event's dispatch (``deliver.DispatchResult``)."""
+
+    @property
+    def delivered(self) -> int: ...
+
+    @property
+    def dead_lettered(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+
+class DispatcherPort(Protocol):
+    async def start(self) -> None: ...
+
+    async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> DispatchOutcome: ...
+
+    async def update_targets(self, targets: Sequence[Any]) -> None: ...
+
+    def health(self) -> Mapping[str, Any]: ...
+
+    async def close(self, timeout: float = 10.0) -> None: ...
+
+
+class LiveRules(Protocol):
+    """The rule set reference that swaps atomically on reload (``reload.LiveRuleSet``)."""
+
+    @property
+    def current(self) -> RuleSet: ...
+
+    @property
+    def status(self) -> Any: ...
+
+    def reload(self, trigger: str = "manual") -> Any: ...
+
+    def subscribe(self, on_reload: Callable[[RuleSet, Any], None] | None = None,
+                  on_failure: Callable[[Any], None] | None = None) -> None: ...

@@ -1,0 +1,83 @@
+"""The sidecar config file: every option read from YAML, checked with codes and positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules_engine.errors import RuleError
+from rules_engine.serve.config import AuthConfig, PublisherConfig, SidecarConfig, load_config, read_tokens
+
+FULL = """\
+listen: {host: 0.0.0.0, port: 9090}
+limits: {max_body_bytes: 2048, max_batch_events: 10, max_header_bytes: 4096}
+queue: {size: 4, workers: 2, retry_after: 5}
+ack_timeout: 5
+drain_timeout: 1.5
+readiness: {targets: [out]}
+reload: {watch: false, debounce: 0.1, poll_interval: 1}
+logging: {level: debug, format: text, access_log: true}
+auth:
+  publishers:
+    - {name: checkout, token_env: CHECKOUT_TOKEN, sources: ["/checkout/*"], types: ["order.*"]}
+    - {name: crm, token_file: crm.token}
+"""
+
+
+def test_full_config(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(FULL)
+    cfg = load_config(tmp_path / "s.yaml")
+    assert cfg.listen.port == 9090 and cfg.listen.host == "0.0.0.0" and cfg.listen.tls is None
+    assert cfg.queue.size == 4 and cfg.drain_timeout == 1.5 and cfg.ack_timeout == 5.0
+    assert cfg.readiness.targets == ("out",) and cfg.reload.watch is False
+    assert cfg.auth.publishers[0] == PublisherConfig("checkout", "CHECKOUT_TOKEN", None, ("/checkout/*",), ("order.*",))
+    assert cfg.logging.format == "text"
+
+
+def test_empty_config_is_defaults(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("# nothing\n")
+    assert load_config(tmp_path / "s.yaml") == SidecarConfig()
+
+
+def test_every_problem_reported_with_position(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "listen: {port: -1, tls: {cert_file: nope.pem, key_file: nope.key, client_cert: required}}\n"
+        "queue: {size: 0, wrokers: 3}\n"
+        "logging: {format: xml}\n"
+        "auth: {publishers: [{name: a}, {name: a, token_env: X, token_file: y}]}\n"
+        "durable: true\n")
+    with pytest.raises(RuleError) as e:
+        load_config(tmp_path / "s.yaml")
+    got = [(d.code, d.line, d.column) for d in e.value.diagnostics]
+    assert got == [("E652", 1, 16), ("E652", 2, 15), ("E650", 2, 18), ("E652", 3, 19), ("E650", 5, 1)], got
+
+
+def test_cross_checks(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "listen: {tls: {cert_file: nope.pem, key_file: nope.key, client_cert: required}}\n"
+        "auth: {publishers: [{name: a}, {name: a, token_env: X, token_file: y}]}\n")
+    with pytest.raises(RuleError) as e:
+        load_config(tmp_path / "s.yaml")
+    msgs = [d.message for d in e.value.diagnostics]
+    assert any("no such file 'nope.pem'" in m for m in msgs)
+    assert any("client certificates need 'client_ca_file'" in m for m in msgs)
+    assert sum("exactly one of 'token_env' and 'token_file'" in m for m in msgs) == 2
+    assert any("defined twice" in m for m in msgs)
+
+
+def test_yaml_errors_keep_their_codes(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("listen: {port: 1\n")
+    with pytest.raises(RuleError) as e:
+        load_config(tmp_path / "s.yaml")
+    assert e.value.diagnostics[0].code == "E102"
+
+
+def test_tokens_from_env_and_file(tmp_path: Path) -> None:
+    (tmp_path / "crm.token").write_text("file-token\n")
+    auth = AuthConfig((PublisherConfig("checkout", token_env="T1"), PublisherConfig("crm", token_file=str(tmp_path / "crm.token"))))
+    assert read_tokens(auth, {"T1": "env-token"}) == {"env-token": "checkout", "file-token": "crm"}
+    (tmp_path / "crm.token").write_text("")
+    with pytest.raises(RuleError) as e:
+        read_tokens(auth, {"T1": "env-token"})
+    assert e.value.diagnostics[0].code == "E654" and "env-token" not in str(e.value.diagnostics)
