@@ -1,14 +1,16 @@
 """Helpers of the sidecar tests: rule files, a live rule set and a dispatcher for the app.
 
-Until the delivery and reload layers are on main, ``FileDispatcher`` and ``StaticLive`` stand in for
-``deliver.Dispatcher`` and ``reload.LiveRuleSet`` (the same contract, INTERFACES.md): every decision is
+Until the delivery layer is on main, ``FileDispatcher`` stands in for
+``deliver.Dispatcher`` (the same contract, INTERFACES.md): every decision is
 appended to a JSON Lines file, which the tests read back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,9 @@ from typing import Any
 import orjson
 
 import rules_engine
+from rules_engine.reload import LiveRuleSet
 from rules_engine.routing import Decision
+from rules_engine.serve.config import SidecarConfig
 from rules_engine.ruleset import RuleSet
 
 RULES = """\
@@ -76,23 +80,11 @@ class FileDispatcher:
         self.closed = True
 
 
-class StaticLive:
-    def __init__(self, rs: RuleSet) -> None:
-        self._rs = rs
-
-    @property
-    def current(self) -> RuleSet:
-        return self._rs
-
-    @property
-    def status(self) -> Any:
-        return {"version": self._rs.version}
-
-    def reload(self, trigger: str = "manual") -> Any:
-        return {"ok": True}
-
-    def subscribe(self, on_reload: Any = None, on_failure: Any = None) -> None:
-        pass
+def live(folder: Path, text: str = RULES) -> LiveRuleSet:
+    """A live rule set over ``text`` written to ``folder/rules.yaml`` (target files in ``folder``)."""
+    path = folder / "rules.yaml"
+    path.write_text(text.replace("path: ", f"path: {folder}/"), encoding="utf-8")
+    return LiveRuleSet([str(path)])
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -103,3 +95,36 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 def ruleset(text: str = RULES) -> RuleSet:
     return rules_engine.loads(text)
+
+
+@contextlib.contextmanager
+def running(app: Any, config: SidecarConfig | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL.
+
+    The server is stopped (graceful shutdown, lifespan included) on exit; bounded waits throughout.
+    """
+    import threading
+    import time
+
+    import uvicorn
+
+    from rules_engine.serve.server import uvicorn_config
+
+    cfg = config or SidecarConfig()
+    cfg = dataclasses.replace(cfg, listen=dataclasses.replace(cfg.listen, port=0))
+    server = uvicorn.Server(uvicorn_config(app, cfg))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    scheme = "https" if cfg.listen.tls is not None else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "uvicorn did not stop"

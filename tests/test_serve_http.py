@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from serve_helpers import FileDispatcher, StaticLive, lines, ruleset
+from serve_helpers import FileDispatcher, lines, live
 from starlette.testclient import TestClient
 
 from rules_engine.serve.app import create_app
@@ -23,7 +23,7 @@ CE_HEADERS = {"ce-specversion": "1.0", "ce-id": "o-1", "ce-source": "/checkout",
 def client(tmp_path: Path, config: SidecarConfig | None = None, tokens: dict[str, str] | None = None,
            dispatcher: Any = None) -> Iterator[TestClient]:
     disp = dispatcher or FileDispatcher(tmp_path)
-    app = create_app(config or SidecarConfig(), StaticLive(ruleset()), disp, tokens=tokens)
+    app = create_app(config or SidecarConfig(), live(tmp_path), disp, tokens=tokens)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
     assert disp.closed
@@ -193,7 +193,8 @@ def test_operations_endpoints(http: TestClient) -> None:
     ready = http.get("/readyz")
     assert ready.status_code == 200 and set(ready.json()["targets"]) == {"out", "big"}
     rules = http.get("/rules").json()
-    assert [r["name"] for r in rules["rules"]] == ["orders", "big-orders"]
+    assert [r["name"] for r in rules["rule_list"]] == ["orders", "big-orders"]
+    assert rules["rules"] == 2 and rules["last_reload_successful"] is True
     m = http.get("/metrics").text
     assert 'rules_engine_events_received_total{source="http"} 1.0' in m
     assert 'rules_engine_rule_matched_total{rule="big-orders"} 1.0' in m
@@ -218,3 +219,25 @@ def test_queue_full_is_429(tmp_path: Path) -> None:
         assert sorted(results).count(200) >= 2 and 429 in results, results
         r = http.post("/events", json={"type": "order.created"})
         assert r.status_code in (200, 429)
+
+
+def test_reload_endpoint(tmp_path: Path) -> None:
+    from serve_helpers import RULES
+
+    for http in client(tmp_path):
+        v1 = http.get("/rules").json()["version"]
+        (tmp_path / "rules.yaml").write_text("targets: {out: {type: stdout}\n")  # broken
+        r = http.post("/-/reload")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "E675" and r.json()["diagnostics"]
+        assert http.get("/rules").json()["version"] == v1
+        (tmp_path / "rules.yaml").write_text(RULES.replace("order.created", "order.paid").replace("path: ", f"path: {tmp_path}/"))
+        r = http.post("/-/reload")
+        assert r.status_code == 200, r.text
+        v2 = r.json()["version"]
+        assert v2 != v1 and http.get("/rules").json()["version"] == v2
+        r = http.post("/events", json={"type": "order.paid"})
+        assert r.status_code == 200 and r.json()["version"] == v2 and r.json()["delivered"] == 1
+        m = http.get("/metrics").text
+        assert 'rules_engine_reloads_total{result="failure",trigger="http"} 1.0' in m
+        assert 'rules_engine_reloads_total{result="success",trigger="http"} 1.0' in m
+        assert "rules_engine_last_reload_successful 1.0" in m and f'rules_engine_ruleset_info{{version="{v2}"}} 1.0' in m

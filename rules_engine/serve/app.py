@@ -32,6 +32,8 @@ from starlette.routing import Route
 
 from .. import codes
 from ..errors import RuleError
+from ..reload import ReloadAttempt, reload_body, rules_body
+from ..ruleset import RuleSet
 from .binding import read_events
 from .config import SidecarConfig
 from .errors import IngestError, error_body
@@ -231,32 +233,32 @@ async def post_reload(request: Request) -> Response:
     except IngestError as e:
         return _refuse(e, st.metrics)
     attempt = await asyncio.to_thread(st.live.reload, "http")
-    body = _jsonable(attempt)
-    if getattr(attempt, "ok", False):
-        return JSONResponse({"ok": True, "version": st.live.current.version, "attempt": body})
+    status, body = reload_body(attempt, st.live.status)
+    if attempt.ok:
+        return JSONResponse(body)
     diag = codes.RELOAD_REFUSED.at(None, version=st.live.current.version)
-    return JSONResponse({**error_body(422, diag), "attempt": body}, status_code=422)
-
-
-def _jsonable(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value, default=_default))
+    return JSONResponse({**error_body(status, diag), **body}, status_code=status)
 
 
 async def get_rules(request: Request) -> Response:
-    """The serving rule set and the reload status."""
+    """The serving rule set (its rules and targets) and the reload status."""
     st = _state(request)
     rs = st.live.current
     return JSONResponse({
+        **rules_body(st.live.status),
         "version": rs.version,
-        "rules": [{"name": r.name, "file": r.file, "line": r.span.line, "targets": [t.name for t in r.targets]}
-                  for r in rs.rules],
-        "targets": [{"name": t.name, "type": t.type} for t in rs.targets],
-        "status": _jsonable(st.live.status),
+        "rule_list": [{"name": r.name, "file": r.file, "line": r.span.line, "targets": [t.name for t in r.targets]}
+                      for r in rs.rules],
+        "target_list": [{"name": t.name, "type": t.type} for t in rs.targets],
     })
 
 
 async def get_livez(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=_default))
 
 
 def _health(value: Any) -> tuple[bool, Any]:
@@ -321,15 +323,25 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
     state = SidecarState(config, live, dispatcher, metrics, pipeline, tokens,
                          {p.name: p for p in config.auth.publishers})
 
-    def on_reload(rs: Any, attempt: Any) -> None:
-        metrics.reload_result(True, str(getattr(attempt, "trigger", "unknown")))
+    def on_reload(rs: RuleSet, attempt: ReloadAttempt) -> None:
+        metrics.reload_result(True, attempt.trigger)
         metrics.serving(rs.version, len(rs.rules))
-        # The dispatcher learns the new targets on the loop (the callback may come from another thread).
+        # The dispatcher learns the new targets on the loop (the callback may come from another thread);
+        # only then does the pipeline route with the new set, so no decision names a target not yet open.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(lambda: _spawn(dispatcher.update_targets(rs.targets)))
+            loop.call_soon_threadsafe(lambda: _spawn(_switch()))
 
-    def on_failure(attempt: Any) -> None:
-        metrics.reload_result(False, str(getattr(attempt, "trigger", "unknown")))
+    switching = asyncio.Lock()
+
+    async def _switch() -> None:
+        async with switching:
+            rs = live.current  # the newest set, even if several reloads came in quick succession
+            if rs is not pipeline.rules:
+                await dispatcher.update_targets(rs.targets)
+                pipeline.rules = rs
+
+    def on_failure(attempt: ReloadAttempt) -> None:
+        metrics.reload_result(False, attempt.trigger)
 
     background: set[asyncio.Task[Any]] = set()
 

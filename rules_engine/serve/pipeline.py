@@ -12,7 +12,8 @@ or dead-lettered.  Invariants:
 * the queue holds at most ``size`` jobs and a job at most ``max_batch_events`` events, so memory is bounded;
   ``try_submit`` refuses at once when full (HTTP answers 429), ``submit`` waits (a broker source stops
   fetching while it waits);
-* each event is evaluated on the rule set current when its job is taken, and stamped with that version;
+* each event is evaluated on the rule set serving when its job is taken, and stamped with that version;
+  after a reload, a new set serves only once the dispatcher has opened its targets;
 * the events of one job are dispatched in order (each dispatch started before the next), so a target's
   ordering by partition key holds within a request;
 * ``stop`` refuses new jobs, lets the workers finish what was accepted within the drain timeout, then
@@ -72,6 +73,8 @@ class Pipeline:
 
     def __init__(self, live: LiveRules, dispatcher: DispatcherPort, metrics: Metrics, *, size: int, workers: int) -> None:
         self.live = live
+        # The rule set jobs are routed with: the live one once the dispatcher has its targets (app.py).
+        self.rules = live.current
         self.dispatcher = dispatcher
         self.metrics = metrics
         self.size = size
@@ -112,7 +115,7 @@ class Pipeline:
 
     async def process(self, events: Sequence[dict[str, Any]], source: str) -> JobResult:
         """Evaluate and dispatch ``events`` now (the worker's step; also used without the queue)."""
-        rs = self.live.current
+        rs = self.rules
         version = rs.version
         now = datetime.now(UTC)
         res = JobResult(events=len(events), version=version)

@@ -1,0 +1,102 @@
+"""Running the sidecar: the live rule set, the reloader, the dispatcher and the app under uvicorn.
+
+Position in the pipeline::
+
+    cli ``serve`` ──▶ **run_server** ──▶ uvicorn ──▶ create_app (lifespan: dispatcher, pipeline, reloader)
+
+Shutdown (SIGTERM or SIGINT): uvicorn stops accepting connections and waits up to ``drain_timeout`` for the
+requests in flight (each answers only once its events are delivered or dead-lettered); then the lifespan
+stops the reloader, drains the ingest queue and closes the dispatcher, which flushes the targets.  A second
+signal makes uvicorn exit at once, without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .. import ir
+from ..reload import LiveRuleSet, Reloader
+from .app import create_app
+from .config import SidecarConfig, read_tokens
+from .logs import configure_logging
+from .metrics import DeliveryObserver, Metrics
+from .ports import DispatcherPort
+
+__all__ = ["DispatcherFactory", "ReloaderService", "build_app", "run_server", "uvicorn_config"]
+
+log = logging.getLogger("rules_engine.serve")
+
+DispatcherFactory = Callable[[Sequence[ir.Target], DeliveryObserver], DispatcherPort]
+"""Builds the dispatcher for a rule set's targets, reporting to the observer (cli passes deliver's)."""
+
+
+class ReloaderService:
+    """The reloader as a service of the app: started by its lifespan, with SIGHUP when on the main thread."""
+
+    def __init__(self, reloader: Reloader, sighup: bool) -> None:
+        self.reloader = reloader
+        self.sighup = sighup
+
+    async def start(self) -> None:
+        await self.reloader.start()
+        if self.sighup:
+            self.reloader.install_sighup(asyncio.get_running_loop())
+
+    async def stop(self) -> None:
+        await self.reloader.stop()
+
+
+def build_app(rules: Sequence[str], config: SidecarConfig, dispatcher_factory: DispatcherFactory, *,
+              environ: Mapping[str, str] | None = None, sighup: bool = True) -> Starlette:
+    """Load the rules (raises ``RuleError``), read the tokens (E654) and build the app around them."""
+    tokens = read_tokens(config.auth, environ)
+    live = LiveRuleSet(list(rules))
+    metrics = Metrics()
+    dispatcher = dispatcher_factory(live.current.targets, DeliveryObserver(metrics))
+    rc = config.reload
+    reloader = Reloader(live, debounce=rc.debounce, poll_interval=rc.poll_interval,
+                        max_delay=max(1.0, rc.debounce), watch=rc.watch)
+    return create_app(config, live, dispatcher, metrics=metrics, tokens=tokens,
+                      services=[ReloaderService(reloader, sighup)])
+
+
+def uvicorn_config(app: Any, config: SidecarConfig) -> uvicorn.Config:
+    """The uvicorn settings that the sidecar config implies (TLS, limits, logging, drain timeout)."""
+    listen = config.listen
+    kwargs: dict[str, Any] = {}
+    if listen.tls is not None:
+        kwargs.update(ssl_certfile=listen.tls.cert_file, ssl_keyfile=listen.tls.key_file)
+        if listen.tls.client_ca_file is not None:
+            kwargs["ssl_ca_certs"] = listen.tls.client_ca_file
+            kwargs["ssl_cert_reqs"] = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
+                                       "required": ssl.CERT_REQUIRED}[listen.tls.client_cert]
+    return uvicorn.Config(
+        app,
+        host=listen.host,
+        port=listen.port,
+        lifespan="on",
+        log_config=None,  # our handlers (logs.py), not uvicorn's defaults
+        access_log=config.logging.access_log,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(config.drain_timeout)),
+        # Headers past twice the app's own limit are cut off by the server before the app sees them.
+        h11_max_incomplete_event_size=2 * config.limits.max_header_bytes,
+        **kwargs,
+    )
+
+
+def run_server(rules: Sequence[str], config: SidecarConfig, dispatcher_factory: DispatcherFactory) -> None:
+    """Serve until SIGTERM/SIGINT (blocking; raises ``RuleError`` for bad rules or secrets before listening)."""
+    configure_logging(config.logging.level, config.logging.format)
+    app = build_app(rules, config, dispatcher_factory)
+    server = uvicorn.Server(uvicorn_config(app, config))
+    log.info("listening", extra={"host": config.listen.host, "port": config.listen.port,
+                                 "tls": config.listen.tls is not None})
+    server.run()
