@@ -71,7 +71,7 @@ class EventDecoder:
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
         partial = self.partial
-        if partial is None:
+        if partial is None or not isinstance(raw, (bytes, bytearray, memoryview, str)):
             return decode_event(raw, max_bytes)
         data: Any = raw
         if isinstance(raw, str):

@@ -26,9 +26,18 @@ MAX_EVENT_BYTES = 1024 * 1024
 
 def decode_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any], max_bytes: int = MAX_EVENT_BYTES,
                  name: str = "<event>") -> dict[str, Any]:
-    """Decode one event; raise :class:`RuleError` (E501–E504) for bad input."""
+    """Decode one event; raise :class:`RuleError` (E501–E504) for bad input.
+
+    Any other Python value (None, a number, a list, ...) is refused with E502 like the
+    same value given as JSON text, so every public entry point answers any input with a
+    ``RuleError``, never a raw ``TypeError``.
+    """
     if isinstance(raw, Mapping):
         return dict(raw) if not isinstance(raw, dict) else raw
+    if not isinstance(raw, (bytes, bytearray, memoryview, str)):
+        kind = type_name(raw)
+        found = _with_article(kind) if kind != "unknown" else f"a Python {type(raw).__name__}"
+        raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=found)])
     # A str is encoded for its size only when it could be over the limit (UTF-8 takes at most 4 bytes a
     # character), so the common small event costs no copy here.
     size = len(raw.encode("utf-8")) if isinstance(raw, str) and 4 * len(raw) > max_bytes else len(raw)
