@@ -142,6 +142,8 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
                 break
             node = node.children.setdefault(key, _Node())
         node.whole = True
+    if not _nameable(root):
+        return EventDecoder(None, None)
     counter = [0]
 
     def struct(node: _Node) -> type:
@@ -167,6 +169,32 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
         return convert(decode(data))
 
     return EventDecoder(tuple(listed), partial, source)
+
+
+def _nameable(node: _Node) -> bool:
+    """Make every node with a key msgspec cannot name a field after (``"``, ``\\``, a control
+    character, a lone surrogate) a node read whole; False when that is the root (decode fully).
+
+    Reading a subtree whole gives the same values, only less lazily, so any key JSON can hold
+    works from raw bytes: ``{"say \\"hi\\"": 1}`` is found under the key ``say "hi"``.
+    """
+    if not node.whole and not all(_field_name_ok(k) for k in node.children):
+        node.whole = True
+        node.children.clear()
+        return False
+    for sub in node.children.values():
+        _nameable(sub)  # a child made whole is still named by this node
+    return True
+
+
+def _field_name_ok(key: str) -> bool:
+    if any(c in '"\\' or c < " " for c in key):
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _convert(node: _Node, src: str, dst: str, ind: int, lines: list[str], n: list[int]) -> None:

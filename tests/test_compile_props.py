@@ -4,7 +4,8 @@ Hypothesis writes rule sets (EventBridge patterns with every operator,
 ``$or``, anything-but, numeric ranges, wildcards, CIDR, exists; expressions
 with indexable and opaque parts; CEL) over a small alphabet of keys, so that
 rules and events meet often, and events with missing fields, nulls, arrays
-of objects, mixed types, unicode, keys holding dots and numbers at the edges
+of objects, mixed types, unicode, keys holding dots, quotes, backslashes or control
+characters, and numbers at the edges
 of event-ruler's numeric range.  Each event is matched four ways: compiled
 on the decoded event, compiled on raw JSON bytes (partial decoding), and the
 reference on each; all must agree, in order.
@@ -26,7 +27,9 @@ from rules_engine.events import decode_event
 from rules_engine.pattern import parse_pattern_json
 from rules_engine.reference import matching_rules
 
-KEYS = ["a", "b", "c", "a.b", "x"]
+# Keys a generated struct field cannot be named after (a quote, a backslash, a control character)
+# are in the alphabet too: any key JSON can hold must work from raw bytes (issue 9, defect 2).
+KEYS = ["a", "b", "c", "a.b", "x", 'q"', "b\\s", "\x01"]
 STRINGS = ["", "a", "ab", "abc", "A", "AB", "aBc", "xyz", "x-1", "Straße", "STRASSE", "ſ", "s", "K", "\u212a",
            "k", "10.0.0.1", "10.0.0.255", "::ffff:a00:1", "2001:db8::1", "2001:0db8:0:0:0:0:0:1", "héllo", "😀",
            "a*b", "1", "3", "Polygon", "bc"]  # fmt: skip
