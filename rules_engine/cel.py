@@ -39,7 +39,7 @@ import re2  # type: ignore[import-untyped]
 from celpy import celtypes
 from celpy.adapter import CELJSONEncoder
 from celpy.celparser import CELParseError, CELParser
-from celpy.evaluation import CELEvalError, base_functions, celstr
+from celpy.evaluation import CELEvalError, Evaluator, base_functions, celstr, eval_error
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
@@ -236,7 +236,7 @@ class CelProgram:
             ast = tree if tree is not None else parse_cel(text)
             # Environment() also raises the interpreter's recursion limit to 2500;
             # cel-python's evaluator needs it (see MAX_TREE_DEPTH).
-            return CelProgram(text, celpy.Environment().program(ast))
+            return CelProgram(text, celpy.Environment(runner_class=_LinearRunner).program(ast))
         except CELParseError as ex:
             return CelProgram(text, None, codes.CEL_SYNTAX.format(detail=_syntax_detail(text, ex)[0]))
         except Exception as ex:  # too deep, or cel-python refused the tree
@@ -266,6 +266,52 @@ class CelProgram:
     def explain(self, event: Mapping[str, Any]) -> str | None:
         """None when the expression is true; else why not."""
         return explain_value(self.evaluate(event))
+
+
+class _LinearMacros(Evaluator):  # type: ignore[misc]
+    """cel-python's evaluator with ``exists`` and ``all`` linear in the size of the list.
+
+    cel-python folds a macro's results with ``||`` / ``&&``; when both operands are not bools
+    (errors, say) the fold makes a "no such overload" error whose text holds both operands'
+    text, so each further such element doubles the error's size: exponential time and memory
+    in the list's length (issue 9, defect 1).  This fold keeps cel-python's verdict and, for up
+    to two non-bool results, its exact value; from the third on the error is no longer combined
+    again (CEL says the result is *an* error; which one is not specified).  Everything else is
+    cel-python's own.
+    """
+
+    def member_dot_arg(self, tree: Tree[Any]) -> Any:
+        method = tree.children[1]
+        if not (isinstance(method, Token) and method.value in ("exists", "all")):
+            return super().member_dot_arg(tree)
+        members = self.visit(tree.children[0])
+        if isinstance(members, CELEvalError):
+            return members
+        body = self.build_ss_macro_eval(tree)
+        exists = method.value == "exists"
+        op = eval_error("no such overload", TypeError)(celtypes.logical_or if exists else celtypes.logical_and)
+        first: Any = _NONE
+        combined: Any = _NONE
+        for item in members:
+            r = body(item)
+            if isinstance(r, celtypes.BoolType):
+                if bool(r) == exists:  # true || anything is true; false && anything is false
+                    return celtypes.BoolType(exists)
+            elif first is _NONE:
+                first = r
+            elif combined is _NONE:
+                combined = op(first, r)
+        if first is _NONE:
+            return celtypes.BoolType(not exists)
+        return first if combined is _NONE else combined
+
+
+_NONE: Final = object()  # "no such result yet" (CEL null is a result)
+
+
+class _LinearRunner(celpy.InterpretedRunner):  # type: ignore[misc]
+    def evaluate(self, context: Any) -> Any:
+        return _LinearMacros(ast=self.ast, activation=self.new_activation()).evaluate(context)
 
 
 def is_true(value: Any) -> bool:

@@ -282,12 +282,14 @@ class Translator(Emitter):
         if var is None:
             raise Fallback(f"macro {name}")
         m = self.use(self.node(member))
-        v, x, r = self.new(), self.new("x"), self.new("r")
+        v, x, r, c = self.new(), self.new("x"), self.new("r"), self.new("c")
         self.emit(f"if type({m}) is CELEvalError: {v} = {m}")
         self.emit("else:")
         self.depth += 1
         start = {"exists": "False", "all": "True", "exists_one": "0"}.get(name, "[]")
         self.emit(f"{v} = {start}")
+        if name in ("exists", "all"):
+            self.emit(f"{c} = False")
         self.emit(f"for {x} in _members({m}):")
         self.depth += 1
         self.normalise(x)
@@ -303,16 +305,20 @@ class Translator(Emitter):
         if short_circuit_errors:
             self.depth -= 1
             self.emit(f"except _Raised as _e: {r} = _e.err")
+            # Linear in the list (issue 9, defect 1): cel-python folds with ||/&& and nests the two
+            # operands' text in each "no such overload" error, doubling its size per element.  The
+            # verdict is the fold's (any true element makes exists true, any false one makes all
+            # false); the error value is cel-python's after the first two non-bool results ({c}: it
+            # has been made), never combined again.  A decided fold stops early: true || x is true.
+            op, absorbing = ("_op_or", "True") if name == "exists" else ("_op_and", "False")
             if name == "exists":
-                self.emit(
-                    f"{v} = (True if {v} else {r}) if type({v}) is bool else "
-                    f"((True if {r} else {v}) if type({r}) is bool else _logic(_op_or, {v}, {r}, None))"
-                )
+                self.emit(f"if type({v}) is bool: {v} = True if {v} else {r}")
+                self.emit(f"elif type({r}) is bool: {v} = True if {r} else {v}")
             else:
-                self.emit(
-                    f"{v} = ({r} if {v} else False) if type({v}) is bool else "
-                    f"(({v} if {r} else False) if type({r}) is bool else _logic(_op_and, {v}, {r}, None))"
-                )
+                self.emit(f"if type({v}) is bool: {v} = {r} if {v} else False")
+                self.emit(f"elif type({r}) is bool: {v} = {v} if {r} else False")
+            self.emit(f"elif not {c}: {v}, {c} = _logic({op}, {v}, {r}, None), True")
+            self.emit(f"if {v} is {absorbing}: break")
         else:
             self.emit(f"if type({r}) is CELEvalError: raise _Raised({r})")
             if name == "map":
