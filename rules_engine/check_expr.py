@@ -12,9 +12,9 @@ not literals, quantifier variables used outside their quantifier, and
 operations whose operand types make them never true (``"abc" > 3``) or never
 a value (``"a" * 2``).
 
-The one rule that is about safety rather than certainty: the pattern of
-``matches`` must be a string literal (E353).  Python's ``re`` backtracks and
-has no timeout, so a pattern chosen by the event could stall the engine.
+The pattern of ``matches`` must be a string literal (E353) that RE2 can run
+(E354 for a construct only a backtracking engine has, E304 for an invalid one):
+patterns run on RE2, linear in the text, so no event can stall the engine.
 
 Type reasoning is deliberately modest: a node's *static types* are the JSON
 types its present values can have, known only for literals, built values,
@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import re
 
 from . import codes, ir
 from .errors import Diagnostic
-from .eval_expr import children, parse_wildcard
+from .eval_expr import children, parse_wildcard, regex_problem
 from .render_expr import render_expr, string_literal
 from .functions import FUNCTIONS, SYNTAX_NAMES, Types
 from .values import type_name
@@ -271,9 +270,11 @@ def _check_string_test(e: ir.StringTest, out: list[Diagnostic]) -> None:
         return
     pattern = e.right.value
     if e.op == "matches":
-        detail = _regex_problem(pattern)
-        if detail is not None:
-            out.append(codes.BAD_REGEX.at(e.right.span, pattern=pattern, detail=detail))
+        problem = regex_problem(pattern)
+        if problem is not None and problem[0] == "E354":
+            out.append(codes.REGEX_NOT_RE2.at(e.right.span, notes=_RE2_NOTES, pattern=pattern, detail=problem[1]))
+        elif problem is not None:
+            out.append(codes.BAD_REGEX.at(e.right.span, pattern=pattern, detail=problem[1]))
     elif e.op == "like" and parse_wildcard(pattern) is None:
         out.append(
             codes.BAD_WILDCARD.at(
@@ -286,20 +287,16 @@ def _check_string_test(e: ir.StringTest, out: list[Diagnostic]) -> None:
 
 
 _REGEX_NOT_LITERAL_NOTES = (
-    "Python's regular expressions backtrack and have no timeout: a pattern chosen by the event "
-    "could take exponential time",
+    "the rule author chooses every pattern, and checks it when the rules load",
     "to compare with a value from the event, use ==, starts with, ends with, contains or like",
 )
 
 
-def _regex_problem(pattern: str) -> str | None:
-    try:
-        re.compile(pattern)
-    except re.error as err:
-        return str(err)
-    except (OverflowError, RecursionError, ValueError) as err:
-        return str(err) or type(err).__name__
-    return None
+_RE2_NOTES = (
+    "patterns run on RE2, which takes time linear in the text and so has no backreferences, "
+    "lookaround, atomic groups or possessive quantifiers",
+    "see docs/expressions.md, 'matches: regular expressions', for what to write instead",
+)
 
 
 def _check_cidr(e: ir.CidrTest, out: list[Diagnostic]) -> None:

@@ -158,6 +158,11 @@ REGEX_NOT_LITERAL = _c(
     "regular expression must be a literal",
     "the pattern of `matches` must be a string literal, so the rule author, not the event, chooses it",
 )
+REGEX_NOT_RE2 = _c(
+    "E354",
+    "regular expression needs backtracking",
+    "regular expression {pattern!r} uses a construct RE2 cannot run: {detail}",
+)
 # E370..E379: transform checks (transform.py): the input transformer, keep paths.
 INPUT_PATH_INVALID = _c(
     "E370", "invalid input path", "input path {name!r}: {path!r} is not a JSON path EventBridge supports: {detail}"

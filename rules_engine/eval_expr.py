@@ -31,6 +31,8 @@ import importlib
 import ipaddress
 import re
 from collections.abc import Mapping
+
+import re2  # type: ignore[import-untyped]
 from typing import Any
 
 from . import ir
@@ -242,15 +244,56 @@ def member(item: Any, collection: Any, negated: bool) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def compile_regex(pattern: str) -> re.Pattern[str] | None:
-    """The compiled pattern, or ``None`` when it is invalid.
+def compile_regex(pattern: str) -> Regex | None:
+    """The pattern compiled by RE2 (linear time in the text, never backtracking), or ``None``
+    when RE2 cannot run it (check_expr reports why when the rules load: E304 or E354).
 
     Memoised (each pattern is compiled once); the cache is invisible to callers.
     """
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError, ValueError):
+        return Regex(re2.compile(pattern, _re2_options()))
+    except Exception:  # noqa: BLE001  # re2.error, or text RE2 cannot take (a lone surrogate)
         return None
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # keep RE2's C++ logger off stderr
+    options.never_capture = True  # only whether it matches is asked
+    return options
+
+
+class Regex:
+    """A compiled RE2 pattern with *search* semantics; text RE2 cannot take (a string holding a
+    lone surrogate, which no JSON text decodes to) does not match."""
+
+    __slots__ = ("_search",)
+
+    def __init__(self, rx: Any) -> None:
+        self._search = rx.search
+
+    def search(self, text: str) -> bool:
+        try:
+            return self._search(text) is not None
+        except (ValueError, UnicodeEncodeError):
+            return False
+
+
+def regex_problem(pattern: str) -> tuple[str, str] | None:
+    """Why RE2 cannot run ``pattern``: ``("E354", detail)`` for a construct Python's ``re``
+    knows but RE2 does not (backreferences, lookaround, atomic groups, possessive
+    quantifiers), ``("E304", detail)`` for a pattern that is invalid anyway; None when fine."""
+    try:
+        re2.compile(pattern, _re2_options())
+        return None
+    except Exception as err:  # noqa: BLE001
+        detail = err.args[0] if err.args else err
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+    try:
+        re.compile(pattern)
+    except (re.error, OverflowError, RecursionError, ValueError):
+        return "E304", detail or "invalid pattern"
+    return "E354", detail or "not supported by RE2"
 
 
 def split_wildcard(pattern: str, *, strict: bool) -> tuple[str, ...] | None:
@@ -324,7 +367,7 @@ def string_test(op: str, a: Any, b: Any) -> bool:
         return a.casefold() == b.casefold()
     if op == "matches":
         rx = compile_regex(b)
-        return rx is not None and rx.search(a) is not None
+        return rx is not None and rx.search(a)
     if op == "like":
         pieces = parse_wildcard(b)
         return pieces is not None and wildcard_match(pieces, a)

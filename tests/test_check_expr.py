@@ -28,8 +28,7 @@ def length(x: ir.Expr) -> ir.Call:
 
 
 REGEX_NOTES = (
-    "Python's regular expressions backtrack and have no timeout: a pattern chosen by the event "
-    "could take exponential time",
+    "the rule author chooses every pattern, and checks it when the rules load",
     "to compare with a value from the event, use ==, starts with, ends with, contains or like",
 )
 
@@ -126,7 +125,7 @@ REPORTED = [
     ),
     pytest.param(
         ir.StringTest("matches", D("x"), L("a(b", S2), S1), "E304", S2,
-        "invalid regular expression 'a(b': missing ), unterminated subpattern at position 1", (), id="bad-regex",
+        "invalid regular expression 'a(b': missing ): a(b", (), id="bad-regex",
     ),
     pytest.param(
         ir.StringTest("matches", D("x"), ir.Field(("data", "pattern"), None, S2), S1), "E353", S2,

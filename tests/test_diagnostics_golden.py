@@ -96,6 +96,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E351": ("arith.yaml", rule("    when: x == 1\n    transform:\n      set: {data.y: 'data.total * \"x\"'}\n")),
     "E352": ("dupkey.yaml", rule('    when: x == 1\n    transform:\n      payload: \'{"a": 1, "a": 2}\'\n')),
     "E353": ("dynregex.yaml", rule("    when: name matches data.pattern\n")),
+    "E354": ("lookahead.yaml", rule("    when: 'subject matches \"^(?=.*x)order-[0-9]+$\"'\n")),
     "E370": ("ipath.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {v: '$.detail[\"x\"]'}\n      input_template: '<v>'\n")),
     "E371": ("ivar.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {aws.mine: $.detail}\n      input_template: 'x'\n")),
     "E372": ("ivars.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {" + ", ".join(f"v{i}: $.a" for i in range(101))

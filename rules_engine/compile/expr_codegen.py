@@ -585,8 +585,7 @@ def _string_test(e: ir.StringTest) -> ValueFn:
         rx = compile_regex(c)
         if rx is None:
             return _FALSE
-        search = rx.search
-        test = lambda a: search(a) is not None
+        test = rx.search
     elif op == "like":
         pieces = parse_wildcard(c)
         if pieces is None:
