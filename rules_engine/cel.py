@@ -268,7 +268,7 @@ class CelProgram:
         return explain_value(self.evaluate(event))
 
 
-class _LinearMacros(Evaluator):  # type: ignore[misc]
+class _LinearMacros(Evaluator):
     """cel-python's evaluator with ``exists`` and ``all`` linear in the size of the list.
 
     cel-python folds a macro's results with ``||`` / ``&&``; when both operands are not bools
@@ -309,7 +309,7 @@ class _LinearMacros(Evaluator):  # type: ignore[misc]
 _NONE: Final = object()  # "no such result yet" (CEL null is a result)
 
 
-class _LinearRunner(celpy.InterpretedRunner):  # type: ignore[misc]
+class _LinearRunner(celpy.InterpretedRunner):
     def evaluate(self, context: Any) -> Any:
         return _LinearMacros(ast=self.ast, activation=self.new_activation()).evaluate(context)
 
