@@ -79,7 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--show", choices=("stats", "tree", "source"), default="stats")
     c.add_argument("--format", choices=("text", "json", "mermaid", "dot"), default="text",
                    help="mermaid / dot draw the structure; json applies to stats")
+    for command in _authoring_commands():
+        command.add_parser(sub)
     return p
+
+
+def _authoring_commands() -> tuple[Any, ...]:
+    from . import cli_convert
+
+    return (cli_convert,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_test_pattern(args, sys.stdout)
         if args.command == "compile":
             return cmd_compile(args, sys.stdout)
+        if getattr(args, "run", None) is not None:
+            code: int = args.run(args, sys.stdout)
+            return code
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ Codes are stable: a code is never reused or renumbered.  Ranges:
   E4xx  compile
   E5xx  evaluation (event decoding, transforms at run time)
   E6xx  delivery
+  E7xx  authoring tools (convert, fmt, test, lint, diff)
   Wxxx  warnings
 
 A call site never writes wording: it picks a :class:`Code` and fills its
@@ -220,6 +221,13 @@ CE_BAD_ATTRIBUTE = _c("E674", "invalid CloudEvents attribute", "CloudEvents attr
 RELOAD_REFUSED = _c("E675", "reload refused", "the new rule set has errors; version {version} keeps serving")
 SHUTTING_DOWN = _c("E676", "shutting down", "the sidecar is shutting down and accepts no new events")
 HEADERS_TOO_LARGE = _c("E677", "request headers too large", "request headers are larger than the limit of {limit} bytes")
+
+# --- E7xx: authoring tools (convert, fmt, test, lint, diff; rules_engine/author) ---------------
+INEXPRESSIBLE = _c("E701", "cannot be written in the other format", "{what} cannot be written as {fmt}: {detail}")
+MEANING_CHANGED = _c(
+    "E702", "output would change the rules",
+    "{tool} output does not load back to the same rules ({detail}); nothing was written",
+)
 
 # --- Warnings -----------------------------------------------------------------------------
 UNUSED_TARGET = _c("W301", "unused target", "target {name!r} is not used by any rule")

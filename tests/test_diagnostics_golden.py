@@ -272,6 +272,37 @@ CALLS.update({
 
 CALLS.update(SERVE_CALLS)  # the sidecar's codes (tests/serve_diagnostics.py)
 
+
+def _convert(text: str, name: str, src: str, dst: str) -> Callable[[Path], str]:
+    def run(_: Path) -> str:
+        from rules_engine.author.convert import convert_source
+
+        source = Source(name, text)
+        out, diags = convert_source(source, src, dst)
+        assert out is None
+        return render_text(diags, {name: source}) + "\n"
+
+    return run
+
+
+def _meaning_changed(_: Path) -> str:
+    # The safety net behind convert and fmt: text that loads to other rules than the IR it was printed from.
+    from rules_engine.author.convert import reload_check
+    from rules_engine.loader import parse_source
+
+    before, _ = parse_source(Source("a.rules", DSL_HEAD + "rule r {\n  when x == 1\n  route to out\n}\n"), "dsl")
+    assert before is not None
+    diag = reload_check("fmt", before, DSL_HEAD + "rule r {\n  when x == 2\n  route to out\n}\n", "dsl", "a.rules")
+    assert diag is not None
+    return render_text([diag]) + "\n"
+
+
+CALLS.update({
+    "E701": _convert(DSL_HEAD + "rule r {\n  when x == 1\n  when y == 2\n  route to out\n}\n", "two.rules", "dsl",
+                     "yaml"),
+    "E702": _meaning_changed,
+})
+
 # Codes reserved for later stages, without a producer yet; each must name its stage.
 RESERVED = {
 }
