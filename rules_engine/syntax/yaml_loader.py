@@ -9,8 +9,10 @@ aliases without limit, so this module builds values itself from PyYAML's
 *event stream*, iteratively:
 
   * nesting deeper than ``max_depth`` is reported (E105) at the node that crosses it;
-  * aliases are expanded with a budget of ``max_nodes`` nodes in total, so a
-    "billion laughs" document stops early with E103 instead of eating memory;
+  * aliases are expanded with a budget of ``max_nodes`` nodes made by alias
+    expansion, so a "billion laughs" document stops early with E103 instead of
+    eating memory.  Nodes written out in the file do not count: their number is
+    already bounded by the file size limit, and a big honest file must load;
   * duplicate mapping keys are errors (E110); mapping keys are always the
     key's source text (so ``on:`` stays the string ``"on"``, not ``True``);
   * only the YAML core tags are accepted (E115 for ``!!python/...`` and friends);
@@ -148,7 +150,7 @@ def load_yaml(
     root: Any = None
     have_root = False
     docs = 0
-    nodes = 0
+    nodes = 0  # made by alias expansion (the budget of max_nodes)
     # anchor currently being built -> its value container; an alias to an anchor
     # still under construction is a recursive document (refused).
     building: set[str] = set()
@@ -213,8 +215,10 @@ def load_yaml(
     def copy_alias(value: Any, base: Pointer, src_span: Span) -> Any:
         """Deep-copy an anchored value iteratively, charging every node to the budget."""
         nonlocal nodes
+        nodes += 1
+        if nodes > max_nodes:
+            raise _Refuse(codes.YAML_ALIAS_LIMIT.at(src_span, limit=max_nodes))
         if not isinstance(value, (dict, list)):
-            nodes += 1
             return value
         out: Any = {} if isinstance(value, dict) else []
         work: list[tuple[Any, Any, Pointer]] = [(value, out, base)]
@@ -254,10 +258,7 @@ def load_yaml(
             if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 continue
             if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                nodes += 1
                 sp = _span(file, ev.start_mark, ev.end_mark)
-                if nodes > max_nodes:
-                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(sp, limit=max_nodes))
                 if len(stack) >= max_depth:
                     raise _Refuse(codes.TOO_DEEP.at(sp, what="YAML document", limit=max_depth))
                 tag = ev.tag
@@ -290,10 +291,7 @@ def load_yaml(
                     building.discard(frame.alias_anchor)
                 continue
             if isinstance(ev, yaml.ScalarEvent):
-                nodes += 1
                 sp = _span(file, ev.start_mark, ev.end_mark)
-                if nodes > max_nodes:
-                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(sp, limit=max_nodes))
                 is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
                 value = ev.value if is_key else scalar_value(ev)
                 scalar_style: str | None = ev.style if ev.style else None
