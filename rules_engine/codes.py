@@ -105,6 +105,8 @@ DSL_STEP_AFTER_ENVELOPE = _c(
 )
 DSL_TOO_LONG = _c("E132", "input too long", "{what} is {size} characters long, more than the limit of {limit}")
 CEL_CALL_ARG = _c("E133", "invalid cel() argument", "cel() takes one string literal holding a CEL expression, like cel(\"data.total * 2\")")
+# E140..E149: YAML values.
+YAML_NOT_JSON_NUMBER = _c("E140", "number JSON cannot hold", "{text} is {detail}")
 
 # --- E2xx: schema ------------------------------------------------------------------
 UNKNOWN_KEY = _c("E201", "unknown key", "unknown key {key!r} in {where}")

@@ -38,6 +38,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E101": ("empty.yaml", ""),
     "E102": ("broken.yaml", "targets:\n  out: {type: stdout\nrules: []\n"),
     "E103": ("bomb.yaml", ""),  # filled below
+    "E140": ("nan.yaml", rule("    when: x == 1\n    transform:\n      set: {data.ratio: .nan}\n")),
     "E104": ("huge.yaml", "# " + "x" * (4 * 1024 * 1024) + "\n"),
     "E105": ("deep.yaml", rule("    when: " + "(" * 100 + "x" + ")" * 100 + "\n")),
     "E106": ("tok.rules", DSL_HEAD + "rule r {\n  when data.total > > 3\n  route to out\n}\n"),

@@ -109,3 +109,34 @@ def test_alias_budget_still_counts_every_expanded_node() -> None:
     assert load_yaml(Source("a.yaml", text), max_nodes=300)[2] == []  # 3 copies of 100 nodes
     value, _, diags = load_yaml(Source("a.yaml", text.replace("*a,*a,*a", "*a,*a,*a,*a")), max_nodes=300)
     assert value is None and [d.code for d in diags] == ["E103"]
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        pytest.param("1e3", 1000.0, id="exponent-is-float"),
+        pytest.param("1.5e3", 1500.0, id="fraction-exponent"),
+        pytest.param("1E-2", 0.01, id="negative-exponent"),
+        pytest.param("10", 10, id="int"),
+        pytest.param("017", 17, id="leading-zero-decimal"),
+        pytest.param("+1", 1, id="plus"),
+        pytest.param(".5", 0.5, id="dot-five"),
+        pytest.param("0x10", 16, id="hex"),
+        pytest.param("0o17", 15, id="octal"),
+        pytest.param("1_000", "1_000", id="underscore-is-text"),
+        pytest.param("0b101", "0b101", id="binary-is-text"),
+        pytest.param('"1e3"', "1e3", id="quoted-is-text"),
+        pytest.param("12345678901234567890", 12345678901234567890, id="big-int"),
+    ],
+)
+def test_numbers_mean_what_json_means(text: str, value: object) -> None:
+    """Issue 9, defect 6: YAML 1.2 core numbers, every JSON number with its JSON value."""
+    got, _, diags = load(f"a: {text}\n")
+    assert diags == [] and got == {"a": value} and type(got["a"]) is type(value)
+
+
+@pytest.mark.parametrize("text", [".nan", ".NaN", ".inf", "-.inf", "+.INF", "1e999", "-1e999", "!!float .nan"])
+def test_non_finite_numbers_are_E140(text: str) -> None:
+    """Issue 9, defect 7: no JSON value holds them."""
+    value, _, diags = load(f"rules:\n  - payload: {{x: {text}}}\n")
+    assert value is None and [(d.code, d.line) for d in diags] == [("E140", 2)]

@@ -18,7 +18,9 @@ aliases without limit, so this module builds values itself from PyYAML's
   * only the YAML core tags are accepted (E115 for ``!!python/...`` and friends);
     timestamps stay strings, as they would in JSON;
   * scalars follow the YAML 1.2 core schema: ``yes``/``no``/``on``/``off`` are
-    strings and ``10:30`` is not a base-60 number.
+    strings and ``10:30`` is not a base-60 number; numbers mean what they mean
+    in JSON (``1e3`` is 1000.0), and ``.nan``/``.inf``/``1e999`` are refused
+    (E140), since no JSON value holds them (docs/yaml-format.md, "Numbers").
 
 Every value gets an entry in the locator, keyed by its pointer
 (``("rules", 0, "match", "source")``): the value's span, its key's span, and
@@ -28,6 +30,8 @@ inside an expression string back to the file.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,8 +161,15 @@ def load_yaml(
 
     def scalar_value(ev: Any) -> Any:
         tag = ev.tag
+        sp = _span(file, ev.start_mark, ev.end_mark)
+        if tag is None and not ev.style:
+            number = _core_number(ev.value)
+            if number is not None:
+                return _finite(number, ev.value, sp)
         if tag is None or tag == "!":
             tag = resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
+            if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+                return ev.value  # a YAML 1.1 number that YAML 1.2 does not know (1_000, 0b1, 017): text
         if tag in (_TIMESTAMP, _STR):
             return ev.value
         # YAML 1.2 core schema rather than PyYAML's YAML 1.1: only true/false are
@@ -170,7 +181,8 @@ def load_yaml(
         if tag not in _CORE_SCALARS:
             raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(_span(file, ev.start_mark, ev.end_mark), tag=ev.tag))
         node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
-        return constructor.construct_object(node, deep=False)
+        value = constructor.construct_object(node, deep=False)
+        return _finite(value, ev.value, sp) if isinstance(value, float) else value
 
     def place(value: Any, info_span: Span, style: str | None, is_key_ok: bool, ev: Any) -> _Frame | None:
         """Attach a finished value (or a new container) to its parent."""
@@ -341,6 +353,44 @@ def load_yaml(
     if diags:
         return None, locator, diags
     return (root if have_root else None), locator, diags
+
+
+# YAML 1.2 core schema numbers (https://yaml.org/spec/1.2.2/#1023-core-schema).  Every JSON
+# number is one, with the value JSON gives it: an integer without fraction or exponent, else a
+# float (``1e3`` is 1000.0, as json.loads and orjson read it).  The forms YAML 1.2 adds are
+# ``+1``, ``.5``, ``1.``, ``0o17`` and ``0x1F``; ``.inf`` and ``.nan`` are numbers no JSON text
+# holds and are refused (E140), as is a literal beyond the double range (``1e999``).
+_INT_RE = re.compile(r"[-+]?[0-9]+")
+_OCT_RE = re.compile(r"0o[0-7]+")
+_HEX_RE = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_INF_RE = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_NAN_RE = re.compile(r"\.(?:nan|NaN|NAN)")
+
+
+def _core_number(text: str) -> int | float | None:
+    """The number a plain scalar is under the YAML 1.2 core schema, or None (not a number)."""
+    if len(text) > 4300:  # more digits than Python converts; no honest number is that long
+        return None
+    if _INT_RE.fullmatch(text):
+        return int(text)
+    if _OCT_RE.fullmatch(text):
+        return int(text[2:], 8)
+    if _HEX_RE.fullmatch(text):
+        return int(text[2:], 16)
+    if _FLOAT_RE.fullmatch(text):
+        return float(text)
+    if _INF_RE.fullmatch(text) or _NAN_RE.fullmatch(text):
+        return float(text.replace(".", "").lower().replace("+", ""))
+    return None
+
+
+def _finite(value: int | float, text: str, span: Span) -> int | float:
+    if isinstance(value, float) and not math.isfinite(value):
+        detail = "out of the range of a double" if _FLOAT_RE.fullmatch(text) else "not a number JSON can hold"
+        raise _Refuse(codes.YAML_NOT_JSON_NUMBER.at(
+            span, notes=["rule files hold JSON values; quote it to mean the text"], text=text, detail=detail))
+    return value
 
 
 @dataclass(frozen=True, slots=True)
