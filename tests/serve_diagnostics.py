@@ -71,6 +71,29 @@ def _raised(status: int, code: codes.Code, **args: object) -> Callable[[Path], s
     return run
 
 
+def _poison(data: bytes) -> Callable[[Path], str]:
+    """What a broker source makes of an undecodable message (jetstream.py's decoding)."""
+
+    def run(_: Path) -> str:
+        from rules_engine.serve.config import SourceConfig
+        from rules_engine.serve.jetstream import JetStreamSource
+
+        src = JetStreamSource.__new__(JetStreamSource)
+        src.cfg = SourceConfig("orders", "jetstream", "ORDERS", "orders.>")
+        _, diag = src._decode(data)
+        assert diag is not None
+        return render_text([diag]) + "\n"
+
+    return run
+
+
+def _diag(d: object) -> Callable[[Path], str]:
+    def run(_: Path) -> str:
+        return render_text([d]) + "\n"  # type: ignore[list-item]
+
+    return run
+
+
 CE = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t"}
 SE = {"content-type": "application/cloudevents+json"}
 
@@ -98,4 +121,8 @@ SERVE_CALLS: dict[str, Callable[[Path], str]] = {
     "E675": _raised(422, codes.RELOAD_REFUSED, version="3f2a9c0d1e2b4a5f"),
     "E676": _raised(503, codes.SHUTTING_DOWN),
     "E677": _raised(431, codes.HEADERS_TOO_LARGE, limit=16384),
+    "E680": _poison(b"\xff not json"),
+    "E681": _diag(codes.DELIVERY_LIMIT.at(None, source="orders", count=5)),
+    "E682": _diag(codes.POISON_LOST.at(None, source="orders", code="E680",
+                                       detail="source 'orders': message is not an event (not a JSON object)")),
 }

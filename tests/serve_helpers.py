@@ -128,3 +128,30 @@ def running(app: Any, config: SidecarConfig | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def require_service(port: int, name: str) -> None:
+    """Skip (fail under CI) when a loopback service does not answer."""
+    import os
+    import socket
+
+    import pytest
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        msg = f"{name} is not answering on 127.0.0.1:{port}"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def wait_for(check: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``check()`` until true, at most ``timeout`` seconds (then fail saying ``what``)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

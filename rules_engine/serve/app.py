@@ -363,7 +363,7 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
         await pipeline.start()
         started: list[Service] = []
         try:
-            for s in services:
+            for s in [*services, *_sources(config, pipeline, metrics)]:
                 await s.start()
                 started.append(s)
             log.info("sidecar started", extra={"version": rs.version, "rules": len(rs.rules)})
@@ -384,6 +384,15 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
     app = Starlette(routes=list(ROUTES), lifespan=lifespan)
     app.state.sidecar = state
     return app
+
+
+def _sources(config: SidecarConfig, pipeline: Pipeline, metrics: Metrics) -> list[Service]:
+    """The broker sources of the config (their client libraries are optional extras: imported only here)."""
+    if not config.sources:
+        return []
+    from .jetstream import JetStreamSource
+
+    return [JetStreamSource(s, pipeline, metrics, drain_timeout=config.drain_timeout) for s in config.sources]
 
 
 def observer_for(metrics: Metrics) -> DeliveryObserver:

@@ -49,6 +49,7 @@ class JobResult:
     skipped: int = 0
     version: str = ""
     matched: dict[str, int] = field(default_factory=dict)
+    failed_events: list[int] = field(default_factory=list)  # indexes of events with a decision lost
 
     @property
     def ok(self) -> bool:
@@ -136,15 +137,18 @@ class Pipeline:
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         finally:
             m.in_flight.dec(len(events))
-        for out in outcomes:
+        for i, out in enumerate(outcomes):
             if isinstance(out, BaseException):
                 # A dispatcher that raises has lost the event's decisions: count them failed, never drop.
                 log.error("dispatch failed", extra={"error": repr(out)})
                 res.failed += 1
+                res.failed_events.append(i)
                 continue
             res.delivered += out.delivered
             res.dead_lettered += out.dead_lettered
             res.failed += out.failed
+            if out.failed:
+                res.failed_events.append(i)
         for rule, n in res.matched.items():
             m.rule_matched.labels(rule).inc(n)
         return res
@@ -162,7 +166,7 @@ class Pipeline:
                     job.future.set_result(res)
             except asyncio.CancelledError:
                 if not job.future.done():
-                    job.future.set_result(JobResult(events=len(job.events), failed=len(job.events)))
+                    job.future.set_result(_all_failed(job))
                 raise
             except Exception as e:  # noqa: BLE001 - a worker must outlive any one job
                 log.exception("job failed")
@@ -186,4 +190,9 @@ class Pipeline:
         while not self._queue.empty():  # accepted but never started: tell the callers
             job = self._queue.get_nowait()
             if not job.future.done():
-                job.future.set_result(JobResult(events=len(job.events), failed=len(job.events)))
+                job.future.set_result(_all_failed(job))
+
+
+def _all_failed(job: _Job) -> JobResult:
+    n = len(job.events)
+    return JobResult(events=n, failed=n, failed_events=list(range(n)))
