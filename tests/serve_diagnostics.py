@@ -72,15 +72,16 @@ def _raised(status: int, code: codes.Code, **args: object) -> Callable[[Path], s
 
 
 def _poison(data: bytes) -> Callable[[Path], str]:
-    """What a broker source makes of an undecodable message (jetstream.py's decoding)."""
+    """What a broker source makes of an undecodable message (sources.py's decoding)."""
 
     def run(_: Path) -> str:
-        from rules_engine.serve.config import SourceConfig
-        from rules_engine.serve.jetstream import JetStreamSource
+        from rules_engine.serve.config import SidecarConfig, SourceConfig
+        from rules_engine.serve.metrics import Metrics
+        from rules_engine.serve.sources import SourceBase
 
-        src = JetStreamSource.__new__(JetStreamSource)
-        src.cfg = SourceConfig("orders", "jetstream", "ORDERS", "orders.>")
-        _, diag = src._decode(data)
+        src = SourceBase(SourceConfig("orders", "jetstream", "ORDERS", "orders.>"), None, Metrics(),  # type: ignore[arg-type]
+                         drain_timeout=SidecarConfig().drain_timeout)
+        _, diag = src.decode(data)
         assert diag is not None
         return render_text([diag]) + "\n"
 
@@ -121,6 +122,7 @@ SERVE_CALLS: dict[str, Callable[[Path], str]] = {
     "E675": _raised(422, codes.RELOAD_REFUSED, version="3f2a9c0d1e2b4a5f"),
     "E676": _raised(503, codes.SHUTTING_DOWN),
     "E677": _raised(431, codes.HEADERS_TOO_LARGE, limit=16384),
+    "E678": _raised(503, codes.NOT_PERSISTED, stream="INGEST", detail="nats: timeout"),
     "E680": _poison(b"\xff not json"),
     "E681": _diag(codes.DELIVERY_LIMIT.at(None, source="orders", count=5)),
     "E682": _diag(codes.POISON_LOST.at(None, source="orders", code="E680",

@@ -80,6 +80,15 @@ class FileDispatcher:
         self.closed = True
 
 
+class FlakyDispatcher(FileDispatcher):
+    """Loses the decisions of events with ``data.fail`` (as a target that never answers would)."""
+
+    async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> Result:
+        if isinstance(event.get("data"), dict) and event["data"].get("fail") and decisions[0].target != "dlq":
+            return Result(0, 0, len(decisions))
+        return await super().dispatch(decisions, event=event, version=version)
+
+
 def live(folder: Path, text: str = RULES) -> LiveRuleSet:
     """A live rule set over ``text`` written to ``folder/rules.yaml`` (target files in ``folder``)."""
     path = folder / "rules.yaml"

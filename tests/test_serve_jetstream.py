@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import nats
 import orjson
 import pytest
-from serve_helpers import RULES, FileDispatcher, Result, lines, live, require_service, running, wait_for
+from serve_helpers import RULES, FileDispatcher, FlakyDispatcher, lines, live, require_service, running, wait_for
 
-from rules_engine.routing import Decision
 from rules_engine.serve.app import create_app
 from rules_engine.serve.config import SidecarConfig, SourceConfig
 
 RULES_DLQ = RULES.replace("rules:\n", "  dlq: {type: file, path: dlq.jsonl}\nrules:\n", 1)
-
-
-class FlakyDispatcher(FileDispatcher):
-    """Loses the decisions of events with ``data.fail`` (as a target that never answers would)."""
-
-    async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> Result:
-        if isinstance(event.get("data"), dict) and event["data"].get("fail") and decisions[0].target != "dlq":
-            return Result(0, 0, len(decisions))
-        return await super().dispatch(decisions, event=event, version=version)
 
 
 async def _setup(stream: str, subject: str, messages: list[bytes]) -> None:
@@ -88,3 +77,27 @@ def test_ack_after_delivery_and_poison(tmp_path: Path, stream: str) -> None:
     assert 'rules_engine_events_received_total{source="jetstream/orders"}' in metrics
     assert 'rules_engine_events_rejected_total{code="E680"} 2.0' in metrics
     assert 'rules_engine_events_rejected_total{code="E681"} 1.0' in metrics
+
+
+def test_durable_ingest_with_dedup(tmp_path: Path, stream: str) -> None:
+    import httpx
+
+    from rules_engine.serve.config import DurableIngestConfig
+
+    ingest = DurableIngestConfig(stream, f"{stream.lower()}.ingest", durable="serve-ingest", dedup_window=60,
+                                 nak_delay=0.05)
+    cfg = SidecarConfig(durable_ingest=ingest)
+    app = create_app(cfg, live(tmp_path), FileDispatcher(tmp_path))
+    ce = {"specversion": "1.0", "source": "/checkout", "type": "order.created", "data": {"total": 5}}
+    with running(app, cfg) as url, httpx.Client(base_url=url, timeout=10) as c:
+        structured = {"content-type": "application/cloudevents+json"}
+        r1 = c.post("/events", headers=structured, content=orjson.dumps({**ce, "id": "a"}))
+        r2 = c.post("/events", headers=structured, content=orjson.dumps({**ce, "id": "a"}))  # a retry: same id
+        batch = orjson.dumps([{**ce, "id": "b"}, {**ce, "id": "a"}, {**ce, "id": "c"}])
+        r3 = c.post("/events", headers={"content-type": "application/cloudevents-batch+json"}, content=batch)
+        assert (r1.status_code, r2.status_code, r3.status_code) == (202, 202, 202)
+        assert (r1.json()["stored"], r2.json()["duplicates"]) == (1, 1)
+        assert (r3.json()["stored"], r3.json()["duplicates"]) == (2, 1)
+        wait_for(lambda: len(lines(tmp_path / "out.jsonl")) >= 3, what="3 routed events")
+        wait_for(lambda: asyncio.run(_consumer_state(stream, "serve-ingest")) == (0, 0), what="everything acked")
+    assert sorted(x["payload"]["id"] for x in lines(tmp_path / "out.jsonl")) == ["a", "b", "c"]

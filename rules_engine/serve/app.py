@@ -84,6 +84,7 @@ class SidecarState:
     pipeline: Pipeline
     tokens: Mapping[str, str]  # bearer token -> publisher name (empty: no authentication)
     publishers: Mapping[str, Any]  # publisher name -> PublisherConfig
+    durable: Any = None  # durable.DurableIngest when `durable_ingest` is configured
 
 
 def _refuse(err: IngestError, metrics: Metrics) -> Response:
@@ -174,6 +175,11 @@ async def post_events(request: Request) -> Response:
         if st.pipeline.closing:
             raise IngestError.of(503, codes.SHUTTING_DOWN, {"Retry-After": "1"})
         mode, events, _ = await _events_of(request, st)
+        if st.durable is not None:
+            stored, duplicates = await st.durable.publish(events)
+            st.metrics.events_received.labels("http").inc(len(events))
+            return JSONResponse({"mode": mode, "events": len(events), "stored": stored, "duplicates": duplicates},
+                                status_code=202)
         fut = st.pipeline.try_submit(events, "http")
         if fut is None:
             ra = st.config.queue.retry_after
@@ -363,7 +369,7 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
         await pipeline.start()
         started: list[Service] = []
         try:
-            for s in [*services, *_sources(config, pipeline, metrics)]:
+            for s in [*services, *_sources(config, state)]:
                 await s.start()
                 started.append(s)
             log.info("sidecar started", extra={"version": rs.version, "rules": len(rs.rules)})
@@ -386,13 +392,29 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
     return app
 
 
-def _sources(config: SidecarConfig, pipeline: Pipeline, metrics: Metrics) -> list[Service]:
-    """The broker sources of the config (their client libraries are optional extras: imported only here)."""
-    if not config.sources:
+def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
+    """The broker sources and durable ingest of the config (their client library, nats-py, is an optional
+    extra: imported only when configured).  Durable ingest starts before the source that drains it."""
+    if not config.sources and config.durable_ingest is None:
         return []
-    from .jetstream import JetStreamSource
+    out: list[Service] = []
+    sources = list(config.sources)
+    if config.durable_ingest is not None:
+        from .durable import DurableIngest
 
-    return [JetStreamSource(s, pipeline, metrics, drain_timeout=config.drain_timeout) for s in config.sources]
+        state.durable = DurableIngest(config.durable_ingest, timeout=config.ack_timeout)
+        out.append(state.durable)
+        sources.append(config.durable_ingest.source())
+    for s in sources:
+        if s.type == "jetstream":
+            from .jetstream import JetStreamSource
+
+            out.append(JetStreamSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+        else:
+            from .redis_source import RedisSource
+
+            out.append(RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+    return out
 
 
 def observer_for(metrics: Metrics) -> DeliveryObserver:

@@ -27,7 +27,7 @@ from ..source import Locator, Pointer, Source
 from ..syntax.yaml_loader import load_yaml
 
 __all__ = [
-    "AuthConfig", "LimitsConfig", "ListenConfig", "LoggingConfig", "PublisherConfig",
+    "AuthConfig", "DurableIngestConfig", "LimitsConfig", "ListenConfig", "LoggingConfig", "PublisherConfig",
     "QueueConfig", "ReadinessConfig", "ReloadConfig", "SidecarConfig", "SourceConfig", "TlsConfig",
     "load_config", "parse_config",
 ]
@@ -112,20 +112,55 @@ class LoggingConfig:
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    """A durable broker source (acknowledged after delivery)."""
+    """A durable broker source (acknowledged after delivery).
+
+    ``type: jetstream`` reads ``stream`` through the durable pull consumer ``durable`` (filter ``subject``);
+    ``type: redis`` reads the Redis stream ``stream`` in the consumer group ``group`` (the event JSON in the
+    entry's ``field``), claiming entries idle for ``claim_idle`` seconds from dead consumers.
+    """
 
     name: str
-    type: Literal["jetstream"]
+    type: Literal["jetstream", "redis"]
     stream: str
-    subject: str
-    url: str = "nats://127.0.0.1:4222"
+    subject: str | None = None
+    url: str | None = None  # default: nats://127.0.0.1:4222 / redis://127.0.0.1:6379/0
     durable: str = "rules-engine"
+    group: str = "rules-engine"
+    consumer: str | None = None  # default: host name and process id
+    field: str = "event"
+    claim_idle: float = _opt(30.0, 0.01)
     batch: int = _opt(64, 1, 10_000)
     max_deliver: int = _opt(5, 1)
     nak_delay: float = _opt(1.0, 0.0)
     ack_wait: float = _opt(30.0, 1.0)
     max_event_bytes: int = _opt(1024 * 1024, 1)
     dead_letter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DurableIngestConfig:
+    """Durable ingest: ``POST /events`` answers 202 once its events are stored in this JetStream stream, and
+    the sidecar routes them from there (a JetStream source on the same stream, acked after delivery).
+
+    Each event is published with ``Nats-Msg-Id`` = its CloudEvents ``source`` and ``id``, so the stream's
+    duplicate window (``dedup_window`` seconds) drops a repeated event, whichever replica received it.
+    """
+
+    stream: str
+    subject: str
+    url: str = "nats://127.0.0.1:4222"
+    durable: str = "rules-engine-ingest"
+    dedup_window: float = _opt(120.0, 0.0)
+    batch: int = _opt(64, 1, 10_000)
+    max_deliver: int = _opt(5, 1)
+    nak_delay: float = _opt(1.0, 0.0)
+    dead_letter: str | None = None
+
+    def source(self) -> SourceConfig:
+        """The source that routes what this ingest stored."""
+        return SourceConfig("ingest", "jetstream", self.stream, self.subject, url=self.url, durable=self.durable,
+                            batch=self.batch, max_deliver=self.max_deliver, nak_delay=self.nak_delay,
+                            dead_letter=self.dead_letter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +175,7 @@ class SidecarConfig:
     reload: ReloadConfig = ReloadConfig()
     logging: LoggingConfig = LoggingConfig()
     sources: tuple[SourceConfig, ...] = ()
+    durable_ingest: DurableIngestConfig | None = None
     ack_timeout: float = _opt(30.0, 0.1)
     drain_timeout: float = _opt(20.0, 0.0)
 
@@ -299,6 +335,10 @@ def _check_cross(cfg: SidecarConfig, value: dict[str, Any], loc: Locator, out: l
                                                   detail="client certificates need 'client_ca_file'"))
     seen: set[str] = set()
     for i, s in enumerate(cfg.sources):
+        if s.type == "jetstream" and s.subject is None:
+            jptr: Pointer = ("sources", i)
+            out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(jptr), where=_where(jptr),
+                                                  detail="a jetstream source needs 'subject'"))
         if s.name in seen:
             sptr: Pointer = ("sources", i, "name")
             out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(sptr), where=_where(sptr),

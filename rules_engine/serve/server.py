@@ -13,18 +13,21 @@ signal makes uvicorn exit at once, without waiting.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import uvicorn
 from starlette.applications import Starlette
 
 from .. import ir
+from ..errors import RuleError, render_text
 from ..reload import LiveRuleSet, Reloader
 from .app import create_app
-from .config import SidecarConfig, read_tokens
+from .config import SidecarConfig, load_config, read_tokens
 from .logs import configure_logging
 from .metrics import DeliveryObserver, Metrics
 from .ports import DispatcherPort
@@ -92,11 +95,24 @@ def uvicorn_config(app: Any, config: SidecarConfig) -> uvicorn.Config:
     )
 
 
-def run_server(rules: Sequence[str], config: SidecarConfig, dispatcher_factory: DispatcherFactory) -> None:
-    """Serve until SIGTERM/SIGINT (blocking; raises ``RuleError`` for bad rules or secrets before listening)."""
-    configure_logging(config.logging.level, config.logging.format)
-    app = build_app(rules, config, dispatcher_factory)
+def run_server(rules: Sequence[str], config_path: str | None, dispatcher_factory: DispatcherFactory, *,
+               host: str | None = None, port: int | None = None, err: TextIO | None = None) -> int:
+    """``rules-engine serve``: serve until SIGTERM/SIGINT; 0 after a clean shutdown, 1 for invalid rules or
+    config (the diagnostics rendered on ``err``, like ``validate``)."""
+    err = err or sys.stderr
+    try:
+        config = load_config(config_path) if config_path else SidecarConfig()
+        if host is not None or port is not None:
+            listen = dataclasses.replace(config.listen, host=host if host is not None else config.listen.host,
+                                         port=port if port is not None else config.listen.port)
+            config = dataclasses.replace(config, listen=listen)
+        configure_logging(config.logging.level, config.logging.format)
+        app = build_app(rules, config, dispatcher_factory)
+    except RuleError as e:
+        print(render_text(e.diagnostics, e.sources), file=err)
+        return 1
     server = uvicorn.Server(uvicorn_config(app, config))
     log.info("listening", extra={"host": config.listen.host, "port": config.listen.port,
                                  "tls": config.listen.tls is not None})
     server.run()
+    return 0 if server.started else 1
