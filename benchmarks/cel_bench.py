@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rules_engine.cel import CelProgram, activation, is_true
+from rules_engine.cel.evaluate import CelProgram, activation, is_true
 from rules_engine.compile.cel_codegen import compile_cel
 
 CLOUDEVENT: dict[str, Any] = {

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import orjson
 
-from rules_engine.errors import render_text
-from rules_engine.eval_pattern import match_pattern
-from rules_engine.pattern import lower_pattern
-from rules_engine.source import Locator
+from rules_engine.model.errors import render_text
+from rules_engine.model.source import Locator
+from rules_engine.patterns.evaluate import match_pattern
+from rules_engine.patterns.lower import lower_pattern
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "citylots"
 

@@ -81,8 +81,8 @@ def generate(rules: int) -> str:
 
 def measure(rules: int, runs: int) -> dict[str, float]:
     """Parse the generated file ``runs`` times; seconds per run (CPU time of this process)."""
-    from rules_engine.source import Source
-    from rules_engine.syntax.dsl import parse_rules
+    from rules_engine.model.source import Source
+    from rules_engine.syntax.language import parse_rules
 
     text = generate(rules)
     source = Source("bench.rules", text)
@@ -116,8 +116,8 @@ def profile(rules: int) -> None:
     import cProfile
     import pstats
 
-    from rules_engine.source import Source
-    from rules_engine.syntax.dsl import parse_rules
+    from rules_engine.model.source import Source
+    from rules_engine.syntax.language import parse_rules
 
     source = Source("bench.rules", generate(rules))
     parse_rules(Source("warm.rules", "rule r { }"))

@@ -101,7 +101,7 @@ def moto_peer(patterns: dict[str, Any]) -> Callable[[dict[str, Any]], list[str]]
 
 
 def cel_peer(patterns: dict[str, Any]) -> Callable[[dict[str, Any]], list[str]] | str:
-    from rules_engine.cel import CelProgram  # cel-python's evaluator, as the reference uses it
+    from rules_engine.cel.evaluate import CelProgram  # cel-python's evaluator, as the reference uses it
 
     try:
         programs = [(name, CelProgram.build(cel_of(p))) for name, p in patterns.items()]
@@ -215,7 +215,7 @@ def scaling_child(n: int, n_events: int, reps: int, peers: bool) -> dict[str, An
     raw_rate, raw_results = median_rate(len(data.lines), _raw_loop(compiled, data.lines), reps)
     dec_rate, dec_results = median_rate(len(decoded), _decoded_loop(compiled, decoded), reps)
     check = decoded[: 100 if n >= 10_000 else 400]
-    for e, got in zip(check, dec_results):
+    for e, got in zip(check, dec_results, strict=False):
         expected = [r.name for r in matching_rules(rs, e)]
         if [r.name for r in got] != expected:
             raise SystemExit(f"WRONG ANSWER at {n} rules: {[r.name for r in got]} != {expected}")
@@ -272,7 +272,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         target = "-"
         if r.get("target"):
-            target = f"{r['target'] / 1000:.0f}k " + ("ok" if r["raw"] >= r["target"] else f"MISS {r['raw'] / r['target']:.0%}")
+            verdict = "ok" if r["raw"] >= r["target"] else f"MISS {r['raw'] / r['target']:.0%}"
+            target = f"{r['target'] / 1000:.0f}k " + verdict
         if r.get("target_decoded"):
             ok = r["decoded"] >= r["target_decoded"]
             target += f"; dec 1M {'ok' if ok else 'MISS ' + format(r['decoded'] / r['target_decoded'], '.0%')}"
@@ -285,7 +286,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = []
     for i, line in enumerate(lines):
-        out.append(" | ".join(c.rjust(w) if 1 <= j <= 11 else c.ljust(w) for j, (c, w) in enumerate(zip(line, widths))))
+        cells = enumerate(zip(line, widths, strict=True))
+        out.append(" | ".join(c.rjust(w) if 1 <= j <= 11 else c.ljust(w) for j, (c, w) in cells))
         if i == 0:
             out.append("-+-".join("-" * w for w in widths))
     return "\n".join(out)
@@ -336,7 +338,8 @@ def main() -> None:
             if r.get(key) and r[key]["note"]:
                 print(f"  {r['workload']} / {key}: {r[key]['note']}")
         if "traced_mb" in r:
-            print(f"  {r['workload']}: peak RSS {r['rss_mb']:.0f} MB after compile (+{r['rss_delta_mb']:.0f} MB for the "
+            print(f"  {r['workload']}: peak RSS {r['rss_mb']:.0f} MB after compile "
+                  f"(+{r['rss_delta_mb']:.0f} MB for the "
                   f"compile), tracemalloc peak of the compile {r['traced_mb']:.1f} MB, "
                   f"{r['matches_per_event']:.2f} matches per event")
     if args.json:

@@ -80,13 +80,15 @@ def wrk(url: str, body: bytes, content_type: str, duration: int, connections: in
     body_file = tmp / "body.bin"
     body_file.write_bytes(body)
     script.write_text(
-        'local f = io.open("%s", "rb"); wrk.body = f:read("*a"); f:close()\n'
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "%s"\n'
+        f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "{content_type}"\n'
         'done = function(summary, latency, requests)\n'
-        '  io.write(string.format("STATS %%d %%d %%d\\n", summary.requests, summary.errors.status, latency:percentile(99)))\n'
-        'end\n' % (body_file, content_type))
+        '  io.write(string.format("STATS %d %d %d\\n",\n'
+        '    summary.requests, summary.errors.status, latency:percentile(99)))\n'
+        'end\n')
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-                          "-s", str(script), url], capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+                          "-s", str(script), url],
+                         capture_output=True, text=True, timeout=duration + 60, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"STATS (\d+) (\d+) (\d+)", out)
     assert m is not None, out
@@ -142,11 +144,13 @@ def main() -> None:
         (tmp / "rules.yaml").write_text(RULES % out)
         port = free_port()
         (tmp / "sidecar.yaml").write_text(
-            f"listen: {{port: {port}}}\nlimits: {{max_batch_events: {max(args.batch, 1000)}, max_body_bytes: 67108864}}\n"
+            f"listen: {{port: {port}}}\n"
+            f"limits: {{max_batch_events: {max(args.batch, 1000)}, max_body_bytes: 67108864}}\n"
             "queue: {size: 1024, workers: 64}\nreload: {watch: false}\nlogging: {level: warning}\n")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(["taskset", "-c", "0", py, "-m", "rules_engine", "serve", "--rules", str(tmp / "rules.yaml"),
-                                 "--config", str(tmp / "sidecar.yaml")], cwd=ROOT, env=env,
+        proc = subprocess.Popen(["taskset", "-c", "0", py, "-m", "rules_engine", "serve",
+                                 "--rules", str(tmp / "rules.yaml"), "--config", str(tmp / "sidecar.yaml")],
+                                cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_ready(f"http://127.0.0.1:{port}/readyz")

@@ -26,8 +26,8 @@ from typing import Any
 from citylots_gen import CL2_RULES
 from citylots_gen import events as generated_events
 
-from rules_engine import ir
-from rules_engine.pattern import parse_pattern_json
+from rules_engine.model import ir
+from rules_engine.patterns.lower import parse_pattern_json
 
 ROOT = Path(__file__).resolve().parents[1]
 CITYLOTS = ROOT.parent / "shared" / "corpus" / "citylots"
@@ -47,7 +47,7 @@ def citylots(limit: int | None = None) -> Citylots:
             if limit is None:
                 lines = fh.read().splitlines()
             else:  # stream: a child measuring memory reads only what it uses
-                lines = [line.rstrip(b"\n") for _, line in zip(range(limit), fh)]
+                lines = [line.rstrip(b"\n") for _, line in zip(range(limit), fh, strict=False)]
         rules = json.loads((CITYLOTS / "rules.json").read_text())
         if limit is not None:
             return Citylots(f"{CITYLOTS} (first {len(lines):,} events)", rules, lines, None)
@@ -151,7 +151,8 @@ def _cond(path: str, m: Any) -> str:
     if op == "wildcard":
         return f'{path}.matches("{_wild(arg)}")'
     if op == "numeric":
-        return " && ".join(f"{path} {'==' if o == '=' else o} {json.dumps(v)}" for o, v in zip(arg[::2], arg[1::2]))
+        pairs = zip(arg[::2], arg[1::2], strict=True)
+        return " && ".join(f"{path} {'==' if o == '=' else o} {json.dumps(v)}" for o, v in pairs)
     if op == "anything-but":
         if isinstance(arg, dict):
             return f"!({_cond(path, arg)})"

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import signal
 import time
-import resource
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import Diagnostic, RuleError
-from .loader import MAX_FILE_BYTES, build, load_paths
-from .loader import decode as _decode_source  # the submodule rules_engine.decode shadows a plain name
-from .ruleset import RuleSet, content_version
+from rules_engine.loader import MAX_FILE_BYTES, build, known_target_types, load_paths
+from rules_engine.loader import decode as _decode_source
+from rules_engine.model.errors import Diagnostic, RuleError
+from rules_engine.patterns.api import test_event_pattern as _test_event_pattern
+from rules_engine.ruleset import RuleSet, content_version
 
 __all__ = ["Diagnostic", "RuleError", "RuleSet", "load", "loads", "test_event_pattern", "__version__"]
 __version__ = "0.1.0"
@@ -49,8 +50,6 @@ def loads(text: str | bytes, format: str = "yaml", name: str = "<string>", engin
     src, diags = _decode_source(data, name)
     if src is None:
         raise RuleError(diags)
-    from .registry import known_target_types
-
     return _finish(build([(src, format)], known_target_types()), engine)
 
 
@@ -60,9 +59,7 @@ def test_event_pattern(pattern: Any, event: Any) -> bool:
     Each argument is JSON text or an already decoded object.  An invalid
     pattern raises :class:`RuleError` whose diagnostics carry AWS's reason.
     """
-    from .pattern import test_event_pattern as _t
-
-    return _t(pattern, event)
+    return _test_event_pattern(pattern, event)
 
 
 test_event_pattern.__test__ = False  # type: ignore[attr-defined]

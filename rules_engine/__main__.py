@@ -1,5 +1,5 @@
 """``python -m rules_engine`` runs the command-line interface."""
 
-from .cli import main
+from rules_engine.cli.main import main
 
 raise SystemExit(main())

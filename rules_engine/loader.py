@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from . import codes, ir
-from .check import BUILTIN_TARGET_TYPES, check
-from .errors import Diagnostic, sort_diagnostics
-from .registry import known_target_types
-from .source import Source, Span
-from .syntax.dsl import parse_rules
-from .syntax.lower_yaml import lower_yaml
-from .syntax.schema import check_schema
-from .syntax.yaml_loader import load_yaml
+from rules_engine.check.ruleset import BUILTIN_TARGET_TYPES, check
+from rules_engine.model import codes, ir
+from rules_engine.model.errors import Diagnostic, sort_diagnostics
+from rules_engine.model.source import Source, Span
+from rules_engine.syntax.language import parse_rules
+from rules_engine.syntax.lower_yaml import lower_yaml
+from rules_engine.syntax.schema import check_schema
+from rules_engine.syntax.yaml_loader import load_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DSL_SUFFIXES = (".rules",)
 RULE_SUFFIXES = YAML_SUFFIXES + DSL_SUFFIXES
 MAX_FILE_BYTES = 4 * 1024 * 1024
+
+ADAPTER_ENTRY_POINT_GROUP = "rules_engine.adapters"
+"""The entry-point group through which a plugin package adds a target type (``deliver/`` loads them)."""
 
 
 @dataclass
@@ -195,6 +198,16 @@ def build(
     diags.extend(cdiags)
     result_ir = None if failed or any(d.is_error for d in diags) else merged
     return LoadResult(result_ir, sort_diagnostics(diags), sources)
+
+
+def known_target_types() -> frozenset[str]:
+    """Built-in target types and those registered by installed plugins.
+
+    Only the entry points' names are read (no adapter is imported): a rule file
+    may name a plugin's target type, and the check needs nothing more.
+    """
+    names = {ep.name for ep in entry_points(group=ADAPTER_ENTRY_POINT_GROUP)}
+    return BUILTIN_TARGET_TYPES | frozenset(names)
 
 
 def load_paths(

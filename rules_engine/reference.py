@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import ir
-from .cel import cel_truth, explain_cel
-from .eval_expr import explain_expr, truth
-from .eval_pattern import explain_pattern, match_pattern
+from rules_engine.cel.evaluate import cel_truth, explain_cel
+from rules_engine.expressions.evaluate import truth
+from rules_engine.expressions.explain import explain_expr
+from rules_engine.model import ir
+from rules_engine.patterns.evaluate import explain_pattern, match_pattern
 
 
 def filter_holds(f: ir.Filter, event: Any) -> bool:

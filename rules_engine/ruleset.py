@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from . import ir
-from .errors import Diagnostic
-from .events import decode_event
-from .reference import RuleVerdict, explain, matching_rules
-from .routing import Decision, compile_router
-from .source import Source
+from rules_engine.compile import compile_ruleset
+from rules_engine.model import ir
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.events import decode_event
+from rules_engine.model.source import Source
+from rules_engine.reference import RuleVerdict, explain, matching_rules
+from rules_engine.route.router import Decision, compile_router
 
 ENGINES = ("compiled", "reference")
 
@@ -87,10 +88,8 @@ class RuleSet:
         if engine == "reference":
             self._matcher = ReferenceMatcher(rs)
         else:  # one structure for the whole rule set (compile/), answers equal to the reference
-            from .compile.compiled import compile_ruleset
-
             self._matcher = compile_ruleset(rs)
-        # Transforms and partition keys are compiled here, once, at load time (routing.py).
+        # Transforms and partition keys are compiled here, once, at load time (route/router.py).
         self._router = compile_router(rs, version)  # every Decision carries the version
 
     @property
@@ -113,7 +112,7 @@ class RuleSet:
     def evaluate(self, event: EventInput, *, now: datetime | None = None) -> list[Decision]:
         """The routing decisions for one event: matched rules' targets with their payloads.
 
-        In evaluation order; see ``routing.py`` / docs/transforms.md for deduplication, the
+        In evaluation order; see ``route/router.py`` / docs/transforms.md for deduplication, the
         default route (rule ``"<default>"``) and ``on_error``.  ``now`` is the ingestion time
         transforms may use (``<aws.events.event.ingestion-time>``); this method reads no clock.
         """

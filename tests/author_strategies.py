@@ -15,11 +15,11 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from test_compile_props import expressions, patterns
 
-from rules_engine import ir
 from rules_engine.author.pattern_text import Inexpressible
 from rules_engine.author.print_rules import print_rules
 from rules_engine.loader import parse_source
-from rules_engine.source import Source
+from rules_engine.model import ir
+from rules_engine.model.source import Source
 
 names = st.sampled_from(["a", "b-c", "d_e", "f.g", "rule", "to", "x1", "My Rule"])
 option_values = st.recursive(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rules_engine import codes
-from rules_engine.errors import RuleError, render_text
+from rules_engine.model import codes
+from rules_engine.model.errors import RuleError, render_text
 from rules_engine.serve.binding import read_events
 from rules_engine.serve.config import AuthConfig, PublisherConfig, load_config, read_tokens
 from rules_engine.serve.errors import IngestError

@@ -19,9 +19,9 @@ import orjson
 
 import rules_engine
 from rules_engine.reload import LiveRuleSet
-from rules_engine.routing import Decision
-from rules_engine.serve.config import SidecarConfig
+from rules_engine.route.router import Decision
 from rules_engine.ruleset import RuleSet
+from rules_engine.serve.config import SidecarConfig
 
 RULES = """\
 targets:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 from author_strategies import rule_files
 from hypothesis import HealthCheck, given, settings
 
-from rules_engine import ir
 from rules_engine.author.convert import convert_source, difference
-from rules_engine.cli import main
-from rules_engine.errors import render_text
+from rules_engine.cli.main import main
 from rules_engine.loader import format_of, parse_source
-from rules_engine.source import Source
+from rules_engine.model import ir
+from rules_engine.model.errors import render_text
+from rules_engine.model.source import Source
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(p for p in (ROOT / "sample-rules").rglob("*") if format_of(p.name))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rules_engine.cli import main
+from rules_engine.cli.main import main
 
 GOOD = "targets:\n  out: {type: stdout}\nrules:\n  - name: r\n    when: x > 1\n    targets: [out]\n"
 

@@ -9,21 +9,12 @@ import pytest
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from rules_engine import codes
-from rules_engine.cel import (
-    DECLARED,
-    ENVELOPE,
-    MAX_NESTING,
-    MAX_TREE_DEPTH,
-    CelProgram,
-    cel_truth,
-    check_cel,
-    evaluate_cel,
-    explain_cel,
-    to_cel,
-)
-from rules_engine.errors import render_text
-from rules_engine.source import Embedded, Source
+from rules_engine.cel.check import check_cel
+from rules_engine.cel.evaluate import CelProgram, cel_truth, evaluate_cel, explain_cel, to_cel
+from rules_engine.cel.parse import DECLARED, ENVELOPE, MAX_NESTING, MAX_TREE_DEPTH
+from rules_engine.model import codes
+from rules_engine.model.errors import render_text
+from rules_engine.model.source import Embedded, Source
 
 FILE = "rules/orders.yaml"
 

@@ -21,15 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine.cel import CelProgram, is_true
-from rules_engine.compile.cel_codegen import (
-    CelFailure,
-    CompiledCel,
-    compile_cel,
-    compile_cel_value,
-    from_celpy,
-    to_plain,
-)
+from rules_engine.cel.evaluate import CelProgram, is_true
+from rules_engine.compile.cel_codegen import CompiledCel, compile_cel, compile_cel_value
+from rules_engine.compile.cel_values import CelFailure, from_celpy, to_plain
 
 # --- the generator ------------------------------------------------------------------------------------
 
@@ -274,7 +268,7 @@ def same_value(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     return bool(a == b)
@@ -362,7 +356,7 @@ events = st.fixed_dictionaries(
     {},
     optional={
         "type": json_values,
-        "data": st.fixed_dictionaries({}, optional={k: json_values for k in ["n", "f", "s", "l", "m"]}),
+        "data": st.fixed_dictionaries({}, optional=dict.fromkeys(["n", "f", "s", "l", "m"], json_values)),
         "detail": json_values,
     },
 )

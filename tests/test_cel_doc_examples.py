@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rules_engine.cel import cel_truth
+from rules_engine.cel.evaluate import cel_truth
 from rules_engine.compile.cel_codegen import compile_cel
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cel.md"

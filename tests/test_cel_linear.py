@@ -15,7 +15,8 @@ import celpy
 import pytest
 
 import rules_engine
-from rules_engine.cel import CelProgram, activation, is_true, parse_cel
+from rules_engine.cel.evaluate import CelProgram, activation, is_true
+from rules_engine.cel.parse import parse_cel
 from rules_engine.compile.cel_codegen import compile_cel_value
 
 DOC_EXAMPLE = 'data.items.exists(i, i.sku.startsWith("GIFT-"))'  # docs/cel.md

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rules_engine import ir
-from rules_engine.check_expr import check_expr, static_types
-from rules_engine.errors import Diagnostic
-from rules_engine.functions import FUNCTIONS
-from rules_engine.source import Span
+from rules_engine.expressions.check import check_expr, static_types
+from rules_engine.expressions.functions import FUNCTIONS
+from rules_engine.model import ir
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.source import Span
 
 L = ir.Literal
 S1 = Span("r.yaml", 3, 9, 3, 20)  # the span of the node a diagnostic must point at

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rules_engine.cli import main
+from rules_engine.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rules_engine
-from rules_engine import ir
 from rules_engine.compile import codegen, index
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.compile.runtime import wildcard_leaf
-from rules_engine.eval_pattern import wildcard_matches
+from rules_engine.model import ir
+from rules_engine.patterns.evaluate import wildcard_matches
 from rules_engine.reference import matching_rules
 
 
@@ -292,7 +292,7 @@ SHOP = _rules(
 def test_cli_compile_shows_the_structure(
     tmp_path: Any, capsys: pytest.CaptureFixture[str], argv: list[str], expected: list[str]
 ) -> None:
-    from rules_engine.cli import main
+    from rules_engine.cli.main import main
 
     path = tmp_path / "shop.yaml"
     path.write_text(SHOP)
@@ -303,7 +303,7 @@ def test_cli_compile_shows_the_structure(
 
 
 def test_cli_compile_reports_rule_errors(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from rules_engine.cli import main
+    from rules_engine.cli.main import main
 
     path = tmp_path / "bad.yaml"
     path.write_text(_rules(_yaml_rule("bad", "    when: a >\n")))

@@ -17,16 +17,25 @@ import json
 from collections import Counter
 from typing import Any
 
+import corpus
 import json5
 import orjson
 import pytest
+from corpus import (
+    LARGE_PAYLOAD_PATTERNS,
+    TEMPLATES,
+    case_params,
+    duplicate_key_case,
+    large_payload,
+    load_case,
+    require,
+)
 
-import corpus
-from corpus import LARGE_PAYLOAD_PATTERNS, TEMPLATES, case_params, duplicate_key_case, large_payload, load_case, require
-from rules_engine import ir
 from rules_engine.compile.compiled import CompiledRuleSet, compile_ruleset
-from rules_engine.pattern import parse_pattern_json
+from rules_engine.model import ir
+from rules_engine.patterns.lower import parse_pattern_json
 from rules_engine.reference import matching_rules
+
 
 def _one_rule(pattern_text: str, name: str = "p") -> ir.RuleSetIR:
     pattern, diags = parse_pattern_json(pattern_text)

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine.decode import EventDecoder, name_splits, plan_decoder
-from rules_engine.errors import RuleError
-from rules_engine.events import decode_event
+from rules_engine.compile.decode import EventDecoder, name_splits, plan_decoder
+from rules_engine.model.errors import RuleError
+from rules_engine.model.events import decode_event
 
 KEYS = ["a", "b", "a.b", "", "with space", "é", "class", "0"]
 

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir
 from rules_engine.compile import codegen, index, normalize
 from rules_engine.compile.compiled import compile_ruleset
-from rules_engine.events import decode_event
-from rules_engine.pattern import parse_pattern_json
+from rules_engine.model import ir
+from rules_engine.model.events import decode_event
+from rules_engine.patterns.lower import parse_pattern_json
 from rules_engine.reference import matching_rules
 
 # Keys a generated struct field cannot be named after (a quote, a backslash, a control character)

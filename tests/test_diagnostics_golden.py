@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from serve_diagnostics import SERVE_CALLS
 
-from rules_engine import codes
-from rules_engine.errors import RuleError, render_text
 from rules_engine.loader import load_paths
-from rules_engine.source import Source
+from rules_engine.model import codes
+from rules_engine.model.errors import RuleError, render_text
+from rules_engine.model.source import Source
 
 T = "targets:\n  out: {type: stdout}\n"
 
@@ -143,7 +143,7 @@ def _render_files(tmp: Path, code: str) -> str:
 
 def _events_case(raw: bytes, max_bytes: int = 64) -> Callable[[Path], str]:
     def run(_: Path) -> str:
-        from rules_engine.events import decode_event
+        from rules_engine.model.events import decode_event
 
         try:
             decode_event(raw, max_bytes=max_bytes, name="event.json")
@@ -173,15 +173,15 @@ def _no_rule_files(tmp: Path) -> str:
 
 
 def _json_pattern(_: Path) -> str:
-    from rules_engine.pattern import parse_pattern_json
+    from rules_engine.patterns.lower import parse_pattern_json
 
     _, diags = parse_pattern_json('{"source": ["a",]}', file="pattern.json")
     return render_text(diags, {"pattern.json": Source("pattern.json", '{"source": ["a",]}')}) + "\n"
 
 
 def _too_long(_: Path) -> str:
-    from rules_engine.source import Embedded
-    from rules_engine.syntax.dsl import parse_expression
+    from rules_engine.model.source import Embedded
+    from rules_engine.syntax.language import parse_expression
 
     text = "x == " + "1 + " * 30000 + "1"
     _, diags = parse_expression(text, Embedded.plain("long.yaml", text, 4, 11))
@@ -190,7 +190,7 @@ def _too_long(_: Path) -> str:
 
 def _explain(expr: str, event: dict[str, object]) -> Callable[[Path], str]:
     def run(_: Path) -> str:
-        from rules_engine.cel import explain_cel
+        from rules_engine.cel.evaluate import explain_cel
 
         return f"{explain_cel(expr, event)}\n"
 
@@ -200,9 +200,9 @@ def _explain(expr: str, event: dict[str, object]) -> Callable[[Path], str]:
 def _unbound_variable(_: Path) -> str:
     # The parsers bind quantifier variables themselves, so only IR built by a
     # tool (not parsed text) can hold an unbound one; check_expr guards it.
-    from rules_engine import ir
-    from rules_engine.check_expr import check_expr
-    from rules_engine.source import Span
+    from rules_engine.expressions.check import check_expr
+    from rules_engine.model import ir
+    from rules_engine.model.source import Span
 
     expr = ir.Compare(">", ir.Field(("price",), var="item", span=Span("tool.yaml", 3, 9, 3, 19)), ir.Literal(1))
     return render_text(check_expr(expr)) + "\n"
@@ -211,9 +211,9 @@ def _unbound_variable(_: Path) -> str:
 def _pattern_too_large(_: Path) -> str:
     # "k0.p" is assigned again inside the first $or, so the groups must be
     # expanded into explicit branches: 2**11 of them, past the cap.
-    groups = ", ".join('"k%d": {"$or": [{"p": [1]}, {"q": [1]}]}' % i for i in range(11))
+    groups = ", ".join(f'"k{i}": {{"$or": [{{"p": [1]}}, {{"q": [1]}}]}}' for i in range(11))
     text = '{"k0.p": [5], ' + groups + "}"
-    from rules_engine.pattern import parse_pattern_json
+    from rules_engine.patterns.lower import parse_pattern_json
 
     _, diags = parse_pattern_json(text, file="big-pattern.json")
     return render_text(diags, {"big-pattern.json": Source("big-pattern.json", text)}) + "\n"
@@ -252,8 +252,8 @@ def _transform_error(transform: str, event: dict[str, object]) -> Callable[[Path
 def _invalid_input_transformer(_: Path) -> str:
     # Only IR built by a tool (not checked) can hold an invalid input transformer; the router
     # records E510 instead of failing.
-    from rules_engine import ir
-    from rules_engine.routing import compile_router
+    from rules_engine.model import ir
+    from rules_engine.route.router import compile_router
 
     bad = ir.Transform((ir.InputTransformer((("v", "$.a"),), "{<v>: 1}"),))
     rs = ir.RuleSetIR((ir.Target("out", "stdout"),), (ir.Rule("r", targets=(ir.TargetRef("out"),), transform=bad),))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rules_engine import codes
+from rules_engine.model import codes
 
 ROOT = Path(__file__).resolve().parents[1]
 

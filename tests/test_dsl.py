@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from rules_engine import ir
-from rules_engine.errors import Diagnostic, render_text
-from rules_engine.resources import grammar_text
-from rules_engine.source import Source, Span
-from rules_engine.syntax import dsl
-from rules_engine.syntax.dsl import MAX_SYNTAX_ERRORS, parse_rules
+from rules_engine.model import ir
+from rules_engine.model.errors import Diagnostic, render_text
+from rules_engine.model.resources import grammar_text
+from rules_engine.model.source import Source, Span
+from rules_engine.syntax import dsl, dsl_errors, dsl_tree
+from rules_engine.syntax.dsl import MAX_SYNTAX_ERRORS
+from rules_engine.syntax.language import parse_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 L = ir.Literal
@@ -636,12 +637,12 @@ _REFERENCE_OPTIONS = {
 
 @pytest.fixture(scope="module")
 def lark_reference() -> Lark:
-    return Lark(grammar_text(), postlex=dsl._NamesEverywhere(), **_REFERENCE_OPTIONS)
+    return Lark(grammar_text(), postlex=dsl_tree._NamesEverywhere(), **_REFERENCE_OPTIONS)
 
 
 def _same_tree(ours: object, theirs: object) -> None:
     if isinstance(theirs, Tree):
-        assert isinstance(ours, dsl.Node) and ours.data == theirs.data, (ours, theirs)
+        assert isinstance(ours, dsl_tree.Node) and ours.data == theirs.data, (ours, theirs)
         m = theirs.meta
         if m.empty:
             assert ours.line == 0, ours
@@ -653,7 +654,7 @@ def _same_tree(ours: object, theirs: object) -> None:
                 m.end_column,
             ), ours.data
         assert len(ours.children) == len(theirs.children), ours.data
-        for a, b in zip(ours.children, theirs.children):
+        for a, b in zip(ours.children, theirs.children, strict=True):
             _same_tree(a, b)
     elif isinstance(theirs, Token):
         assert isinstance(ours, Token) and (ours.type, ours.value) == (theirs.type, theirs.value)
@@ -672,9 +673,9 @@ def _compare_parsers(reference: Lark, text: str, start: str) -> None:
         theirs = reference.parse(text, start=start)
     except UnexpectedInput:
         with pytest.raises(UnexpectedInput):
-            dsl._parser().parse(text, start=start)
+            dsl_tree.lark_parser().parse(text, start=start)
         return
-    _same_tree(dsl._parser().parse(text, start=start), theirs)
+    _same_tree(dsl_tree.lark_parser().parse(text, start=start), theirs)
 
 
 TREE_CASES = [
@@ -808,7 +809,7 @@ def test_any_text_parses_the_same_in_pieces(text: str) -> None:
 
 def test_a_large_file_is_parsed_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "".join(f"rule r{i} {{\n  when data.n == {i}\n  route to t\n}}\n" for i in range(2000))
-    starts = [start for start, _ in dsl._pieces(text)]
+    starts = [start for start, _ in dsl.pieces(text)]
     assert len(starts) > 10 and all(text[s:].startswith("rule ") for s in starts)
 
     def no_whole_file_parse(source: Source) -> None:
@@ -821,12 +822,12 @@ def test_a_large_file_is_parsed_in_pieces(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_parser_is_built_once() -> None:
-    assert dsl._parser() is dsl._parser()
+    assert dsl_tree.lark_parser() is dsl_tree.lark_parser()
 
 
 def test_expected_words_groups_and_names_terminals() -> None:
-    terminals = {t.name for t in dsl._parser().terminals}
-    words = dsl.expected_words(terminals)
+    terminals = {t.name for t in dsl_tree.lark_parser().terminals}
+    words = dsl_errors.expected_words(terminals)
     assert "__ANON" not in words and "RPAR" not in words and "an expression" in words
 
 

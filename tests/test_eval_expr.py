@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from rules_engine import ir
-from rules_engine.eval_expr import evaluate, explain_expr, render_expr, truth
-from rules_engine.functions import FUNCTIONS
-from rules_engine.values import MISSING, get_path, json_equal, to_text, type_name
+from rules_engine.expressions.evaluate import evaluate, truth
+from rules_engine.expressions.explain import explain_expr
+from rules_engine.expressions.functions import FUNCTIONS
+from rules_engine.expressions.render import render_expr
+from rules_engine.model import ir
+from rules_engine.model.values import MISSING, get_path, json_equal, to_text, type_name
 
 L = ir.Literal
 

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir
 from rules_engine.compile.expr_codegen import MAX_DEPTH, compile_predicate, compile_value, depth
-from rules_engine.eval_expr import evaluate, truth
-from rules_engine.functions import FUNCTIONS
-from rules_engine.source import Embedded
-from rules_engine.syntax.dsl import parse_expression
-from rules_engine.values import MISSING
+from rules_engine.expressions.evaluate import evaluate, truth
+from rules_engine.expressions.functions import FUNCTIONS
+from rules_engine.model import ir
+from rules_engine.model.source import Embedded
+from rules_engine.model.values import MISSING
+from rules_engine.syntax.language import parse_expression
 
 
 def parse(text: str) -> ir.Expr:
@@ -34,7 +34,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, float):
         return a == b or (math.isnan(a) and math.isnan(b))
     if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         # Key order is not part of a JSON value (the reference's from_cel even reverses it).
         return set(a) == set(b) and all(same(a[k], b[k]) for k in a)

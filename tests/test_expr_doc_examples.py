@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from rules_engine.check_expr import check_expr
-from rules_engine.eval_expr import evaluate, render_expr
-from rules_engine.functions import FUNCTIONS
-from rules_engine.source import Embedded
-from rules_engine.values import MISSING, json_equal
+from rules_engine.expressions.check import check_expr
+from rules_engine.expressions.evaluate import evaluate
+from rules_engine.expressions.functions import FUNCTIONS
+from rules_engine.expressions.render import render_expr
+from rules_engine.model.source import Embedded
+from rules_engine.model.values import MISSING, json_equal
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "expressions.md"
 _BLOCK = re.compile(r"^```expr-example\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -37,9 +38,9 @@ PARAMS = [pytest.param(ex, id=f"line{line}:{ex['expr'][:40]}") for line, ex in E
 
 
 def _parse(text: str) -> Any:
-    from rules_engine.syntax import dsl
+    from rules_engine.syntax import language
 
-    expr, diags = dsl.parse_expression(text, Embedded.plain("<doc>", text))
+    expr, diags = language.parse_expression(text, Embedded.plain("<doc>", text))
     assert not [d for d in diags if d.is_error], [d.message for d in diags]
     assert expr is not None
     return expr

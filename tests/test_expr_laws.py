@@ -10,12 +10,14 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir
-from rules_engine.check_expr import check_expr
-from rules_engine.eval_expr import evaluate, explain_expr, render_expr, truth
-from rules_engine.functions import FUNCTIONS
-from rules_engine.source import Embedded
-from rules_engine.values import MISSING, json_equal
+from rules_engine.expressions.check import check_expr
+from rules_engine.expressions.evaluate import evaluate, truth
+from rules_engine.expressions.explain import explain_expr
+from rules_engine.expressions.functions import FUNCTIONS
+from rules_engine.expressions.render import render_expr
+from rules_engine.model import ir
+from rules_engine.model.source import Embedded
+from rules_engine.model.values import MISSING, json_equal
 
 KEYS = st.sampled_from(["a", "b", "c", "data", "x", "é", "k k"])
 VARS = st.sampled_from(["v", "w"])
@@ -194,9 +196,9 @@ def test_missing_field_makes_every_comparison_false(path: ir.Path, event: Any) -
 
 
 def _parser() -> Any:
-    from rules_engine.syntax import dsl
+    from rules_engine.syntax import language
 
-    return dsl
+    return language
 
 
 def _object_in_template(expr: Any, inside: bool = False) -> bool:
@@ -221,15 +223,15 @@ _SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f]", re.IGNORECASE)
 def test_rendered_text_parses_back_to_the_same_meaning(expr: ir.Expr, event: Any) -> None:
     # The parser folds `-5` into a literal and flattens nested `and`/`or`, so the
     # law is about meaning: the re-parsed expression evaluates exactly like the original.
-    dsl = _parser()
+    language = _parser()
     assume(not {d.code for d in check_expr(expr)} & {"E309", "E332"})  # rejected when parsed / unbound
     assume(not _object_in_template(expr))  # a parser limitation, reported to the lead
     text = render_expr(expr)
     assume(not _SURROGATE_ESCAPE.search(text))  # lone surrogates cannot be written in a rule file
-    back, diags = dsl.parse_expression(text, Embedded.plain("<rendered>", text))
+    back, diags = language.parse_expression(text, Embedded.plain("<rendered>", text))
     assert back is not None and not [d for d in diags if d.is_error], (text, [d.message for d in diags])
     assert same_value(evaluate(back, event), evaluate(expr, event)), text
     # and the canonical text is a fixed point: render(parse(render(parse(t)))) == render(parse(t))
     canonical = render_expr(back)
-    again, _ = dsl.parse_expression(canonical, Embedded.plain("<rendered>", canonical))
+    again, _ = language.parse_expression(canonical, Embedded.plain("<rendered>", canonical))
     assert again is not None and render_expr(again) == canonical

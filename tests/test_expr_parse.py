@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir
-from rules_engine.errors import Diagnostic
-from rules_engine.source import Embedded, Span
-from rules_engine.syntax.dsl import MAX_DEPTH, MAX_EXPRESSION_CHARS, parse_expression, parse_path
+from rules_engine.model import ir
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.source import Embedded, Span
+from rules_engine.syntax.dsl import MAX_DEPTH, MAX_EXPRESSION_CHARS
+from rules_engine.syntax.language import parse_expression, parse_path
 
 L = ir.Literal
 
@@ -188,7 +189,7 @@ def test_parses_to(text: str, expected: ir.Expr) -> None:
 @pytest.mark.parametrize(("text", "expected"), PARSES)
 def test_rendered_expression_parses_back(text: str, expected: ir.Expr) -> None:
     # eval_expr.render_expr writes IR back as source; this parser must read it as the same IR
-    from rules_engine.render_expr import render_expr
+    from rules_engine.expressions.render import render_expr
 
     assert ok(render_expr(expected)) == expected
 

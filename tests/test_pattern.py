@@ -15,17 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules_engine import codes
-from rules_engine.errors import Diagnostic, RuleError
-from rules_engine.eval_pattern import (
-    explain_pattern,
-    field_values,
-    ip_value,
-    match_pattern,
-    value_matches,
-    wildcard_matches,
-)
-from rules_engine.ir import (
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic, RuleError
+from rules_engine.model.ir import (
     EventPattern,
     MAnythingBut,
     MCidr,
@@ -40,14 +32,18 @@ from rules_engine.ir import (
     PatternField,
     PatternOr,
 )
-from rules_engine.pattern import (
-    MAX_DEPTH,
-    lower_pattern,
-    parse_pattern_json,
-    test_event_pattern,
-    wildcard_complexity,
+from rules_engine.model.source import Locator, Pointer, Span
+from rules_engine.patterns.api import test_event_pattern
+from rules_engine.patterns.evaluate import (
+    explain_pattern,
+    field_values,
+    match_pattern,
+    value_matches,
+    wildcard_matches,
 )
-from rules_engine.source import Locator, Pointer, Span
+from rules_engine.patterns.lower import MAX_DEPTH, lower_pattern, parse_pattern_json
+from rules_engine.patterns.operands import ip_value
+from rules_engine.patterns.wildcard import wildcard_complexity
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "event-patterns.md"
 
@@ -95,7 +91,7 @@ def test_doc_example(example: dict[str, Any]) -> None:
 
 def test_docs_list_every_reason_we_emit() -> None:
     """Every AWS reason string in pattern.py is in the doc's rejection table."""
-    source = (Path(__file__).resolve().parents[1] / "rules_engine" / "pattern.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "rules_engine" / "patterns" / "lower.py").read_text()
     doc = DOC.read_text(encoding="utf-8").replace("\\|", "|")
     reasons = re.findall(r'(?:_Invalid\([^,]+,|fail\([^,]+,)\s*f?"([^"{]{12,})', source)
     assert len(reasons) > 20

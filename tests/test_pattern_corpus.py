@@ -14,15 +14,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import corpus
 import orjson
 import pytest
+from corpus import (
+    LARGE_PAYLOAD_PATTERNS,
+    LOCALSTACK,
+    TEMPLATES,
+    case_params,
+    duplicate_key_case,
+    large_payload,
+    load_case,
+    require,
+)
 
-import corpus
-from corpus import LARGE_PAYLOAD_PATTERNS, LOCALSTACK, TEMPLATES, case_params, duplicate_key_case, large_payload, load_case, require
-from rules_engine.errors import RuleError
-from rules_engine.eval_pattern import match_pattern
-from rules_engine.pattern import lower_pattern, parse_pattern_json, test_event_pattern
-from rules_engine.source import Locator
+from rules_engine.model.errors import RuleError
+from rules_engine.model.source import Locator
+from rules_engine.patterns.api import test_event_pattern
+from rules_engine.patterns.evaluate import match_pattern
+from rules_engine.patterns.lower import lower_pattern, parse_pattern_json
+
 
 def _snapshot_messages() -> dict[str, str]:
     """Stem -> AWS's error message, for every ``_EXC`` case of the snapshot."""

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import rules_engine
-from rules_engine import ir
-from rules_engine.routing import DEFAULT_RULE, Decision, compile_router
+from rules_engine.model import ir
+from rules_engine.route.router import DEFAULT_RULE, Decision, compile_router
 
 
 def load(text: str, fmt: str = "yaml") -> rules_engine.RuleSet:
@@ -210,7 +210,7 @@ def test_router_from_ir_ignores_rules_it_does_not_know() -> None:
 
 
 def test_dry_run_json_has_decisions(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from rules_engine.cli import main
+    from rules_engine.cli.main import main
 
     rules = tmp_path / "r.yaml"
     rules.write_text(POLICY.format(policy="skip"), encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import rules_engine
-from rules_engine.cli import main
+from rules_engine.cli.main import main
 from rules_engine.loader import discover_sets
 
 ROOT = Path(__file__).resolve().parents[1]

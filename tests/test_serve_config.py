@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rules_engine.errors import RuleError
+from rules_engine.model.errors import RuleError
 from rules_engine.serve.config import AuthConfig, PublisherConfig, SidecarConfig, load_config, read_tokens
 
 FULL = """\

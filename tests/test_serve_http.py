@@ -208,7 +208,7 @@ def test_queue_full_is_429(tmp_path: Path) -> None:
     for http in client(tmp_path, cfg, dispatcher=FileDispatcher(tmp_path, delay=0.5)):
         results: list[int] = []
 
-        def send() -> None:
+        def send(http: Any = http, results: list[int] = results) -> None:
             results.append(http.post("/events", json={"type": "order.created"}).status_code)
 
         threads = [threading.Thread(target=send) for _ in range(6)]

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rules_engine
-from rules_engine.transform import CompiledTransform, Context, compile_transform, event_id
+from rules_engine.route.transform import CompiledTransform, Context, compile_transform, event_id
 
 NOW = datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC)
 

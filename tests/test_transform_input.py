@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from rules_engine import ir
-from rules_engine.input_transformer import (
+from rules_engine.model import ir
+from rules_engine.model.values import MISSING
+from rules_engine.patterns.input_transformer import (
     WILDCARD,
     check_input_transformer,
     compile_input_transformer,
     parse_input_path,
     select,
 )
-from rules_engine.values import MISSING
 
 # The documentation's example EC2 event.
 EC2: dict[str, Any] = {

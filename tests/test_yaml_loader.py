@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules_engine.source import Source
+from rules_engine.model.source import Source
 from rules_engine.syntax.yaml_loader import load_yaml
 
 

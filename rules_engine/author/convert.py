@@ -16,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .. import codes, ir
-from ..errors import Diagnostic
-from ..loader import parse_source
-from ..source import Source, Span
-from .pattern_text import Inexpressible
-from .print_rules import print_rules
-from .print_yaml import print_yaml
+from rules_engine.author.pattern_text import Inexpressible
+from rules_engine.author.print_rules import print_rules
+from rules_engine.author.print_yaml import print_yaml
+from rules_engine.loader import parse_source
+from rules_engine.model import codes, ir
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.source import Source, Span
 
 FORMAT_NAMES = {"yaml": "YAML", "dsl": "the rule language"}
 
@@ -30,14 +30,15 @@ FORMAT_NAMES = {"yaml": "YAML", "dsl": "the rule language"}
 def difference(a: ir.RuleSetIR, b: ir.RuleSetIR) -> str | None:
     """None when two rule sets are the same rules (spans and file names aside), else where they differ."""
     if a.targets != b.targets:
-        for x, y in zip(a.targets, b.targets):
+        for x, y in zip(a.targets, b.targets, strict=False):
             if x != y:
                 return f"target {x.name!r} differs"
         return "the targets differ"
     if a.rules != b.rules:
-        for r, s in zip(a.rules, b.rules):
+        for r, s in zip(a.rules, b.rules, strict=False):
             if r != s:
-                fields = [f.name for f in dataclasses.fields(r) if f.name != "span" and getattr(r, f.name) != getattr(s, f.name)]
+                fields = [f.name for f in dataclasses.fields(r)
+                          if f.name != "span" and getattr(r, f.name) != getattr(s, f.name)]
                 return f"rule {r.name!r} differs in {', '.join(fields)}"
         return "the rules differ"
     if a.default_targets != b.default_targets:

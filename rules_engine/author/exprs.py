@@ -18,9 +18,9 @@ import dataclasses
 import math
 from typing import Any
 
-from .. import ir
-from ..render_expr import render_expr, string_literal
-from .pattern_text import Inexpressible
+from rules_engine.author.pattern_text import Inexpressible
+from rules_engine.expressions.render import render_expr, string_literal
+from rules_engine.model import ir
 
 WIDTH = 100
 """Lines longer than this are broken where the printers know how (objects, lists, `and`)."""

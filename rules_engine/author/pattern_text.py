@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ir
+from rules_engine.model import ir
 
 
 class Inexpressible(Exception):

@@ -25,12 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .. import ir
-from ..render_expr import render_path, string_literal
-from ..source import Span
-from ..syntax.dsl_layout import Comment, Layout
-from .exprs import expr_lines, expr_text, json_compact, json_lines
-from .pattern_text import Inexpressible, pattern_value
+from rules_engine.author.exprs import expr_lines, expr_text, json_compact, json_lines
+from rules_engine.author.pattern_text import Inexpressible, pattern_value
+from rules_engine.expressions.render import render_path, string_literal
+from rules_engine.model import ir
+from rules_engine.model.source import Span
+from rules_engine.syntax.dsl_layout import Comment, Layout
 
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -31,10 +31,10 @@ from typing import Any
 
 import yaml
 
-from .. import ir
-from ..render_expr import render_path
-from .exprs import expr_text
-from .pattern_text import Inexpressible, pattern_value
+from rules_engine.author.exprs import expr_text
+from rules_engine.author.pattern_text import Inexpressible, pattern_value
+from rules_engine.expressions.render import render_path
+from rules_engine.model import ir
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _RESERVED_OPTIONS = ("type", "transform", "partition_key")

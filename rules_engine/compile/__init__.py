@@ -6,22 +6,16 @@ Position in the pipeline::
 
 See ``compiled.py`` for the stages and docs/compile.md for the design.
 ``cel_codegen`` (CEL -> Python) and ``expr_codegen`` (expressions -> Python)
-are translators used by the compiled rule set for the parts no index can see.
+are translators used by the compiled rule set for the parts no index can see;
+``decode.py`` is the partial event decoder the compiled matcher reads raw bytes with.
+
+The names below are the package's public API (the CLI and the façade use them);
+everything else in the package is internal to the compiler.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from rules_engine.compile.compiled import CompiledRuleSet, compile_ruleset
+from rules_engine.compile.show import show_dot, show_mermaid, show_stats, show_tree
 
-if TYPE_CHECKING:
-    from .compiled import CompiledRuleSet
-
-
-def compile_ruleset(rs: Any) -> CompiledRuleSet:
-    """Lazy entry point (keeps ``import rules_engine.compile.cel_codegen`` light)."""
-    from .compiled import compile_ruleset as _compile
-
-    return _compile(rs)
-
-
-__all__ = ["compile_ruleset"]
+__all__ = ["CompiledRuleSet", "compile_ruleset", "show_dot", "show_mermaid", "show_stats", "show_tree"]

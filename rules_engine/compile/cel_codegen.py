@@ -37,9 +37,7 @@ An event is read lazily: a value is taken from the event dict only where the
 expression looks, and a JSON integer outside int64 becomes a double there, as
 ``cel.to_cel`` does for the reference.
 
-The value types and conversions are re-exported here (``Uint``, ``RawInt``,
-``RawFloat``, ``RawStr``, ``RawList``, ``Opaque``, ``Unsure``, ``Raised``,
-``to_celpy``, ``from_celpy``, ``to_plain``) for existing importers.
+The value types and conversions live in ``cel_values.py``.
 """
 
 from __future__ import annotations
@@ -48,22 +46,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cel import CelProgram, parse_cel
-from .cel_translate import Translator
-from .cel_values import CelFailure as CelFailure
-from .cel_values import Opaque as Opaque
-from .cel_values import Raised as Raised
-from .cel_values import RawFloat as RawFloat
-from .cel_values import RawInt as RawInt
-from .cel_values import RawList as RawList
-from .cel_values import RawStr as RawStr
-from .cel_values import Uint as Uint
-from .cel_values import Unsure as Unsure
-from .cel_values import from_celpy as from_celpy
-from .cel_values import to_celpy as to_celpy
-from .cel_values import to_plain as to_plain
+from rules_engine.cel.evaluate import CelProgram
+from rules_engine.cel.parse import parse_cel
+from rules_engine.compile.cel_translate import Translator
+from rules_engine.compile.cel_values import CelFailure, Raised, Unsure, from_celpy, to_plain
 
-__all__ = ["CelFailure", "CompiledCel", "compile_cel", "compile_cel_value"]
+__all__ = ["CompiledCel", "compile_cel", "compile_cel_value"]
 
 
 # --- public API -----------------------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from typing import Any, Final
 from celpy.evaluation import CELEvalError
 from lark import Tree
 
-from .cel_runtime import RUNTIME
-from .cel_values import INT64_MAX, INT64_MIN
+from rules_engine.compile.cel_runtime import RUNTIME
+from rules_engine.compile.cel_values import INT64_MAX, INT64_MIN
 
 __all__ = ["NOCONST", "Emitter", "Fallback", "Val", "py_tuple"]
 

@@ -43,7 +43,7 @@ from celpy.evaluation import (
 )
 from lark import Tree
 
-from .cel_values import (
+from rules_engine.compile.cel_values import (
     EQ_TYPES,
     INT64_MAX,
     INT64_MIN,

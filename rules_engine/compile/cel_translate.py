@@ -23,10 +23,19 @@ from celpy import celtypes
 from celpy.evaluation import CELEvalError, base_functions, celbytes, celstr
 from lark import Token, Tree
 
-from ..cel import ENVELOPE, MACROS, regex_problem, simple_ident
-from .cel_emit import NOCONST, Emitter, Fallback, Val, py_tuple
-from .cel_runtime import searcher
-from .cel_values import EQ_TYPES, INT64_MAX, INT64_MIN, NONE_TYPE, RawFloat, RawStr, from_celpy
+from rules_engine.cel.check import regex_problem
+from rules_engine.cel.parse import ENVELOPE, MACROS, simple_ident
+from rules_engine.compile.cel_emit import NOCONST, Emitter, Fallback, Val, py_tuple
+from rules_engine.compile.cel_runtime import searcher
+from rules_engine.compile.cel_values import (
+    EQ_TYPES,
+    INT64_MAX,
+    INT64_MIN,
+    NONE_TYPE,
+    RawFloat,
+    RawStr,
+    from_celpy,
+)
 
 __all__ = ["Translator"]
 
@@ -473,7 +482,7 @@ class Translator(Emitter):
                 raise Fallback("map key")  # numeric or duplicate keys: leave to cel-python
             keys.append(key)
             values.append(self.use(self.node(inits[i + 1])))
-        self.emit(f"{v} = {{{', '.join(f'{k!r}: {x}' for k, x in zip(keys, values))}}}")
+        self.emit(f"{v} = {{{', '.join(f'{k!r}: {x}' for k, x in zip(keys, values, strict=True))}}}")
         # cel-python keeps an error inside a map; its later comparisons are beyond this translator.
         cond = " or ".join(f"type({x}) is CELEvalError" for x in values)
         self.emit(f"if {cond}: raise _Unsure('error in map literal')")

@@ -31,7 +31,7 @@ from celpy import celtypes
 from celpy.adapter import CELJSONEncoder
 from celpy.evaluation import CELEvalError
 
-from ..cel import error_text, json_number
+from rules_engine.cel.evaluate import error_text, json_number
 
 __all__ = [
     "EQ_TYPES",

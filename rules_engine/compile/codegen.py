@@ -35,11 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ir
-from ..eval_pattern import NUMERIC_LIMIT, ip_value
-from . import runtime
-from .index import Index, NameIndex, Negative, PathIndex
-from .normalize import (
+from rules_engine.compile import runtime
+from rules_engine.compile.index import Index, NameIndex, Negative, PathIndex
+from rules_engine.compile.normalize import (
     FAnd,
     FAtom,
     FConst,
@@ -51,6 +49,8 @@ from .normalize import (
     OpaqueAtom,
     ValueAtom,
 )
+from rules_engine.model import ir
+from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
 
 MAX_SOURCE_DEPTH = 40
 """Formulas nested deeper than this are checked by closures (the Python parser limits nesting)."""
@@ -436,7 +436,8 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     w = _Writer()
     w.ns.update(
         MISSING=runtime.MISSING, UNUSUAL=runtime.UNUSUAL, EMPTY=runtime.EMPTY, SCALARS=runtime.SCALARS,
-        Vals=runtime.Vals, UNSET=runtime.UNSET, step=runtime.step, eb_values=runtime.eb_values, eb_below=runtime.eb_below, get_path=runtime.get_path,
+        Vals=runtime.Vals, UNSET=runtime.UNSET, step=runtime.step, eb_values=runtime.eb_values,
+        eb_below=runtime.eb_below, get_path=runtime.get_path,
         ip_key=runtime.ip_key, generic_probe=runtime.generic_probe,
         consistent=runtime.consistent, bl=bisect.bisect_left, br=bisect.bisect_right,
     )  # fmt: skip

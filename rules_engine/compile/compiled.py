@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ir
-from ..decode import EventDecoder, name_splits, plan_decoder
-from .codegen import Generated, generate
-from .index import Index, atom_leaves, build_index
-from .normalize import FieldAtom, Normalised, OpaqueAtom, ValueAtom, normalise
+from rules_engine.compile.cel_codegen import compile_cel
+from rules_engine.compile.codegen import Generated, generate
+from rules_engine.compile.decode import EventDecoder, name_splits, plan_decoder
+from rules_engine.compile.index import Index, atom_leaves, build_index
+from rules_engine.compile.normalize import FieldAtom, Normalised, OpaqueAtom, ValueAtom, normalise
+from rules_engine.model import ir
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +118,6 @@ def read_count(n: Normalised) -> int:
         elif isinstance(atom, ValueAtom):
             seen.add(("path", atom.path))
         elif atom.kind == "cel":
-            from .cel_codegen import compile_cel
-
             fields = compile_cel(atom.text).fields
             if fields is None:
                 return -1
@@ -144,8 +143,6 @@ def reads(n: Normalised) -> set[tuple[str, ...]] | None:
         elif isinstance(atom, ValueAtom):
             out.add(_key_prefix(atom.path))
         elif isinstance(atom, OpaqueAtom) and atom.kind == "cel":
-            from .cel_codegen import compile_cel
-
             fields = compile_cel(atom.text).fields
             if fields is None:
                 return None

@@ -5,9 +5,9 @@ Position in the pipeline::
     ir.Expr ──**compile_value / compile_predicate**──▶ closures
                      │                                  ├─ compiled rule index: non-indexable ``when:`` filters
                      │                                  └─ transform.py: ``set`` values, payloads, partition keys
-                     └─ tested to agree with eval_expr.evaluate / truth on every case (tests/test_expr_codegen.py)
+                     └─ agrees with expressions.evaluate (evaluate, truth) on every case (tests/test_expr_codegen.py)
 
-The contract is *exactly* the reference evaluator's meaning (``eval_expr``,
+The contract is *exactly* the reference evaluator's meaning (``expressions.evaluate``,
 ``docs/expressions.md``): ``MISSING`` for a missing field, a wrong type or a
 failed operation; comparisons with ``MISSING`` are false (``!=`` and
 ``not in`` included); a filter holds only on the boolean ``true``.  The tree
@@ -35,28 +35,41 @@ the parsers stop at 64 levels).
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Callable, Mapping
 from math import isfinite, isnan
 from typing import Any, Final
 
-from .. import ir
-from ..eval_expr import (
+from rules_engine.cel.evaluate import CelProgram
+from rules_engine.compile.cel_codegen import compile_cel, compile_cel_value
+from rules_engine.compile.cel_values import CelFailure
+from rules_engine.expressions.evaluate import (
     arith,
     compare,
-    compile_regex,
     evaluate,
     from_cel,
     member,
     parse_address,
     parse_network,
-    parse_wildcard,
     string_test,
     truth,
     wildcard_match,
 )
-from ..functions import FUNCTIONS
-from ..values import MISSING, finite_number, get_path, is_array, is_number, json_equal, to_text
+from rules_engine.expressions.functions import FUNCTIONS
+from rules_engine.expressions.regex import compile_regex
+from rules_engine.expressions.shape import children, parse_wildcard
+from rules_engine.model import ir
+from rules_engine.model.values import (
+    MISSING,
+    finite_number,
+    get_path,
+    is_array,
+    is_number,
+    json_equal,
+    to_text,
+)
 
 __all__ = ["MAX_DEPTH", "Bindings", "Predicate", "ValueFn", "compile_predicate", "compile_value", "depth"]
 
@@ -78,7 +91,7 @@ _NO_BINDINGS: Final[Bindings] = {}
 
 
 def compile_value(expr: ir.Expr) -> ValueFn:
-    """``expr`` as ``fn(event, bindings) -> value``, with ``eval_expr.evaluate``'s exact meaning.
+    """``expr`` as ``fn(event, bindings) -> value``, with ``expressions.evaluate.evaluate``'s exact meaning.
 
     ``bindings`` gives values to quantifier variables (pass ``{}`` when there are none).
     """
@@ -91,7 +104,7 @@ def compile_value(expr: ir.Expr) -> ValueFn:
 
 
 def compile_predicate(expr: ir.Expr) -> Predicate:
-    """``expr`` as a filter ``fn(event) -> bool``, with ``eval_expr.truth``'s exact meaning."""
+    """``expr`` as a filter ``fn(event) -> bool``, with ``expressions.evaluate.truth``'s exact meaning."""
     if depth(expr) > MAX_DEPTH:
         def reference(event: Any) -> bool:
             return truth(expr, event)
@@ -109,8 +122,6 @@ def compile_predicate(expr: ir.Expr) -> Predicate:
 
 def depth(expr: ir.Expr) -> int:
     """Nesting depth of an expression tree (a leaf is 1); iterative."""
-    from ..eval_expr import children
-
     best = 0
     stack: list[tuple[ir.Expr, int]] = [(expr, 1)]
     while stack:
@@ -127,7 +138,7 @@ _BOOLEAN_NODES = (ir.Compare, ir.And, ir.Or, ir.In, ir.Exists, ir.StringTest, ir
 
 
 def _verdict(e: ir.Expr) -> _Verdict:
-    """``eval_expr._verdict``: CEL's own truth for a CEL node, else "the value is ``true``"."""
+    """``expressions.evaluate._verdict``: CEL's own truth for a CEL node, else "the value is ``true``"."""
     if isinstance(e, ir.Cel):
         pred = _cel_predicate(e.source)
 
@@ -573,14 +584,18 @@ def _string_test(e: ir.StringTest) -> ValueFn:
         return _FALSE
     test: Callable[[str], bool]
     if op == "starts_with":
-        test = lambda a: a.startswith(c)
+        test = operator.methodcaller("startswith", c)
     elif op == "ends_with":
-        test = lambda a: a.endswith(c)
+        test = operator.methodcaller("endswith", c)
     elif op == "contains":
-        test = lambda a: c in a
+        test = operator.methodcaller("__contains__", c)
     elif op == "equals_ignore_case":
         folded = c.casefold()
-        test = lambda a: a.casefold() == folded
+
+        def same_folded(a: str) -> bool:
+            return a.casefold() == folded
+
+        test = same_folded
     elif op == "matches":
         rx = compile_regex(c)
         if rx is None:
@@ -590,7 +605,7 @@ def _string_test(e: ir.StringTest) -> ValueFn:
         pieces = parse_wildcard(c)
         if pieces is None:
             return _FALSE
-        test = lambda a: wildcard_match(pieces, a)
+        test = functools.partial(wildcard_match, pieces)
     else:
         return _FALSE
 
@@ -692,8 +707,6 @@ def _template(e: ir.Template) -> ValueFn:
 
 
 def _cel_predicate(source: str) -> Predicate:
-    from .cel_codegen import compile_cel
-
     pred = compile_cel(source).predicate
 
     def cel_predicate(event: Any) -> bool:
@@ -706,15 +719,13 @@ def _cel_predicate(source: str) -> Predicate:
 
 
 # cel-python values that JSON cannot hold come from these constructors only (an event
-# is JSON, so it holds none); eval_expr maps them to MISSING, compile_cel_value to text.
+# is JSON, so it holds none); expressions.evaluate maps them to MISSING, compile_cel_value to text.
 _OPAQUE_SOURCES: Final = re.compile(r"\b(?:timestamp|duration|bytes)\s*\(|\b[bB][rR]?['\"]|\b[rR][bB]['\"]")
 
 
 def _cel_value(source: str) -> ValueFn:
     """A CEL node's value as the reference gives it: a JSON value, ``MISSING`` on any failure."""
     if _OPAQUE_SOURCES.search(source):
-        from ..cel import CelProgram
-
         program = CelProgram.build(source)
 
         def cel_reference(ev: Any, b: Bindings) -> Any:
@@ -724,8 +735,6 @@ def _cel_value(source: str) -> ValueFn:
                 return MISSING
 
         return cel_reference
-    from .cel_codegen import compile_cel_value
-
     fn = compile_cel_value(source)
 
     def cel_value(ev: Any, b: Bindings) -> Any:
@@ -740,8 +749,6 @@ def _cel_value(source: str) -> ValueFn:
 def json_or_missing(value: Any) -> Any:
     """A ``compile_cel_value`` result as the expression language sees it: ``MISSING`` when it
     is or holds a ``CelFailure`` (an error, or a value JSON cannot hold)."""
-    from .cel_codegen import CelFailure
-
     stack = [value]
     while stack:
         v = stack.pop()

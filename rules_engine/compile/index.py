@@ -35,10 +35,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from .. import ir
-from .normalize import FieldAtom, Normalised, ValueAtom
-from .normalize import comparable as _comparable
-from .runtime import field_leaf, inner_leaf, matcher_leaf, value_leaf
+from rules_engine.compile.normalize import FieldAtom, Normalised, ValueAtom, matcher_entries, value_entries
+from rules_engine.compile.normalize import comparable as _comparable
+from rules_engine.compile.runtime import field_leaf, inner_leaf, matcher_leaf, value_leaf
+from rules_engine.model import ir
 
 Rules: TypeAlias = tuple[int, ...]  # hit ids (see hit_id), sorted
 Leaf: TypeAlias = Callable[[Any], bool]
@@ -208,7 +208,9 @@ def _still(atoms: tuple[Rules, ...], excluded: Collection[int]) -> Rules:
     return _sorted_rules([r for i, rules in enumerate(atoms) if i not in excluded for r in rules])
 
 
-def _tables(atoms: tuple[Rules, ...], every: Rules, *maps: Mapping[Any, Collection[int]]) -> list[dict[Any, Rules] | None]:
+def _tables(
+    atoms: tuple[Rules, ...], every: Rules, *maps: Mapping[Any, Collection[int]]
+) -> list[dict[Any, Rules] | None]:
     size = sum(len(m) for m in maps) * max(len(every), 1)
     if size > TABLE_BUDGET:
         return [None for _ in maps]
@@ -307,8 +309,6 @@ def _segments(items: list[tuple[tuple[float, bool, float, bool], Rules, Leaf]]) 
 
 
 def _field_entries(acc: _Acc, atom: FieldAtom, rules: Rules) -> None:
-    from .normalize import matcher_entries
-
     for m in atom.matchers:
         for e in matcher_entries(m):
             k = e.kind
@@ -333,8 +333,6 @@ def _field_entries(acc: _Acc, atom: FieldAtom, rules: Rules) -> None:
 
 
 def _value_entries(acc: _Acc, atom: ValueAtom, rules: Rules) -> None:
-    from .normalize import value_entries
-
     for e in value_entries(atom) or ():
         k = e.kind
         if k in ("qs", "qn", "qc", "qpfx", "qsfx", "qcf"):

@@ -48,10 +48,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from .. import ir
-from ..eval_expr import render_expr
-from ..eval_pattern import NUMERIC_LIMIT, ip_value
-from .runtime import wildcard_pieces
+from rules_engine.compile.runtime import wildcard_pieces
+from rules_engine.expressions.render import render_expr
+from rules_engine.model import ir
+from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
 
 MAX_BRANCHES = 64
 """Most branches a rule expands to for anchoring; bigger products drop a constraint instead."""
@@ -374,7 +374,7 @@ def _is_num(v: Any) -> bool:
 
 
 def _expr(e: ir.Expr, it: _Interner) -> Formula:
-    """An expression filter as a formula; exactly ``eval_expr.truth``'s verdict."""
+    """An expression filter as a formula; exactly ``expressions.evaluate.truth``'s verdict."""
     if isinstance(e, ir.And):
         return _all(_expr(x, it) for x in e.items)
     if isinstance(e, ir.Or):

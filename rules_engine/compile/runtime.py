@@ -6,7 +6,7 @@ Position in the pipeline::
 
 The generated code handles the common shape inline (objects all the way down,
 one scalar at the end); everything else comes here.  Every test defers to the
-reference leaf predicates (``eval_pattern.value_matches``, ``eval_expr.compare``
+reference leaf predicates (``patterns.evaluate.value_matches``, ``expressions.evaluate.compare``
 and friends), so semantics live in one place.
 
 Value of an EventBridge name, as the generated code holds it::
@@ -27,10 +27,14 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from .. import ir
-from ..eval_expr import cidr_test, compare, member, split_wildcard, string_test, truth, wildcard_match
-from ..eval_pattern import NUMERIC_LIMIT, ip_value, looks_like_ip, match_pattern, value_matches
-from ..values import MISSING, get_path
+from rules_engine.compile import expr_codegen
+from rules_engine.compile.cel_codegen import compile_cel
+from rules_engine.expressions.evaluate import cidr_test, compare, member, string_test, truth, wildcard_match
+from rules_engine.expressions.shape import split_wildcard
+from rules_engine.model import ir
+from rules_engine.model.values import MISSING, get_path
+from rules_engine.patterns.evaluate import match_pattern, value_matches
+from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value, looks_like_ip
 
 Probe = Callable[[Any, list[int]], None]
 Pred = Callable[[Any, dict[int, Any]], bool]
@@ -102,7 +106,7 @@ def eb_below(event: Any, name: str, rests: tuple[str, ...], nodes: tuple[Any, ..
 def eb_values(event: Any, name: str | None) -> Any:
     """All leaf values at the dotted ``name`` (MISSING, a scalar, or :class:`Vals`).
 
-    The same walk as ``eval_pattern.field_values`` (keys holding dots included,
+    The same walk as ``patterns.evaluate.field_values`` (keys holding dots included,
     arrays transparent, objects are not values) without the memberships: it
     only records whether an array was crossed.  Exact type tests go first
     (``isinstance`` against ``Mapping`` is slow); subclasses take the long way.
@@ -170,14 +174,14 @@ def ip_key(text: str) -> tuple[int, int] | None:
 
 def wildcard_pieces(pattern: str) -> tuple[str, ...]:
     """An EventBridge wildcard as its literal pieces between stars: ``"a*b\\*c"`` -> ``("a", "b*c")``
-    (a backslash before anything but ``*`` or ``\\`` is itself, as ``eval_pattern`` reads patterns)."""
+    (a backslash before anything but ``*`` or ``\\`` is itself, as ``patterns.evaluate`` reads patterns)."""
     pieces = split_wildcard(pattern, strict=False)
     assert pieces is not None  # only strict splitting refuses a pattern
     return pieces
 
 
 def wildcard_leaf(pattern: str) -> Callable[[Any], bool]:
-    """``eval_pattern.wildcard_matches`` as linear scans (``eval_expr.wildcard_match``: first piece a
+    """``patterns.evaluate.wildcard_matches`` as linear scans (``expressions.evaluate.wildcard_match``: first piece a
     prefix, last a suffix, each middle piece at its leftmost place, which is always a best choice
     when ``*`` is the only wildcard).  Same verdicts, tested against the reference leaf."""
     pieces = wildcard_pieces(pattern)
@@ -303,7 +307,7 @@ def value_leaf(op: str, operand: Any) -> Callable[[Any], bool]:
     """The exact test of an expression atom on the single value ``v`` (MISSING when absent).
 
     Shortcuts for equality and ordering against a string or a number decide
-    the plain JSON types and defer anything else to ``eval_expr.compare``.
+    the plain JSON types and defer anything else to ``expressions.evaluate.compare``.
     """
     if op == "==" and isinstance(operand, str):
         return lambda v: v == operand and isinstance(v, str)
@@ -408,11 +412,9 @@ def memoised(pid: int, fn: Pred) -> Pred:
 
 
 def expr_pred(node: ir.Expr) -> Pred:
-    """An opaque expression: compiled by ``expr_codegen`` when present, else evaluated by ``eval_expr``."""
+    """An opaque expression: compiled by ``expr_codegen`` when present, else evaluated by ``expressions.evaluate``."""
     fn: Callable[[Any], bool] | None = None
     try:
-        from . import expr_codegen  # type: ignore[attr-defined,unused-ignore]
-
         fn = expr_codegen.compile_predicate(node)
     except Exception:  # noqa: BLE001 - cannot compile this node: the reference evaluator is exact
         fn = None
@@ -424,8 +426,6 @@ def expr_pred(node: ir.Expr) -> Pred:
 
 def cel_pred(text: str) -> tuple[Pred, bool]:
     """A CEL filter as compiled Python (``compile_cel``); the flag tells a cel-python fallback."""
-    from .cel_codegen import compile_cel
-
     compiled = compile_cel(text)
     fn = compiled.predicate
     return (lambda ev, m: fn(ev) is True), compiled.is_fallback

@@ -23,10 +23,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from .. import ir
-from ..eval_expr import render_path
-from .compiled import CompiledRuleSet
-from .normalize import Atom, FieldAtom, OpaqueAtom, ValueAtom
+from rules_engine.compile.compiled import CompiledRuleSet
+from rules_engine.compile.normalize import Atom, FieldAtom, OpaqueAtom, ValueAtom
+from rules_engine.compile.normalize import _pids as pids
+from rules_engine.expressions.render import render_path
+from rules_engine.model import ir
 
 MAX_SHOWN = 8
 """Entries listed per structure in the tree (the rest is counted)."""
@@ -74,7 +75,10 @@ def describe_atom(a: Atom) -> str:
         where = render_path(a.path)
         if a.op == "exists":
             return f"exists({where})"
-        operand = "[" + ", ".join(_value(x) for x in a.operand) + "]" if isinstance(a.operand, tuple) else _value(a.operand)
+        if isinstance(a.operand, tuple):
+            operand = "[" + ", ".join(_value(x) for x in a.operand) + "]"
+        else:
+            operand = _value(a.operand)
         return f"{where} {a.op.replace('_', ' ')} {operand}"
     text = a.text if len(a.text) <= 60 else a.text[:59] + "…"
     return ("CEL: " if a.kind == "cel" else "") + text
@@ -139,8 +143,6 @@ class _Model:
 
 
 def _pids(f: Any) -> Iterable[int]:
-    from .normalize import _pids as pids
-
     return pids(f)
 
 

@@ -17,10 +17,10 @@ See docs/reload.md.
 
 from __future__ import annotations
 
-from .live import LiveRuleSet, OnFailure, OnReload, ReloadAttempt, ReloadStatus
-from .report import reload_body, rules_body
-from .snapshot import fingerprint
-from .watch import Reloader
+from rules_engine.reload.live import LiveRuleSet, OnFailure, OnReload, ReloadAttempt, ReloadStatus
+from rules_engine.reload.report import reload_body, rules_body
+from rules_engine.reload.snapshot import fingerprint
+from rules_engine.reload.watch import Reloader
 
 __all__ = [
     "LiveRuleSet",

@@ -35,9 +35,9 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from .. import RuleError, RuleSet, load
-from ..errors import Diagnostic, render_text
-from .snapshot import fingerprint
+from rules_engine import RuleError, RuleSet, load
+from rules_engine.model.errors import Diagnostic, render_text
+from rules_engine.reload.snapshot import fingerprint
 
 __all__ = ["LiveRuleSet", "OnFailure", "OnReload", "ReloadAttempt", "ReloadStatus", "Result"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .live import ReloadAttempt, ReloadStatus
+from rules_engine.reload.live import ReloadAttempt, ReloadStatus
 
 __all__ = ["reload_body", "rules_body"]
 

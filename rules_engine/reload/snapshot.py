@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from ..loader import MAX_FILE_BYTES, collect_files, read_source
-from ..ruleset import content_version
-from ..source import Source
+from rules_engine.loader import MAX_FILE_BYTES, collect_files, read_source
+from rules_engine.model.source import Source
+from rules_engine.ruleset import content_version
 
 __all__ = ["fingerprint"]
 

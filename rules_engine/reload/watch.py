@@ -39,8 +39,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from .live import LiveRuleSet, ReloadAttempt
-from .snapshot import fingerprint
+from rules_engine.reload.live import LiveRuleSet, ReloadAttempt
+from rules_engine.reload.snapshot import fingerprint
 
 __all__ = ["Reloader"]
 

@@ -30,16 +30,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import codes
-from ..errors import RuleError
-from ..reload import ReloadAttempt, reload_body, rules_body
-from ..ruleset import RuleSet
-from .binding import read_events
-from .config import SidecarConfig
-from .errors import IngestError, error_body
-from .metrics import CONTENT_TYPE_LATEST, DeliveryObserver, Metrics
-from .pipeline import JobResult, Pipeline
-from .ports import DispatcherPort, LiveRules
+from rules_engine.model import codes
+from rules_engine.model.errors import RuleError
+from rules_engine.reload import ReloadAttempt, reload_body, rules_body
+from rules_engine.ruleset import RuleSet
+from rules_engine.serve.binding import read_events
+from rules_engine.serve.config import SidecarConfig
+from rules_engine.serve.errors import IngestError, error_body
+from rules_engine.serve.metrics import CONTENT_TYPE_LATEST, DeliveryObserver, Metrics
+from rules_engine.serve.pipeline import JobResult, Pipeline
+from rules_engine.serve.ports import DispatcherPort, LiveRules
 
 __all__ = ["Service", "SidecarState", "create_app"]
 
@@ -400,18 +400,18 @@ def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
     out: list[Service] = []
     sources = list(config.sources)
     if config.durable_ingest is not None:
-        from .durable import DurableIngest
+        from rules_engine.serve.durable import DurableIngest
 
         state.durable = DurableIngest(config.durable_ingest, timeout=config.ack_timeout)
         out.append(state.durable)
         sources.append(config.durable_ingest.source())
     for s in sources:
         if s.type == "jetstream":
-            from .jetstream import JetStreamSource
+            from rules_engine.serve.jetstream import JetStreamSource
 
             out.append(JetStreamSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
         else:
-            from .redis_source import RedisSource
+            from rules_engine.serve.redis_source import RedisSource
 
             out.append(RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
     return out

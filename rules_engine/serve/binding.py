@@ -30,8 +30,8 @@ from typing import Any, Final
 
 import orjson
 
-from .. import codes
-from .errors import IngestError
+from rules_engine.model import codes
+from rules_engine.serve.errors import IngestError
 
 __all__ = ["BATCH", "BINARY", "PLAIN", "STRUCTURED", "read_events", "percent_decode", "content_mode"]
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import codes
-from ..errors import Diagnostic, RuleError
-from ..source import Locator, Pointer, Source
-from ..syntax.yaml_loader import load_yaml
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic, RuleError
+from rules_engine.model.source import Locator, Pointer, Source
+from rules_engine.syntax.yaml_loader import load_yaml
 
 __all__ = [
     "AuthConfig", "DurableIngestConfig", "LimitsConfig", "ListenConfig", "LoggingConfig", "PublisherConfig",

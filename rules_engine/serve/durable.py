@@ -25,9 +25,9 @@ from nats.js.api import StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from .. import codes
-from .config import DurableIngestConfig
-from .errors import IngestError
+from rules_engine.model import codes
+from rules_engine.serve.config import DurableIngestConfig
+from rules_engine.serve.errors import IngestError
 
 __all__ = ["DurableIngest"]
 

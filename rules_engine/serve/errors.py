@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..codes import Code
-from ..errors import Diagnostic
+from rules_engine.model.codes import Code
+from rules_engine.model.errors import Diagnostic
 
 
 class IngestError(Exception):

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from .sources import SourceBase
+from rules_engine.serve.sources import SourceBase
 
 __all__ = ["JetStreamSource"]
 

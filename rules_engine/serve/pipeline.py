@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .metrics import Metrics
-from .ports import DispatcherPort, LiveRules
+from rules_engine.serve.metrics import Metrics
+from rules_engine.serve.ports import DispatcherPort, LiveRules
 
 log = logging.getLogger("rules_engine.serve")
 
@@ -72,7 +72,9 @@ class _Job:
 class Pipeline:
     """Owns the queue and its worker tasks (started and cancelled by the app's lifespan)."""
 
-    def __init__(self, live: LiveRules, dispatcher: DispatcherPort, metrics: Metrics, *, size: int, workers: int) -> None:
+    def __init__(
+        self, live: LiveRules, dispatcher: DispatcherPort, metrics: Metrics, *, size: int, workers: int
+    ) -> None:
         self.live = live
         # The rule set jobs are routed with: the live one once the dispatcher has its targets (app.py).
         self.rules = live.current

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..reload import ReloadAttempt, ReloadStatus
-from ..routing import Decision
-from ..ruleset import RuleSet
+from rules_engine.reload import ReloadAttempt, ReloadStatus
+from rules_engine.route.router import Decision
+from rules_engine.ruleset import RuleSet
 
 
 class DispatchOutcome(Protocol):

@@ -24,8 +24,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from .. import codes
-from .sources import SourceBase
+from rules_engine.model import codes
+from rules_engine.serve.sources import SourceBase
 
 __all__ = ["RedisSource"]
 

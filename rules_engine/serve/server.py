@@ -23,14 +23,14 @@ from typing import Any, TextIO
 import uvicorn
 from starlette.applications import Starlette
 
-from .. import ir
-from ..errors import RuleError, render_text
-from ..reload import LiveRuleSet, Reloader
-from .app import create_app
-from .config import SidecarConfig, load_config, read_tokens
-from .logs import configure_logging
-from .metrics import DeliveryObserver, Metrics
-from .ports import DispatcherPort
+from rules_engine.model import ir
+from rules_engine.model.errors import RuleError, render_text
+from rules_engine.reload import LiveRuleSet, Reloader
+from rules_engine.serve.app import create_app
+from rules_engine.serve.config import SidecarConfig, load_config, read_tokens
+from rules_engine.serve.logs import configure_logging
+from rules_engine.serve.metrics import DeliveryObserver, Metrics
+from rules_engine.serve.ports import DispatcherPort
 
 __all__ = ["DispatcherFactory", "ReloaderService", "build_app", "run_server", "uvicorn_config"]
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import orjson
 
-from .. import codes
-from ..errors import Diagnostic
-from ..routing import Decision
-from .config import SourceConfig
-from .metrics import Metrics
-from .pipeline import JobResult, Pipeline
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic
+from rules_engine.route.router import Decision
+from rules_engine.serve.config import SourceConfig
+from rules_engine.serve.metrics import Metrics
+from rules_engine.serve.pipeline import JobResult, Pipeline
 
 __all__ = ["H_CODE", "H_DELIVERIES", "H_ERROR", "H_SOURCE", "SourceBase"]
 

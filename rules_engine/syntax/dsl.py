@@ -1,23 +1,19 @@
-"""The rule language's front door: text of a file, an expression or a path -> parse tree -> IR, or diagnostics.
+"""The rule language's parser driver: text of a file, an expression or a path -> parse tree, or diagnostics.
 
 Position in the pipeline::
 
     rule text ──**dsl: parse**──▶ parse tree ──lower_dsl, lower_expr──▶ IR ──check──▶ diagnostics
+    (syntax/language.py runs both steps; this module never imports the lowering)
 
 This module drives the parser: it turns the text of a ``.rules`` file, of an
 expression or of a field path into a tree of :class:`Node` (a large file a
-piece at a time), re-parses a broken file to report more than one error, and
-hands the tree to :mod:`rules_engine.syntax.lower_dsl` (files) or
-:mod:`rules_engine.syntax.lower_expr` (expressions, paths).  Its neighbours:
+piece at a time), re-parses a broken file to report more than one error.  Its neighbours:
 
   * :mod:`rules_engine.syntax.dsl_tree`: the Lark parser and the :class:`Node`
     trees it builds, with their positions;
   * :mod:`rules_engine.syntax.dsl_errors`: every Lark error as a
-    :class:`~rules_engine.errors.Diagnostic` worded for a user;
+    :class:`~rules_engine.model.errors.Diagnostic` worded for a user;
   * :mod:`rules_engine.syntax.dsl_tokens`: decoding of string tokens.
-
-Their public names are re-exported here, the one import point of the syntax
-layer for the lowering, the loader and the tests.
 
 Guarantees for hostile input: no traceback and bounded time.  Bracket nesting is
 checked by a linear pre-scan before Lark sees the text (Lark's LALR parser is
@@ -32,45 +28,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from lark.exceptions import UnexpectedInput
 
-from .. import codes
-from ..errors import Diagnostic
-from ..source import Embedded, Source
-from .dsl_errors import SyntaxFailure, expected_words, translate
-from .dsl_tokens import decode_escape, decode_string
-from .dsl_tree import (
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.source import Source
+from rules_engine.syntax.dsl_errors import SyntaxFailure, translate
+from rules_engine.syntax.dsl_tree import (
     ITEM_KEYWORDS,
     FileSpans,
     Node,
-    ShiftedSpans,
     Spans,
-    _NamesEverywhere,  # noqa: F401  (tests/test_dsl.py builds its reference parser with it)
-    token_span,
 )
-from .dsl_tree import lark_parser as _parser
-
-if TYPE_CHECKING:
-    from ..ir import Expr, Path, RuleSetIR
+from rules_engine.syntax.dsl_tree import lark_parser as _parser
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_EXPRESSION_CHARS",
     "MAX_SYNTAX_ERRORS",
-    "FileSpans",
-    "Node",
-    "ShiftedSpans",
-    "Spans",
-    "decode_escape",
-    "decode_string",
-    "expected_words",
-    "parse_expression",
-    "parse_path",
-    "parse_rules",
+    "PIECE_CHARS",
+    "clean_text",
+    "parse_file_tree",
+    "parse_piece",
     "parse_tree",
-    "token_span",
+    "pieces",
+    "too_deep",
 ]
 
 MAX_DEPTH = 64
@@ -92,7 +76,7 @@ _SCAN = re.compile(
 )
 
 
-def _too_deep(text: str, spans: Spans, what: str) -> Diagnostic | None:
+def too_deep(text: str, spans: Spans, what: str) -> Diagnostic | None:
     """Linear check that brackets nest at most MAX_DEPTH levels (runs before Lark)."""
     depth = 0
     for m in _SCAN.finditer(text):
@@ -110,7 +94,7 @@ def _too_deep(text: str, spans: Spans, what: str) -> Diagnostic | None:
     return None
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     # A byte-order mark becomes a space: whitespace to the grammar, and columns stay those of the file.
     return " " + text[1:] if text.startswith("\ufeff") else text
 
@@ -130,7 +114,7 @@ def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Node | N
 
     Used for expressions, paths and the ``{...}`` parts of template strings.
     """
-    text = _clean(text)
+    text = clean_text(text)
     if len(text) > MAX_EXPRESSION_CHARS:
         end = text.find("\n")
         diag = codes.DSL_TOO_LONG.at(
@@ -140,7 +124,7 @@ def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Node | N
             limit=MAX_EXPRESSION_CHARS,
         )
         return None, [diag]
-    deep = _too_deep(text, spans, what)
+    deep = too_deep(text, spans, what)
     if deep is not None:
         return None, [deep]
     tree, err = _lark_parse(text, start, spans, what)
@@ -167,7 +151,7 @@ PIECE_CHARS = 4_096
 """A file is parsed and lowered in pieces of about this many characters (see :func:`parse_rules`)."""
 
 
-def _pieces(text: str) -> Iterator[tuple[int, int]]:
+def pieces(text: str) -> Iterator[tuple[int, int]]:
     """Consecutive (start, end) offsets covering ``text``; each piece but the last ends where a line starts an item."""
     start = 0
     while len(text) - start > PIECE_CHARS:
@@ -179,7 +163,7 @@ def _pieces(text: str) -> Iterator[tuple[int, int]]:
     yield start, len(text)
 
 
-def _parses(text: str) -> Node | None:
+def parse_piece(text: str) -> Node | None:
     try:
         return cast(Node, _parser().parse(text, start="rules_file"))
     except UnexpectedInput:
@@ -188,9 +172,9 @@ def _parses(text: str) -> Node | None:
 
 def parse_file_tree(source: Source) -> tuple[Node | None, list[Diagnostic]]:
     """Parse a whole ``.rules`` file; on errors, keep reporting from the next item on."""
-    text = _clean(source.text)
+    text = clean_text(source.text)
     whole = FileSpans(source.name)
-    deep = _too_deep(text, whole, "rule file")
+    deep = too_deep(text, whole, "rule file")
     if deep is not None:
         return None, [deep]
     tree, err = _lark_parse(text, "rules_file", whole, "file")
@@ -217,69 +201,3 @@ def parse_file_tree(source: Source) -> tuple[Node | None, list[Diagnostic]]:
             last.notes + (f"stopped after {MAX_SYNTAX_ERRORS} syntax errors",),
         )
     return None, diags
-
-
-# --- public API ----------------------------------------------------------------------------------
-# The lowering imports this module (spans, decoding, sub-parses of template
-# parts), so these façades import it when called rather than at import time.
-
-
-def parse_expression(text: str, where: Embedded) -> tuple[Expr | None, list[Diagnostic]]:
-    """An expression string (a YAML ``when:`` value or a transform value).
-
-    Spans in the IR and diagnostics are mapped into the enclosing file via
-    ``where.span(line, col, end_line, end_col)``.  The expression is None when
-    there is any error.
-    """
-    from .lower_expr import lower_expression
-
-    tree, diags = parse_tree(text, "expr_only", where, "expression")
-    if tree is None:
-        return None, diags
-    return lower_expression(tree, where)
-
-
-def parse_path(text: str, where: Embedded) -> tuple[Path | None, list[Diagnostic]]:
-    """A field path like ``data.customer.name``, ``data.items[0]`` or `` `detail-type` ``."""
-    from .lower_expr import lower_path
-
-    tree, diags = parse_tree(text, "path_only", where, "path")
-    if tree is None:
-        return None, diags
-    return lower_path(tree, where)
-
-
-def parse_rules(source: Source) -> tuple[RuleSetIR | None, list[Diagnostic]]:
-    """A whole rule-language file (extension ``.rules``); the rule set is None when there is any error.
-
-    The file is parsed and lowered a piece at a time (:data:`PIECE_CHARS`, cut
-    before a line that starts an item), so only one piece's parse tree is alive
-    at once: a 4 MiB file's whole tree would be millions of objects, and the
-    garbage collector's passes over them would cost about as much as parsing.
-    Cutting there cannot change the meaning: a piece that ends with whole items
-    is followed by a new item in the whole file too (no item continues with a
-    word), and a cut inside an item leaves a piece that does not parse.  Any
-    piece that does not parse sends the whole file down the one-tree path, which
-    words the errors (and parses a file whose cut was wrong).
-    """
-    from .lower_dsl import FileLowerer, lower_file
-
-    text = _clean(source.text)
-    deep = _too_deep(text, FileSpans(source.name), "rule file")
-    if deep is not None:
-        return None, [deep]
-    lowering = FileLowerer(source.name)
-    line_offset = 0
-    for start, end in _pieces(text):
-        piece = text[start:end]
-        tree = _parses(piece)
-        if tree is None:
-            break
-        lowering.add(tree, FileSpans(source.name, line_offset))
-        line_offset += piece.count("\n")
-    else:
-        return lowering.result()
-    tree, diags = parse_file_tree(source)
-    if tree is None:
-        return None, diags
-    return lower_file(tree, source.name)

@@ -7,11 +7,11 @@ Position in the pipeline::
                    └─ a Lark error ──**dsl_errors: translate**──▶ Diagnostic (E1xx)
 
 :func:`translate` turns one :class:`~lark.exceptions.UnexpectedInput` into one
-:class:`~rules_engine.errors.Diagnostic` ("expected an expression, `)` or
+:class:`~rules_engine.model.errors.Diagnostic` ("expected an expression, `)` or
 `and`", never "Expected one of: RPAR") and the offset a broken file can be
 re-parsed from; :mod:`rules_engine.syntax.dsl` does the re-parsing.  All the
 wording of syntax errors lives here (the message templates are the codes of
-:mod:`rules_engine.codes`).
+:mod:`rules_engine.model.codes`).
 
 Invariants:
   * every terminal reads as its literal text or as a phrase of
@@ -32,9 +32,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.lexer import PatternStr
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 
-from .. import codes
-from ..errors import Diagnostic
-from .dsl_tree import ITEM_KEYWORDS, Spans, lark_parser, token_span
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic
+from rules_engine.syntax.dsl_tree import ITEM_KEYWORDS, Spans, lark_parser, token_span
 
 __all__ = ["SyntaxFailure", "expected_words", "translate"]
 

@@ -21,8 +21,8 @@ from typing import cast
 
 from lark.exceptions import UnexpectedInput
 
-from .dsl_tree import Node
-from .dsl_tree import lark_parser as _parser
+from rules_engine.syntax.dsl_tree import Node
+from rules_engine.syntax.dsl_tree import lark_parser as _parser
 
 # As dsl._SCAN: strings (and templates), quoted names and comments are taken whole.
 _SCAN = re.compile(r"""f?"[^"\\\n]*(?:\\.[^"\\\n]*)*"?|f?'[^'\\\n]*(?:\\.[^'\\\n]*)*'?|`[^`\n]*`?|\#[^\n]*""")

@@ -33,8 +33,8 @@ from lark.grammar import Rule, Terminal
 from lark.lark import PostLex
 from lark.parse_tree_builder import ParseTreeBuilder
 
-from ..resources import grammar_text
-from ..source import Span
+from rules_engine.model.resources import grammar_text
+from rules_engine.model.source import Span
 
 __all__ = [
     "ITEM_KEYWORDS",

@@ -29,13 +29,13 @@ from typing import Any, cast
 
 from lark import Token
 
-from .. import codes, ir
-from ..cel import check_cel
-from ..errors import Diagnostic, sort_diagnostics
-from ..pattern import lower_pattern
-from ..source import Embedded, Locator, Pointer, Span
-from .dsl import FileSpans, Node, Spans
-from .lower_expr import AnyNode, ExprLowerer, as_token, as_tree, present
+from rules_engine.cel.check import check_cel
+from rules_engine.model import codes, ir
+from rules_engine.model.errors import Diagnostic, sort_diagnostics
+from rules_engine.model.source import Embedded, Locator, Pointer, Span
+from rules_engine.patterns.lower import lower_pattern
+from rules_engine.syntax.dsl_tree import FileSpans, Node, Spans
+from rules_engine.syntax.lower_expr import AnyNode, ExprLowerer, as_token, as_tree, present
 
 __all__ = ["FileLowerer", "lower_file"]
 

@@ -32,19 +32,13 @@ from typing import Literal as Lit
 
 from lark import Token
 
-from .. import codes, ir
-from ..errors import Diagnostic, sort_diagnostics
-from ..source import Embedded, Span
-from .dsl import (
-    MAX_DEPTH,
-    Node,
-    ShiftedSpans,
-    Spans,
-    decode_escape,
-    decode_string,
-    parse_tree,
-    token_span,
-)
+from rules_engine.cel.check import check_cel
+from rules_engine.model import codes, ir
+from rules_engine.model.errors import Diagnostic, sort_diagnostics
+from rules_engine.model.source import Embedded, Span
+from rules_engine.syntax.dsl import MAX_DEPTH, parse_tree
+from rules_engine.syntax.dsl_tokens import decode_escape, decode_string
+from rules_engine.syntax.dsl_tree import Node, ShiftedSpans, Spans, token_span
 
 __all__ = [
     "AnyNode",
@@ -301,8 +295,6 @@ class ExprLowerer:
         if not isinstance(arg, ir.Literal) or not isinstance(arg.value, str):
             self.error(codes.CEL_CALL_ARG.at(sp))
             return None
-        from ..cel import check_cel
-
         where = Embedded.plain(arg.span.file, arg.value, arg.span.line, arg.span.column + 1)
         diags = check_cel(arg.value, where)
         self.diags.extend(diags)
@@ -346,7 +338,7 @@ class ExprLowerer:
         if any(x is None for x in lowered):
             return None
         result = cast(ir.Expr, lowered[0])
-        for op_tok, right in zip(ops, lowered[1:]):
+        for op_tok, right in zip(ops, lowered[1:], strict=True):
             op = cast(Any, str(as_token(op_tok).value))
             right = cast(ir.Expr, right)
             result = ir.Arith(op, result, right, join_spans(result.span, right.span))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ir
-from ..cel import check_cel
-from ..errors import Diagnostic
-from ..pattern import lower_pattern
-from ..source import Embedded, Locator, Pointer
-from .dsl import parse_expression, parse_path
+from rules_engine.cel.check import check_cel
+from rules_engine.model import ir
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.source import Embedded, Locator, Pointer
+from rules_engine.patterns.lower import lower_pattern
+from rules_engine.syntax.language import parse_expression, parse_path
 
 # Keys of a target mapping that are not adapter options.
 _TARGET_RESERVED = ("type", "transform", "partition_key")

@@ -1,4 +1,4 @@
-"""Structure check of a loaded YAML rule file against ``schemas/rules.schema.json``.
+"""Structure check of a loaded YAML rule file against ``rules_engine/_schemas/rules.schema.json``.
 
 Position in the pipeline::
 
@@ -21,10 +21,10 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from .. import codes
-from ..errors import Diagnostic
-from ..resources import schema_text
-from ..source import Locator, Pointer
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.resources import schema_text
+from rules_engine.model.source import Locator, Pointer
 
 
 @cache
@@ -152,7 +152,8 @@ def _translate(err: Any, doc: Any, locator: Locator) -> list[Diagnostic]:
                 notes.append(f"did you mean '{close[0]}'?")
         return [
             codes.INVALID_VALUE.at(
-                locator.value(ptr), notes=notes, where=where, detail=f"must be one of {shown}, not {json.dumps(err.instance)}"
+                locator.value(ptr), notes=notes, where=where,
+                detail=f"must be one of {shown}, not {json.dumps(err.instance)}"
             )
         ]
     if v == "pattern":
@@ -173,7 +174,8 @@ def _translate(err: Any, doc: Any, locator: Locator) -> list[Diagnostic]:
     if v == "oneOf" and ptr and len(ptr) >= 2 and ptr[0] == "targets":
         return [
             codes.SCHEMA_OTHER.at(
-                locator.value(ptr), where=where, detail="a redis target needs exactly one of 'stream', 'channel' or 'list'"
+                locator.value(ptr), where=where,
+                detail="a redis target needs exactly one of 'stream', 'channel' or 'list'"
             )
         ]
     return [codes.SCHEMA_OTHER.at(locator.value(ptr), where=where, detail=err.message)]

@@ -39,9 +39,9 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.resolver import Resolver
 
-from .. import codes
-from ..errors import Diagnostic
-from ..source import Embedded, Locator, Pointer, Source, Span
+from rules_engine.model import codes
+from rules_engine.model.errors import Diagnostic
+from rules_engine.model.source import Embedded, Locator, Pointer, Source, Span
 
 MAX_DEPTH = 100
 MAX_NODES = 200_000

@@ -1,0 +1,235 @@
+"""Decode only what rules read: raw JSON bytes -> the part of the event a compiled rule set looks at.
+
+Position in the pipeline::
+
+    event bytes ──**EventDecoder.decode**──▶ event (dict, only the keys rules read) ──▶ match
+                 └─ shape does not fit ──▶ events.decode_event (full orjson decode)
+
+From the set of key paths a rule set reads, :func:`plan_decoder` builds msgspec
+``Struct`` types that name exactly those keys (``msgspec.field(name=...)``
+for keys that are not identifiers); msgspec skips everything else without
+building Python objects.  A key path read as a value (``detail.state``) is
+decoded whole, whatever it holds.  For the paths ``properties.MAPBLKLOT`` and
+``geometry.type``::
+
+    {"type": "Feature", "properties": {"MAPBLKLOT": "1613035", "STREET": "MANSELL"},
+     "geometry": {"type": "Polygon", "coordinates": [[...900 bytes...]]}}
+    -> {"properties": {"MAPBLKLOT": "1613035"}, "geometry": {"type": "Polygon"}}
+
+An EventBridge name ``a.b`` is read under every way of splitting it into keys
+(``a`` -> ``b`` and ``"a.b"``), as event-ruler matches both.
+
+When the event does not fit the generated types (an array where an object
+was expected, a non-object event), or the partial decoder fails for any
+reason, the event is decoded fully by ``events.decode_event``, which also
+raises the proper E5xx error for bad input.  Values are exactly what the
+full decoder gives: integers outside orjson's range [-2**63, 2**64) become
+floats as orjson makes them, non-ASCII input is UTF-8-validated first.
+
+One difference remains, by design: a number literal beyond the double range
+(``1e400``) in a part of the event *no rule reads* makes the full decoder
+fail but is skipped here.  Every event both accept gets the same verdict.
+
+The full event stays available through ``events.decode_event`` (``RuleSet.evaluate`` uses it,
+because transforms need the whole event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from rules_engine.model.events import MAX_EVENT_BYTES, decode_event
+
+MAX_NAME_SPLITS = 8
+"""A dotted EventBridge name with more segments than this is read by decoding the event fully."""
+
+_DEPTH = 1000  # below orjson's nesting limit (1,024)
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+class _Overflow(Exception):
+    """A read integer that orjson would reject (beyond the double range)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDecoder:
+    """Decodes raw events for one rule set.  Immutable; safe to share between threads.
+
+    ``paths`` lists the key paths decoded whole (None: the whole event, no
+    partial decoding).  ``source`` is the generated converter, for debugging.
+    """
+
+    paths: tuple[tuple[str, ...], ...] | None
+    partial: Callable[[Any], dict[str, Any]] | None
+    source: str | None = None
+
+    def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
+        """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
+        partial = self.partial
+        if partial is None or not isinstance(raw, (bytes, bytearray, memoryview, str)):
+            return decode_event(raw, max_bytes)
+        data: Any = raw
+        if isinstance(raw, str):
+            try:
+                data = raw.encode("utf-8")
+            except UnicodeEncodeError:
+                return decode_event(raw, max_bytes)
+        elif isinstance(raw, memoryview):
+            data = raw.tobytes()
+        if len(data) > max_bytes:
+            return decode_event(raw, max_bytes)
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return decode_event(raw, max_bytes)
+        # orjson refuses nesting deeper than 1,024; msgspec's limit follows the interpreter's recursion
+        # limit.  Each level takes two bytes, so only a long event can be that deep: count its brackets.
+        if len(data) > 2 * _DEPTH and data.count(b"[") + data.count(b"{") > _DEPTH:
+            return decode_event(raw, max_bytes)
+        try:
+            return partial(data)
+        except (msgspec.DecodeError, _Overflow, OverflowError, RecursionError):
+            return decode_event(raw, max_bytes)
+
+
+def name_splits(name: str) -> list[tuple[str, ...]] | None:
+    """Every key path an EventBridge dotted name can take: ``"a.b"`` -> ``[("a", "b"), ("a.b",)]``."""
+    segs = name.split(".")
+    if len(segs) > MAX_NAME_SPLITS:
+        return None
+    out: list[tuple[str, ...]] = []
+    for mask in range(1 << (len(segs) - 1)):
+        keys: list[str] = []
+        cur = segs[0]
+        for i, seg in enumerate(segs[1:]):
+            if mask & (1 << i):
+                cur += "." + seg
+            else:
+                keys.append(cur)
+                cur = seg
+        keys.append(cur)
+        out.append(tuple(keys))
+    return out
+
+
+class _Node:
+    __slots__ = ("children", "whole")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.whole = False
+
+
+def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
+    """Build the partial decoder for key paths read whole (None or ``()`` in the set: everything)."""
+    if paths is None:
+        return EventDecoder(None, None)
+    root = _Node()
+    listed: list[tuple[str, ...]] = []
+    for p in sorted(set(paths)):
+        if not p:
+            return EventDecoder(None, None)
+        listed.append(p)
+        node = root
+        for key in p:
+            if node.whole:
+                break
+            node = node.children.setdefault(key, _Node())
+        node.whole = True
+    if not _nameable(root):
+        return EventDecoder(None, None)
+    counter = [0]
+
+    def struct(node: _Node) -> type:
+        fields: list[tuple[str, Any, Any]] = []
+        for i, (key, sub) in enumerate(sorted(node.children.items())):
+            typ: Any = object if sub.whole else struct(sub)
+            fields.append((f"f{i}", typ, msgspec.field(default=msgspec.UNSET, name=key)))
+        counter[0] += 1
+        return msgspec.defstruct(f"Read{counter[0]}", fields)
+
+    root_type = struct(root)
+    lines = ["def convert(s):"]
+    _convert(root, "s", "d0", 1, lines, [0])
+    lines.append("    return d0")
+    source = "\n".join(lines) + "\n"
+    ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
+    exec(compile(source, "<rules-engine decoder>", "exec"), ns)  # noqa: S102 - our own generated source
+    convert: Callable[[Any], dict[str, Any]] = ns["convert"]
+    decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(root_type)
+    decode = decoder.decode
+
+    def partial(data: Any) -> dict[str, Any]:
+        return convert(decode(data))
+
+    return EventDecoder(tuple(listed), partial, source)
+
+
+def _nameable(node: _Node) -> bool:
+    """Make every node with a key msgspec cannot name a field after (``"``, ``\\``, a control
+    character, a lone surrogate) a node read whole; False when that is the root (decode fully).
+
+    Reading a subtree whole gives the same values, only less lazily, so any key JSON can hold
+    works from raw bytes: ``{"say \\"hi\\"": 1}`` is found under the key ``say "hi"``.
+    """
+    if not node.whole and not all(_field_name_ok(k) for k in node.children):
+        node.whole = True
+        node.children.clear()
+        return False
+    for sub in node.children.values():
+        _nameable(sub)  # a child made whole is still named by this node
+    return True
+
+
+def _field_name_ok(key: str) -> bool:
+    if any(c in '"\\' or c < " " for c in key):
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _convert(node: _Node, src: str, dst: str, ind: int, lines: list[str], n: list[int]) -> None:
+    pad = "    " * ind
+    lines.append(f"{pad}{dst} = {{}}")
+    for i, (key, sub) in enumerate(sorted(node.children.items())):
+        n[0] += 1
+        v = f"v{n[0]}"
+        lines.append(f"{pad}{v} = {src}.f{i}")
+        lines.append(f"{pad}if {v} is not UNSET:")
+        if sub.whole:
+            # scalars pass as they are; an int beyond orjson's range becomes its float; containers are walked
+            lines.append(f"{pad}    t = type({v})")
+            lines.append(f"{pad}    if t is int:")
+            lines.append(f"{pad}        if not LO <= {v} <= HI: {v} = float({v})")
+            lines.append(f"{pad}    elif t is list or t is dict: fix({v})")
+            lines.append(f"{pad}    {dst}[{key!r}] = {v}")
+        else:
+            n[0] += 1
+            d = f"d{n[0]}"
+            _convert(sub, v, d, ind + 1, lines, n)
+            lines.append(f"{pad}    {dst}[{key!r}] = {d}")
+
+
+def _fix(value: list[Any] | dict[str, Any]) -> None:
+    """In place: integers beyond orjson's range become floats (as orjson decodes them)."""
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        items: Iterable[tuple[Any, Any]] = node.items() if type(node) is dict else enumerate(node)
+        for k, x in list(items):
+            t = type(x)
+            if t is int:
+                if not _INT_MIN <= x <= _INT_MAX:
+                    node[k] = float(x)  # OverflowError beyond the double range: the caller decodes fully
+            elif t is list or t is dict:
+                stack.append(x)
+

@@ -1,0 +1,10 @@
+"""Routing: from matched rules to decisions (rule, target, payload).
+
+Position in the pipeline::
+
+    matched rules ──router.py──▶ transform.py (rule, then target) ──▶ Decision ──▶ deliver/
+
+``transform.py`` compiles a transform once (its load-time checks are in
+``check/transform.py``); ``router.py`` holds ``Decision``, deduplication,
+error policies and partition keys.
+"""
