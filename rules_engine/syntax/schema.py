@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError
 
 from rules_engine.model import codes
@@ -37,6 +38,16 @@ def schema() -> dict[str, Any]:
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
+
+
+@cache
+def _fast_validator() -> Any:
+    """jsonschema-rs (compiled, draft 2020-12): answers only "valid or not", about 50x faster.
+
+    The precise pass with jsonschema runs only on documents it rejects, so every diagnostic
+    comes from jsonschema as before (tests/test_fast_paths.py checks that both agree).
+    """
+    return jsonschema_rs.validator_for(schema())
 
 
 def _where(pointer: Pointer) -> str:
@@ -98,6 +109,12 @@ def _leaf_errors(error: ValidationError) -> Iterator[ValidationError]:
 def check_schema(doc: Any, locator: Locator) -> list[Diagnostic]:
     """All schema violations of ``doc``, each at its YAML position."""
     diags: list[Diagnostic] = []
+    try:
+        valid = bool(_fast_validator().is_valid(doc))
+    except Exception:  # noqa: BLE001 - a value it cannot take: let jsonschema decide
+        valid = False
+    if valid:
+        return diags
     for top in _validator().iter_errors(doc):
         for err in _leaf_errors(top):
             diags.extend(_translate(err, doc, locator))

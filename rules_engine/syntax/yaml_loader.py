@@ -136,6 +136,21 @@ class _Frame:
     alias_anchor: str | None = None
 
 
+# libyaml's parser (PyYAML's CParser, when PyYAML was built with libyaml) yields the same
+# events with the same marks as the pure-Python one, several times faster.  It differs in
+# its error wording; in plain scalars' style ('' instead of None); in resolving explicitly
+# tagged empty scalars; in the position of empty values (``{a: }``); in accepting tabs, a
+# byte order mark inside the text and a comment glued to a block scalar's header ("|#"),
+# which PyYAML refuses; and, at the end of a file without a final line break, in placing
+# the end of the open collections one line further.  So libyaml's result is used only for
+# a file that ends with a line break, holds none of those, no explicit tag, no empty plain
+# value, and yields no diagnostic; any other file is parsed (again) by the pure-Python
+# parser, the reference, whose diagnostics are the ones reported (tests/test_fast_paths.py
+# compares the two parsers, also on random input).
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+_GLUED_COMMENT = re.compile(r"[|>][-+0-9]*#")
+
+
 def load_yaml(
     source: Source, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
 ) -> tuple[Any, YamlLocator, list[Diagnostic]]:
@@ -143,6 +158,25 @@ def load_yaml(
 
     Multiple documents in one file are an error (E102) — a rule file is one document.
     """
+    if _FAST_LOADER is not None and fast_eligible(source.text):
+        try:
+            fast = _load_yaml(source, max_depth, max_nodes, _FAST_LOADER, fast=True)
+        except Exception:  # noqa: BLE001 - libyaml is only a shortcut; the reference parser decides
+            fast = None
+        if fast is not None and not fast[2]:
+            return fast
+    return _load_yaml(source, max_depth, max_nodes, yaml.SafeLoader)
+
+
+def fast_eligible(text: str) -> bool:
+    """May libyaml's parse of ``text`` be used (when it has no tag and no diagnostic)?"""
+    return (text.endswith("\n") and "\t" not in text and "\ufeff" not in text
+            and _GLUED_COMMENT.search(text) is None)
+
+
+def _load_yaml(
+    source: Source, max_depth: int, max_nodes: int, loader: Any, fast: bool = False
+) -> tuple[Any, YamlLocator, list[Diagnostic]]:
     file = source.name
     table: dict[Pointer, NodeInfo] = {}
     locator = YamlLocator(source, table)
@@ -255,7 +289,7 @@ def load_yaml(
         return out
 
     try:
-        for ev in yaml.parse(source.text, Loader=yaml.SafeLoader):
+        for ev in yaml.parse(source.text, Loader=loader):
             if isinstance(ev, yaml.DocumentStartEvent):
                 docs += 1
                 if docs > 1:
@@ -269,6 +303,10 @@ def load_yaml(
                 continue
             if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 continue
+            if fast and isinstance(ev, yaml.NodeEvent) and (
+                getattr(ev, "tag", None) is not None or (isinstance(ev, yaml.ScalarEvent) and not ev.value and not ev.style)
+            ):
+                raise _NotFast  # explicit tags, empty plain scalars: the pure-Python parser is the reference
             if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 sp = _span(file, ev.start_mark, ev.end_mark)
                 if len(stack) >= max_depth:
@@ -398,6 +436,10 @@ class _KeyEvent:
     """Stands in for a scalar event when an alias is used as a mapping key."""
 
     value: str
+
+
+class _NotFast(Exception):
+    """The libyaml pass leaves this document to the pure-Python parser."""
 
 
 class _Refuse(Exception):
