@@ -140,15 +140,16 @@ class _Frame:
 # events with the same marks as the pure-Python one, several times faster.  It differs in
 # its error wording; in plain scalars' style ('' instead of None); in resolving explicitly
 # tagged empty scalars; in the position of empty values (``{a: }``); in accepting tabs, a
-# byte order mark inside the text and a comment glued to a block scalar's header ("|#"),
-# which PyYAML refuses; and, at the end of a file without a final line break, in placing
+# byte order mark inside the text, a comment glued to a block scalar's header ("|#") and
+# some "? " inside flow collections, which PyYAML refuses; and, at the end of a file without a final line break, in placing
 # the end of the open collections one line further.  So libyaml's result is used only for
 # a file that ends with a line break, holds none of those, no explicit tag, no empty plain
 # value, and yields no diagnostic; any other file is parsed (again) by the pure-Python
 # parser, the reference, whose diagnostics are the ones reported (tests/test_fast_paths.py
 # compares the two parsers, also on random input).
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
-_GLUED_COMMENT = re.compile(r"[|>][-+0-9]*#")
+# a block scalar header with a comment glued to it, or "?" before white space
+_NOT_FAST = re.compile(r"[|>][-+0-9]*#|\?[ \r\n\u2028\u2029\x85]")
 
 
 def load_yaml(
@@ -171,7 +172,7 @@ def load_yaml(
 def fast_eligible(text: str) -> bool:
     """May libyaml's parse of ``text`` be used (when it has no tag and no diagnostic)?"""
     return (text.endswith("\n") and "\t" not in text and "\ufeff" not in text
-            and _GLUED_COMMENT.search(text) is None)
+            and _NOT_FAST.search(text) is None)
 
 
 def _load_yaml(
