@@ -203,8 +203,10 @@ class LiveRuleSet:
         """Call ``on_reload(ruleset, attempt)`` after every successful reload (``attempt.changed``
         says whether a new version was published) and ``on_failure(attempt)`` after every failed one.
 
-        Callbacks run in the reloading thread, in reload order; they should be quick.  An
-        exception in one is logged and does not affect the reload or the other callbacks.
+        Callbacks run in the reloading thread, in reload order, while reloads are held off; they
+        should be quick and must not call :meth:`reload` (hand work to your own thread or event
+        loop, e.g. ``loop.call_soon_threadsafe``).  An exception in one is logged and does not
+        affect the reload or the other callbacks.
         """
         with self._lock:
             if on_reload is not None:
