@@ -12,12 +12,10 @@ folder and measures, ``--runs`` times each (CPU time of this process, median and
 * **load**: ``rules_engine.load(path)``: the same plus compiling (what a reload does).
 
 ``--baseline DIR`` measures an older version of the package in a child process with
-``DIR`` first on ``sys.path`` (``DIR`` holds a ``rules_engine`` package with its grammar
-in ``rules_engine/_grammar`` and schema in ``rules_engine/_schemas``)::
+``DIR`` first on ``sys.path`` (``DIR`` holds a checkout's ``rules_engine``, ``grammar``
+and ``schemas``)::
 
-    mkdir -p /tmp/before && git archive HEAD rules_engine grammar schemas | tar -x -C /tmp/before
-    mv /tmp/before/grammar /tmp/before/rules_engine/_grammar
-    mv /tmp/before/schemas /tmp/before/rules_engine/_schemas
+    mkdir -p /tmp/before && git archive OLD_COMMIT rules_engine grammar schemas | tar -x -C /tmp/before
     .venv/bin/python benchmarks/load_bench.py --baseline /tmp/before
 
 ``--profile`` runs one load under cProfile and prints the time spent in each stage
