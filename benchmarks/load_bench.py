@@ -155,7 +155,8 @@ def profile(fmt: str, rules: int) -> None:
 
 def show(label: str, fmt: str, m: dict[str, float]) -> None:
     print(f"{label:7} {fmt:4} {m['bytes'] / 1e6:5.2f} MB   validate median {m['validate']:5.2f} s "
-          f"(best {m['validate_best']:5.2f})   load+check+compile median {m['load']:5.2f} s (best {m['load_best']:5.2f})")
+          f"(best {m['validate_best']:5.2f})   load+check+compile median {m['load']:5.2f} s "
+          f"(best {m['load_best']:5.2f})")
 
 
 def main(argv: list[str]) -> int:

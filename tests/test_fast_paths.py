@@ -18,7 +18,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules_engine.source import Source
+from rules_engine.model.source import Source
 from rules_engine.syntax import schema as schema_mod
 from rules_engine.syntax import yaml_loader
 from tests.test_diagnostics_golden import FILES

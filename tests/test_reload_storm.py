@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from rules_engine.model.source import Source
 from rules_engine.reload import LiveRuleSet, ReloadAttempt
 from rules_engine.ruleset import content_version
-from rules_engine.source import Source
 from tests.reload_helpers import write
 
 RELOADS = 100
@@ -84,7 +84,8 @@ def test_reload_storm(tmp_path: Path) -> None:
     def reloader() -> None:
         try:
             for i, (_, text, _) in enumerate(steps):
-                wait(lambda: progress["events"] >= i * STEP, f"events before reload {i}")
+                need = i * STEP
+                wait(lambda: progress["events"] >= need, f"events before reload {i}")  # noqa: B023 - called at once
                 write(f, text)
                 attempts.append(live.reload("storm"))
                 with cond:
@@ -105,7 +106,8 @@ def test_reload_storm(tmp_path: Path) -> None:
                     progress["events"] = j
                     cond.notify_all()
                 # reload m-1 done before event m*STEP; reload m runs while events m*STEP.. flow
-                wait(lambda: progress["reloads"] >= min(j // STEP, RELOADS), f"reloads before event {j}")
+                need = min(j // STEP, RELOADS)
+                wait(lambda: progress["reloads"] >= need, f"reloads before event {j}")  # noqa: B023 - called at once
             rs = live.current  # one version for the whole evaluation of this event
             ds = rs.evaluate({**EVENT, "id": j})
             records.append((rs.version, frozenset(d.target for d in ds), frozenset(d.version for d in ds)))

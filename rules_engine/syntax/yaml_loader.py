@@ -141,12 +141,12 @@ class _Frame:
 # its error wording; in plain scalars' style ('' instead of None); in resolving explicitly
 # tagged empty scalars; in the position of empty values (``{a: }``); in accepting tabs, a
 # byte order mark inside the text, a comment glued to a block scalar's header ("|#") and
-# some "? " inside flow collections, which PyYAML refuses; and, at the end of a file without a final line break, in placing
-# the end of the open collections one line further.  So libyaml's result is used only for
-# a file that ends with a line break, holds none of those, no explicit tag, no empty plain
-# value, and yields no diagnostic; any other file is parsed (again) by the pure-Python
-# parser, the reference, whose diagnostics are the ones reported (tests/test_fast_paths.py
-# compares the two parsers, also on random input).
+# some "? " inside flow collections, which PyYAML refuses; and, at the end of a file
+# without a final line break, in placing the end of the open collections one line further.
+# So libyaml's result is used only for a file that ends with a line break, holds none of
+# those, no explicit tag, no empty plain value, and yields no diagnostic; any other file is
+# parsed (again) by the pure-Python parser, the reference, whose diagnostics are the ones
+# reported (tests/test_fast_paths.py compares the two parsers, also on random input).
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
 # a block scalar header with a comment glued to it, or "?" before white space
 _NOT_FAST = re.compile(r"[|>][-+0-9]*#|\?[ \r\n\u2028\u2029\x85]")
@@ -305,7 +305,8 @@ def _load_yaml(
             if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 continue
             if fast and isinstance(ev, yaml.NodeEvent) and (
-                getattr(ev, "tag", None) is not None or (isinstance(ev, yaml.ScalarEvent) and not ev.value and not ev.style)
+                getattr(ev, "tag", None) is not None
+                or (isinstance(ev, yaml.ScalarEvent) and not ev.value and not ev.style)
             ):
                 raise _NotFast  # explicit tags, empty plain scalars: the pure-Python parser is the reference
             if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
