@@ -9,10 +9,9 @@ statements; 10,000 rules make about 1.5 MB), parses it ``--runs`` times with
 
 ``--baseline DIR`` measures an older version of the package in the same way, in
 a child process with ``DIR`` first on ``sys.path``, and prints both (``DIR``
-holds a ``rules_engine`` package with its grammar in ``rules_engine/_grammar``)::
+holds a ``rules_engine`` package and its ``grammar/`` folder, as a checkout does)::
 
     mkdir -p /tmp/before && git archive HEAD rules_engine grammar | tar -x -C /tmp/before
-    mv /tmp/before/grammar /tmp/before/rules_engine/_grammar
     .venv/bin/python benchmarks/parse_bench.py --baseline /tmp/before
 
 ``--profile`` runs one parse under cProfile and prints the top functions.

@@ -1,4 +1,4 @@
-"""Structure check of a loaded YAML rule file against ``rules_engine/_schemas/rules.schema.json``.
+"""Structure check of a loaded YAML rule file against ``schemas/rules.schema.json``.
 
 Position in the pipeline::
 

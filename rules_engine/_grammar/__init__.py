@@ -1,1 +1,0 @@
-"""The rule-language grammar, shipped as package data."""

@@ -1,1 +1,0 @@
-"""The JSON Schema of YAML rule files, shipped as package data."""

@@ -1,0 +1,1 @@
+"""The sidecar: HTTP CloudEvents ingest and durable broker sources around the pure core (docs/sidecar.md)."""
