@@ -53,6 +53,15 @@ class LoadResult:
         return [d for d in self.diagnostics if not d.is_error]
 
 
+TEST_SUFFIXES = ("_test.yaml", "_test.yml")
+"""Rule unit tests (``rules-engine test``) live beside the rules; they are never rule files of a folder."""
+
+
+def is_rule_file(name: str) -> bool:
+    """A rule file found in a folder walk: a rule suffix, not hidden, not a ``*_test.yaml`` unit test."""
+    return format_of(name) is not None and not name.startswith(".") and not name.lower().endswith(TEST_SUFFIXES)
+
+
 def format_of(name: str) -> str | None:
     low = name.lower()
     if low.endswith(YAML_SUFFIXES):
@@ -125,7 +134,7 @@ def collect_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
             found: list[str] = []
             for root, dirs, names in os.walk(path):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, .venv, editor folders
-                found.extend(str(Path(root) / f) for f in names if format_of(f) and not f.startswith("."))
+                found.extend(str(Path(root) / f) for f in names if is_rule_file(f))
             found.sort()
             if not found:
                 diags.append(codes.NO_RULE_FILES.at(None, path=p))
@@ -150,7 +159,7 @@ def discover_sets(path: str) -> list[list[str]]:
     p = Path(path)
     if not p.is_dir():
         return [[path]]
-    direct = [f for f in p.iterdir() if f.is_file() and format_of(f.name) and not f.name.startswith(".")]
+    direct = [f for f in p.iterdir() if f.is_file() and is_rule_file(f.name)]
     if direct:
         files, _ = collect_files([path])
         return [files]

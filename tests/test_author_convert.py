@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 
 from rules_engine.author.convert import convert_source, difference
 from rules_engine.cli.main import main
-from rules_engine.loader import format_of, parse_source
+from rules_engine.loader import format_of, is_rule_file, parse_source
 from rules_engine.model import ir
 from rules_engine.model.errors import render_text
 from rules_engine.model.source import Source
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = sorted(p for p in (ROOT / "sample-rules").rglob("*") if format_of(p.name))
+SAMPLES = sorted(p for p in (ROOT / "sample-rules").rglob("*") if is_rule_file(p.name))
 
 
 def _ir(text: str, fmt: str, name: str = "x") -> ir.RuleSetIR:

@@ -298,7 +298,52 @@ def _meaning_changed(_: Path) -> str:
     return render_text([diag]) + "\n"
 
 
+def _rule_test(tests: str) -> Callable[[Path], str]:
+    def run(tmp: Path) -> str:
+        from rules_engine.author.testing import run_test_files
+
+        (tmp / "rules.yaml").write_text(T + "rules:\n  - name: r\n    when: x == 1\n    targets: [out]\n")
+        (tmp / "rules_test.yaml").write_text(tests)
+        import os
+
+        old = os.getcwd()
+        os.chdir(tmp)
+        try:
+            (result,) = run_test_files(["rules_test.yaml"])
+        finally:
+            os.chdir(old)
+        from rules_engine.loader import read_source
+
+        src, _ = read_source(str(tmp / "rules_test.yaml"))
+        assert src is not None
+        return render_text(result.diagnostics, {"rules_test.yaml": Source("rules_test.yaml", src.text)}) + "\n"
+
+    return run
+
+
+def _lint(code: str) -> Callable[[Path], str]:
+    # The planted fixture holds one of each lint finding (tests/test_author_lint.py).
+    def run(_: Path) -> str:
+        from rules_engine.author.lint import lint
+        from rules_engine.loader import load_paths
+
+        fixture = "tests/fixtures/lint/planted.yaml"
+        res = load_paths([str(Path(__file__).resolve().parent / "fixtures" / "lint" / "planted.yaml")])
+        assert res.ir is not None
+        found = [d for d in lint(res.ir).diagnostics if d.code == code][:1]
+        text = render_text(found, res.sources) + "\n"
+        return text.replace(str(Path(__file__).resolve().parent.parent) + "/", "").replace(fixture, "planted.yaml")
+
+    return run
+
+
 CALLS.update({
+    "W401": _lint("W401"),
+    "W402": _lint("W402"),
+    "W403": _lint("W403"),
+    "W404": _lint("W404"),
+    "E710": _rule_test("tests:\n  - name: t\n    event: {x: 1}\n    expect:\n      rulez: [r]\n"),
+    "E711": _rule_test("tests:\n  - name: t\n    event: {x: 1}\n    expect:\n      rules: [r, missing]\n"),
     "E701": _convert(DSL_HEAD + "rule r {\n  when x == 1\n  when y == 2\n  route to out\n}\n", "two.rules", "dsl",
                      "yaml"),
     "E702": _meaning_changed,

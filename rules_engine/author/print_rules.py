@@ -72,27 +72,69 @@ class _Printer:
         self.out: list[str] = []
         self.comments = _Comments(list(layout.comments) if layout else [])
         self.layout = layout
+        # Comments of the item being printed, by statement (its span's start): (above it, after it).
+        self.attached: dict[tuple[int, int], tuple[list[Comment], list[Comment]]] = {}
 
     # --- comments -------------------------------------------------------------------------------------
 
-    def flush(self, line: int, indent: int) -> None:
-        group = self.comments.before(line)
+    def emit_comments(self, group: list[Comment], indent: int) -> None:
         pad = " " * indent
         for i, c in enumerate(group):
             self.out.append(pad + c.text)
             if c.blank_after and (i + 1 < len(group) or indent == 0):
                 self.out.append("")
 
+    def flush(self, line: int, indent: int) -> None:
+        self.emit_comments(self.comments.before(line), indent)
+
+    def attach(self, header: Span, end: int | None, spans: list[Span]) -> list[Comment]:
+        """Tie the comments inside an item (header line .. ``end``) to its statements, in source order.
+
+        A comment on a line of its own belongs above the next statement written
+        after it; one after code, to the statement on whose lines it stands.
+        The statements may print in another order (the canonical one), and
+        their comments go with them.  Returns the comments left for the end of
+        the block (after the last statement).
+        """
+        self.attached = {}
+        if end is None or header.line <= 0:
+            return []
+        mine = [c for c in self.comments.pending if header.line <= c.line <= end]
+        self.comments.pending = [c for c in self.comments.pending if c not in mine]
+        anchors = sorted((sp for sp in spans if sp.line > 0), key=lambda sp: (sp.line, sp.column))
+        closing: list[Comment] = []
+        for c in mine:
+            if not c.own_line:
+                if header.line <= c.line <= header.end_line:
+                    at: Span | None = header
+                else:
+                    at = next((sp for sp in reversed(anchors) if sp.line <= c.line), None)
+                if at is not None:
+                    self.attached.setdefault((at.line, at.column), ([], []))[1].append(c)
+                    continue
+            nxt = next((sp for sp in anchors if sp.line > c.line), None)
+            if nxt is None:
+                closing.append(c)
+            else:
+                self.attached.setdefault((nxt.line, nxt.column), ([], []))[0].append(c)
+        return closing
+
     def stmt(self, lines: list[str], indent: int, span: Span | None, end: int | None = None) -> None:
         """Print a statement; ``span`` (None when the IR kept none) places its comments."""
+        above: list[Comment] = []
+        after: list[Comment] = []
         if span is not None and span.line > 0:
-            self.flush(span.line, indent)
+            key = (span.line, span.column)
+            if key in self.attached:
+                above, after = self.attached.pop(key)
+            else:
+                self.flush(span.line, indent)
+                after = self.comments.trailing(span.line, max(span.end_line, end or 0))
+        self.emit_comments(above, indent)
         # Continuation lines come indented already (the line breakers know their column).
         text = [" " * indent + lines[0]] + lines[1:]
-        if span is not None and span.line > 0:
-            tail = self.comments.trailing(span.line, max(span.end_line, end or 0))
-            if tail:
-                text[-1] += "  " + "  ".join(c.text for c in tail)
+        if after:
+            text[-1] += "  " + "  ".join(c.text for c in after)
         self.out.extend(text)
 
     # --- items -----------------------------------------------------------------------------------------
@@ -128,17 +170,19 @@ class _Printer:
         else:
             lines = [head]
         body = t.transform is not None or t.partition_key is not None
+        self.flush(t.span.line, 0)
         if not body:
             self.stmt(lines, 0, t.span, end)
             return
         lines[-1] += " {"
+        inner = _transform_spans(t.transform) + ([t.partition_key.span] if t.partition_key is not None else [])
+        closing = self.attach(t.span, end, [t.span] + inner)
         self.stmt(lines, 0, t.span)
         if t.transform is not None:
             self.transform(t.transform, f"target {t.name!r}")
         if t.partition_key is not None:
             self.stmt(expr_lines(t.partition_key, 2, "partition by "), 2, t.partition_key.span)
-        if end:
-            self.flush(end, 2)
+        self.emit_comments(closing, 2)
         self.out.append("}")
 
     def transform(self, tr: ir.Transform, owner: str) -> None:
@@ -169,6 +213,9 @@ class _Printer:
 
     def rule(self, r: ir.Rule, end: int | None) -> None:
         head = f"rule {label(r.name)}" + (f" priority {r.priority}" if r.priority else "") + " {"
+        self.flush(r.span.line, 0)
+        inner = [f.span for f in r.filters] + _transform_spans(r.transform) + [t.span for t in r.targets]
+        closing = self.attach(r.span, end, [r.span] + inner)
         self.stmt([head], 0, r.span)
         if r.description is not None:
             self.out.append("  description " + string_literal(r.description))
@@ -185,6 +232,13 @@ class _Printer:
         if r.transform is not None:
             self.transform(r.transform, f"rule {r.name!r}")
         if r.targets:
+            # Several `route to` statements print as one; the comments of each go with it.
+            for t in r.targets[1:]:
+                extra = self.attached.pop((t.span.line, t.span.column), None)
+                if extra is not None:
+                    first = self.attached.setdefault((r.targets[0].span.line, r.targets[0].span.column), ([], []))
+                    first[0].extend(extra[0])
+                    first[1].extend(extra[1])
             self.stmt(["route to " + ", ".join(label(t.name) for t in r.targets)], 2, r.targets[0].span,
                       r.targets[-1].span.end_line)
         if r.on_match != "continue":
@@ -193,13 +247,18 @@ class _Printer:
             self.out.append(f"  on error {r.on_error}")
         if not r.enabled:
             self.out.append("  disabled")
-        if end:
-            self.flush(end, 2)
+        self.emit_comments(closing, 2)
         self.out.append("}")
 
     def default_route(self, refs: tuple[ir.TargetRef, ...]) -> None:
         self.stmt(["default route to " + ", ".join(label(t.name) for t in refs)], 0, refs[0].span,
                   refs[-1].span.end_line)
+
+
+def _transform_spans(tr: ir.Transform | None) -> list[Span]:
+    if tr is None:
+        return []
+    return [st.span for st in tr.steps] + ([tr.envelope.span] if tr.envelope is not None else [])
 
 
 def _cel_string(text: str) -> str:
@@ -265,9 +324,8 @@ def print_rules(rs: ir.RuleSetIR, layout: Layout | None = None) -> str:
             one_line = t.transform is None and t.partition_key is None
             if prev is not None and not (prev == "target1" and one_line):
                 p.out.append("")
-            start = len(p.out)
             p.target(t, end)
-            prev = "target1" if one_line and len(p.out) - start == 1 else "target"
+            prev = "target1" if one_line and not p.out[-1].startswith((" ", ")")) else "target"
             continue
         if kind == "rule_def":
             if prev is not None:

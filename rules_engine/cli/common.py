@@ -15,6 +15,9 @@ EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_BAD_EVENTS = 3
 
+FORMATS = {"yaml": "yaml", "rules": "dsl"}
+"""Format names on the command line (``--to``, ``--from``) -> the loader's names."""
+
 
 def read_input(path: str, name: str | None = None) -> Source | None:
     """The file (or standard input for ``-``) as a Source; a usage message and None when unreadable."""

@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rules_engine.author.convert import convert_source
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, read_input, render_diagnostics
+from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, FORMATS, read_input, render_diagnostics
 from rules_engine.loader import format_of
-
-_FORMATS = {"yaml": "yaml", "rules": "dsl"}
 
 
 def add_parser(sub: Any) -> None:
@@ -24,18 +22,18 @@ def add_parser(sub: Any) -> None:
                        "rules (it is loaded again and compared); a construct the other format cannot express is "
                        "error E701, never dropped (docs/authoring.md).")
     p.add_argument("file", metavar="FILE", help="a .yaml/.yml or .rules file, or '-' for standard input")
-    p.add_argument("--to", choices=tuple(_FORMATS), help="output format (default: the other one)")
-    p.add_argument("--from", dest="source_format", choices=tuple(_FORMATS), help="input format (needed for '-')")
+    p.add_argument("--to", choices=tuple(FORMATS), help="output format (default: the other one)")
+    p.add_argument("--from", dest="source_format", choices=tuple(FORMATS), help="input format (needed for '-')")
     p.add_argument("-o", "--output", metavar="PATH", help="write here instead of standard output")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    src_fmt = _FORMATS[args.source_format] if args.source_format else format_of(args.file)
+    src_fmt = FORMATS[args.source_format] if args.source_format else format_of(args.file)
     if src_fmt is None:
         sys.stderr.write(f"rules-engine: error: cannot tell the format of {args.file!r}; use --from yaml|rules\n")
         return EXIT_USAGE
-    dst_fmt = _FORMATS[args.to] if args.to else ("dsl" if src_fmt == "yaml" else "yaml")
+    dst_fmt = FORMATS[args.to] if args.to else ("dsl" if src_fmt == "yaml" else "yaml")
     source = read_input(args.file)
     if source is None:
         return EXIT_USAGE

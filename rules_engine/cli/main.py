@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rules_engine import __version__
-from rules_engine.cli import compile, convert, dry_run, test_pattern, validate
+from rules_engine.cli import compile, convert, diff, dry_run, fmt, lint, test, test_pattern, validate
 from rules_engine.cli.common import EXIT_OK, EXIT_USAGE
 
-COMMANDS = (validate, dry_run, test_pattern, compile, convert)
+COMMANDS = (validate, dry_run, test_pattern, compile, test, fmt, lint, diff, convert)
 """The subcommands in the order ``--help`` lists them; each has ``add_parser(sub)`` and ``run(args, out)``."""
 
 

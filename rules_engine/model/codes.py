@@ -237,11 +237,21 @@ MEANING_CHANGED = _c(
     "E702", "output would change the rules",
     "{tool} output does not load back to the same rules ({detail}); nothing was written",
 )
+TEST_FILE_INVALID = _c("E710", "invalid rule test file", "invalid rule test: {detail}")
+TEST_UNKNOWN_NAME = _c("E711", "rule test names an unknown rule or target", "unknown {kind} {name!r} in test {test!r}")
 
 # --- Warnings -----------------------------------------------------------------------------
 UNUSED_TARGET = _c("W301", "unused target", "target {name!r} is not used by any rule")
 RULE_WITHOUT_FILTER = _c("W302", "rule matches every event", "rule {name!r} has no filter and matches every event")
 RULE_WITHOUT_TARGETS = _c("W303", "rule routes nowhere", "rule {name!r} has no targets")
+# W4xx: findings of `rules-engine lint` (rules_engine/author/lint.py); each example event is checked.
+LINT_SHADOWED = _c(
+    "W401", "shadowed rule",
+    "rule {name!r} never fires: rule {by!r} runs first, stops, and matches every event {name!r} matches",
+)
+LINT_UNSATISFIABLE = _c("W402", "unsatisfiable filter", "rule {name!r} can never match: {detail}")
+LINT_OVERLAP = _c("W403", "overlapping rules", "rules {a!r} and {b!r} match some events both, and {why}")
+LINT_REDUNDANT = _c("W404", "redundant condition", "rule {name!r}: {cond} is implied by {by}")
 UNREACHABLE_RULE = _c(
     "W304", "rule can never run", "rule {name!r} can never run: rule {by!r} matches every event and stops"
 )
