@@ -279,8 +279,11 @@ SHOP = _rules(
     ("argv", "expected"),
     [
         pytest.param(["--show", "stats"], ["rules                          3", "partial decoding               yes",
-                                           "rules decided by the index     1", "compile time"], id="stats"),
-        pytest.param(["--show", "stats", "--format", "json"], ['"rules": 3', '"exact_rules": 1', '"compile_ms"'],
+                                           "rules decided by the index     1", "compile time",
+                                           "  stage normalise", "  stage index", "  stage generate",
+                                           "  stage decoder"], id="stats"),
+        pytest.param(["--show", "stats", "--format", "json"], ['"rules": 3', '"exact_rules": 1', '"compile_ms"',
+                                                               '"stages_ms"', '"normalise"', '"decoder"'],
                      id="stats-json"),
         pytest.param(["--show", "tree"], ["type\n", '● prefix "order."  -> any-order',
                                           "○ < 10  (checked for cheap)", "checked for every event: usd"], id="tree"),
@@ -300,6 +303,17 @@ def test_cli_compile_shows_the_structure(
     out = capsys.readouterr().out
     for piece in expected:
         assert piece in out, (piece, out)
+
+
+def test_stages_run_in_order_and_are_timed_only_with_a_clock() -> None:
+    from rules_engine.compile.compiled import STAGES
+
+    rs = rules_engine.loads(SHOP, engine="reference").ir
+    assert compile_ruleset(rs).timings == ()  # pure: no clock read
+    ticks = iter(range(100))
+    timed = compile_ruleset(rs, clock=lambda: float(next(ticks)))
+    assert [name for name, _ in timed.timings] == [s.name for s in STAGES]
+    assert all(seconds == 1.0 for _, seconds in timed.timings)  # one tick per stage: each timed once
 
 
 def test_cli_compile_reports_rule_errors(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:

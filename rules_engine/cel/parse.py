@@ -201,3 +201,18 @@ def syntax_detail(
         return detail, (cause.line, cause.column, None, None), ()
     first = str(err.args[0]).strip().splitlines()[0] if err.args else "invalid expression"
     return first, (err.line or 1, err.column or 1, None, None), ()
+
+
+OPAQUE_CONSTRUCTORS: Final = frozenset({"timestamp", "duration", "bytes"})
+"""CEL functions whose values JSON cannot hold (an event is JSON, so it holds none)."""
+
+
+def makes_opaque_values(tree: Tree[Any]) -> bool:
+    """Can the expression make a value JSON cannot hold: a bytes literal, or a call of
+    ``timestamp``/``duration``/``bytes`` (as a function or a method)?  Decided on the parse tree."""
+    for node in tree.iter_subtrees():
+        if node.data == "ident_arg" and str(node.children[0]) in OPAQUE_CONSTRUCTORS:
+            return True
+        if node.data == "member_dot_arg" and len(node.children) > 1 and str(node.children[1]) in OPAQUE_CONSTRUCTORS:
+            return True
+    return any(True for _ in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "BYTES_LIT"))

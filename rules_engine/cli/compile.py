@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from rules_engine import load
 from rules_engine.cli.common import EXIT_FAIL, EXIT_OK
-from rules_engine.compile import compile_ruleset, show_dot, show_mermaid, show_stats, show_tree
+from rules_engine.compile import compile_ruleset, show_dot, show_mermaid, show_source, show_stats, show_tree
 from rules_engine.model.errors import RuleError, render_text
 
 NAME = "compile"
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(render_text(e.diagnostics, e.sources) + "\n")
         return EXIT_FAIL
     started = time.perf_counter()
-    compiled = compile_ruleset(rs.ir)
+    compiled = compile_ruleset(rs.ir, clock=time.perf_counter)
     seconds = time.perf_counter() - started
     if args.format == "mermaid":
         out.write(show_mermaid(compiled))
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     elif args.show == "tree":
         out.write(show_tree(compiled))
     elif args.show == "source":
-        out.write(compiled.source)
+        out.write(show_source(compiled))
     else:
         out.write(show_stats(compiled, seconds, "json" if args.format == "json" else "text"))
     return EXIT_OK

@@ -46,10 +46,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from celpy.celparser import CELParseError
+
 from rules_engine.cel.evaluate import CelProgram
-from rules_engine.cel.parse import parse_cel
+from rules_engine.cel.parse import CelTooDeep, parse_cel
+from rules_engine.compile.cel_emit import Fallback
 from rules_engine.compile.cel_translate import Translator
 from rules_engine.compile.cel_values import CelFailure, Raised, Unsure, from_celpy, to_plain
+from rules_engine.compile.emit import load
 
 __all__ = ["CompiledCel", "compile_cel", "compile_cel_value"]
 
@@ -83,7 +87,7 @@ class _Translation:
 def _translate(text: str) -> _Translation:
     try:
         tree = parse_cel(text)
-    except Exception:
+    except (CELParseError, CelTooDeep):  # the checker reports it at load time; cel-python says the same at run time
         return _Translation(CelProgram.build(text), None, None, None)
     program = CelProgram.build(text, tree)
     gen = Translator()
@@ -91,12 +95,15 @@ def _translate(text: str) -> _Translation:
         result = gen.use(gen.node(tree))
         source = gen.function_source(result)
         namespace = dict(gen.ns)
-        exec(compile(source, "<cel>", "exec"), namespace)
-    except Exception:
-        # Fallback: a construct left to cel-python; SyntaxError: Python's limit of 20 nested
-        # blocks (deeply nested macros); anything else is a translator defect, and cel-python
-        # is the safe answer to it.
+        load(source, "cel", namespace)
+    except Fallback:
+        # A construct the translation leaves to cel-python (counted: ``CEL fallbacks`` in
+        # ``rules-engine compile --show stats``).
         return _Translation(program, None, None, None)
+    except (SyntaxError, RecursionError):
+        # Python's own limits on the generated source (20 nested blocks, deeply nested macros).
+        return _Translation(program, None, None, None)
+    # Anything else is a translator defect: it propagates, so the tests see it.
     return _Translation(program, namespace["_cel"], frozenset(gen.fields), source)
 
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules_engine.compile import runtime
+from rules_engine.compile.describe import describe_pattern
+from rules_engine.compile.emit import Lines, load
 from rules_engine.compile.index import Index, NameIndex, Negative, PathIndex
 from rules_engine.compile.normalize import (
     FAnd,
@@ -49,6 +51,7 @@ from rules_engine.compile.normalize import (
     OpaqueAtom,
     ValueAtom,
 )
+from rules_engine.expressions.render import render_expr
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
 
@@ -76,17 +79,19 @@ class Generated:
     function: Callable[[Any], list[ir.Rule]]
     verifiers: int  # rules checked by generated code
     closures: int  # rules checked by closures (deep formulas)
-    cel_fallbacks: int
+    cel_fallbacks: int  # CEL filters cel-python runs (not translated)
+    expr_fallbacks: int = 0  # expression filters the reference evaluator runs (too deep to translate)
 
 
-class _Writer:
+class _Writer(Lines):
+    """The source of ``match`` (:class:`~rules_engine.compile.emit.Lines`) and the constants it names."""
+
+    __slots__ = ("ids", "ns")
+
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        super().__init__()
         self.ns: dict[str, Any] = {}
         self.ids: dict[int, str] = {}
-
-    def emit(self, indent: int, text: str) -> None:
-        self.lines.append("    " * indent + text)
 
     def const(self, value: Any, prefix: str) -> str:
         """A global name bound to ``value`` (the same object is bound once)."""
@@ -444,7 +449,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     # --- predicates (closures) for candidates that need checking
     preds: dict[int, str] = {}
     fns: dict[int, runtime.Pred] = {}
-    cel_fallbacks = 0
+    cel_fallbacks = expr_fallbacks = 0
     for pid, atom in enumerate(n.atoms):
         shared = pid if n.uses[pid] > 1 else None  # memoise what several rules may ask for
         if isinstance(atom, FieldAtom):
@@ -458,7 +463,8 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
                 cel_fallbacks += fallback
             else:
                 assert isinstance(atom, OpaqueAtom) and atom.node is not None
-                fn = runtime.expr_pred(atom.node)
+                fn, fallback = runtime.expr_pred(atom.node)
+                expr_fallbacks += fallback
             if shared is not None:
                 fn = runtime.memoised(pid, fn)
         fns[pid] = fn
@@ -477,7 +483,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
         if single is not None:  # one field test: a closure, no source to compile
             fast[r.ordinal] = single
         elif quick is not None:
-            parts.append(f"def _w{r.ordinal}(m):\n    return {quick}\n")
+            parts.append(f"{_rule_comment(r.rule)}def _w{r.ordinal}(m):\n    return {quick}\n")
             fast[r.ordinal] = f"_w{r.ordinal}"
         if isinstance(r.verify, FAtom):  # one atom left to check: its predicate is the check
             verifiers[r.ordinal] = fns[r.verify.pid]
@@ -491,7 +497,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
             else:
                 generated += 1
             continue
-        parts.append(f"def _v{r.ordinal}(ev, m):\n    return {src}\n")
+        parts.append(f"{_rule_comment(r.rule)}def _v{r.ordinal}(ev, m):\n    return {src}\n")
         verifiers[r.ordinal] = f"_v{r.ordinal}"
         generated += 1
     slow = {ix.id: _name_functions(w, ix, parts) for ix in index.names}
@@ -616,14 +622,31 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
         if stops:
             w.emit(2, f"if r in {w.const(stops, 'STOP')}: break")
         w.emit(1, "return out")
-    source = "\n".join(parts) + "\n" + "\n".join(w.lines) + "\n"
-    code = compile(source, "<rules-engine compiled match>", "exec")
-    exec(code, w.ns)  # noqa: S102 - our own generated source, built from the IR only
+    source = "\n".join(parts) + "\n" + w.text()
+    load(source, "match", w.ns)
     if V is not None:
         w.ns[V] = tuple(w.ns[f] if isinstance(f, str) else f for f in verifiers)
     if F is not None:
         w.ns[F] = tuple(w.ns[f] if isinstance(f, str) else f for f in fast)
-    return Generated(source, w.ns["match"], generated, closures, cel_fallbacks)
+    return Generated(source, w.ns["match"], generated, closures, cel_fallbacks, expr_fallbacks)
+
+
+def _rule_comment(rule: ir.Rule) -> str:
+    """``# rule 'name': <its conditions>`` above the rule's generated check, one line."""
+    shown = " and ".join(_filter_text(f) for f in rule.filters) or "(no filter)"
+    if len(shown) > 160:
+        shown = shown[:159] + "…"
+    lines = Lines()
+    lines.comment(0, f"rule {rule.name!r}: {shown}")
+    return lines.text()
+
+
+def _filter_text(f: ir.Filter) -> str:
+    if isinstance(f.node, ir.EventPattern):
+        return f"match {describe_pattern(f.node.root)}"
+    if isinstance(f.node, ir.Cel):
+        return f"cel {f.node.source!r}"
+    return f"when {render_expr(f.node)}"
 
 
 def _formula_source(f: Formula, w: _Writer, preds: dict[int, str], index: Index, depth: int = 0) -> str | None:

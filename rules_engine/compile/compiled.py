@@ -4,12 +4,13 @@ Position in the pipeline::
 
     RuleSetIR ──**compile_ruleset**──▶ CompiledRuleSet ──match(event) / match_raw(bytes)──▶ matched rules
 
-The compiler is a named, ordered list of pure stages (:data:`STAGES`)::
+The compiler is a named, ordered list of pure stages (:data:`STAGES`), run in
+that order by :func:`compile_ruleset` and timed when it is given a clock::
 
     normalise   filters -> formulas over shared atoms; one anchor per branch   (normalize.py)
     index       anchors -> per-name / per-path hash maps, sorted bounds        (index.py)
     generate    one specialised ``match(event)`` function, Python source       (codegen.py)
-    decoder     msgspec types naming only the keys some rule reads              (../decode.py)
+    decoder     msgspec types naming only the keys some rule reads              (decode.py)
 
 A :class:`CompiledRuleSet` is immutable and shared between threads; a reload
 builds a new one and swaps one reference.  Its answers are the reference
@@ -44,6 +45,7 @@ class Stats:
     exact_rules: int  # rules decided by their anchor alone
     always_candidates: int  # rules checked for every event
     cel_fallbacks: int  # CEL filters run by cel-python (not translated)
+    expr_fallbacks: int  # expression filters run by the reference evaluator (too deep to translate)
     closures: int  # rules whose check is too deep for generated source
     partial_decode: bool  # raw events are decoded partially
 
@@ -59,6 +61,7 @@ class Stats:
             ("rules decided by the index", self.exact_rules),
             ("rules checked for every event", self.always_candidates),
             ("CEL fallbacks", self.cel_fallbacks),
+            ("expression fallbacks", self.expr_fallbacks),
             ("partial decoding", "yes" if self.partial_decode else "no (full decode)"),
         ]
 
@@ -77,6 +80,7 @@ class CompiledRuleSet:
     generated: Generated
     decoder: EventDecoder
     match: Callable[[Mapping[str, Any]], list[ir.Rule]]
+    timings: tuple[tuple[str, float], ...] = ()  # (stage, seconds) when compiled with a clock
 
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
         """The Matcher protocol of ``ruleset.py``."""
@@ -104,6 +108,7 @@ class CompiledRuleSet:
             exact_rules=sum(1 for r in n.rules if r.exact),
             always_candidates=len(self.index.always),
             cel_fallbacks=self.generated.cel_fallbacks,
+            expr_fallbacks=self.generated.expr_fallbacks,
             closures=self.generated.closures,
             partial_decode=self.decoder.partial is not None,
         )
@@ -191,24 +196,74 @@ def _expr_paths(e: ir.Expr) -> Iterator[ir.Path]:
                 stack.append(v)
 
 
-def _stage_decoder(n: Normalised) -> EventDecoder:
-    return plan_decoder(reads(n))
+# --- the stages -----------------------------------------------------------------------------------
 
 
-STAGES: tuple[tuple[str, str], ...] = (
-    ("normalise", "filters -> formulas over shared atoms; anchors"),
-    ("index", "anchors -> hash maps, tries of affixes, sorted bounds"),
-    ("generate", "specialised match(event) as Python source"),
-    ("decoder", "msgspec types for the keys rules read"),
+@dataclass(slots=True)
+class _Work:
+    """What the stages have made so far, for one compile (local to it, never shared)."""
+
+    rs: ir.RuleSetIR
+    normalised: Normalised | None = None
+    leaves: tuple[Callable[[Any], bool] | None, ...] = ()
+    index: Index | None = None
+    generated: Generated | None = None
+    decoder: EventDecoder | None = None
+
+
+def _normalise(w: _Work) -> None:
+    w.normalised = normalise(w.rs)
+
+
+def _index(w: _Work) -> None:
+    assert w.normalised is not None
+    w.leaves = atom_leaves(w.normalised)  # one exact per-value test per atom, shared by the index and the checks
+    w.index = build_index(w.normalised, w.leaves)
+
+
+def _generate(w: _Work) -> None:
+    assert w.normalised is not None and w.index is not None
+    w.generated = generate(w.normalised, w.index, tuple(r.rule for r in w.normalised.rules), w.leaves)
+
+
+def _decoder(w: _Work) -> None:
+    assert w.normalised is not None
+    w.decoder = plan_decoder(reads(w.normalised))
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One named step of the compiler: it reads what earlier stages made and adds its own product."""
+
+    name: str
+    doc: str
+    run: Callable[[_Work], None]
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("normalise", "filters -> formulas over shared atoms; anchors", _normalise),
+    Stage("index", "anchors -> hash maps, tries of affixes, sorted bounds", _index),
+    Stage("generate", "specialised match(event) as Python source", _generate),
+    Stage("decoder", "msgspec types for the keys rules read", _decoder),
 )
+"""The compiler, as data: :func:`compile_ruleset` runs these in order (and times each when asked)."""
 
 
-def compile_ruleset(rs: ir.RuleSetIR) -> CompiledRuleSet:
-    """Compile every enabled rule of ``rs`` into one structure (pure: no I/O, no clock)."""
-    n = normalise(rs)
-    leaves = atom_leaves(n)  # one exact per-value test per atom, shared by the index and the checks
-    index = build_index(n, leaves)
-    rules = tuple(r.rule for r in n.rules)
-    generated = generate(n, index, rules, leaves)
-    decoder = _stage_decoder(n)
-    return CompiledRuleSet(rules, n, index, generated, decoder, generated.function)
+def compile_ruleset(rs: ir.RuleSetIR, *, clock: Callable[[], float] | None = None) -> CompiledRuleSet:
+    """Compile every enabled rule of ``rs`` into one structure by running :data:`STAGES` in order.
+
+    Pure (no I/O, no clock) unless ``clock`` is given: then each stage is timed with it and the
+    seconds are in :attr:`CompiledRuleSet.timings` (``rules-engine compile --show stats`` prints them).
+    """
+    work = _Work(rs)
+    timings: list[tuple[str, float]] = []
+    for stage in STAGES:
+        started = clock() if clock is not None else 0.0
+        stage.run(work)
+        if clock is not None:
+            timings.append((stage.name, clock() - started))
+    assert work.normalised is not None and work.index is not None
+    assert work.generated is not None and work.decoder is not None
+    rules = tuple(r.rule for r in work.normalised.rules)
+    return CompiledRuleSet(rules, work.normalised, work.index, work.generated, work.decoder,
+                           work.generated.function, tuple(timings))

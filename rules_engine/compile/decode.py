@@ -42,6 +42,7 @@ from typing import Any
 
 import msgspec
 
+from rules_engine.compile.emit import load
 from rules_engine.model.events import MAX_EVENT_BYTES, decode_event
 
 MAX_NAME_SPLITS = 8
@@ -160,7 +161,7 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
     lines.append("    return d0")
     source = "\n".join(lines) + "\n"
     ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
-    exec(compile(source, "<rules-engine decoder>", "exec"), ns)  # noqa: S102 - our own generated source
+    load(source, "decoder", ns)
     convert: Callable[[Any], dict[str, Any]] = ns["convert"]
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(root_type)
     decode = decoder.decode

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 from collections.abc import Callable, Mapping
 from math import isfinite, isnan
 from typing import Any, Final
 
 from rules_engine.cel.evaluate import CelProgram
+from rules_engine.cel.parse import makes_opaque_values, parse_cel
 from rules_engine.compile.cel_codegen import compile_cel, compile_cel_value
 from rules_engine.compile.cel_values import CelFailure
 from rules_engine.expressions.evaluate import (
@@ -718,14 +718,15 @@ def _cel_predicate(source: str) -> Predicate:
     return cel_predicate
 
 
-# cel-python values that JSON cannot hold come from these constructors only (an event
-# is JSON, so it holds none); expressions.evaluate maps them to MISSING, compile_cel_value to text.
-_OPAQUE_SOURCES: Final = re.compile(r"\b(?:timestamp|duration|bytes)\s*\(|\b[bB][rR]?['\"]|\b[rR][bB]['\"]")
-
-
 def _cel_value(source: str) -> ValueFn:
-    """A CEL node's value as the reference gives it: a JSON value, ``MISSING`` on any failure."""
-    if _OPAQUE_SOURCES.search(source):
+    """A CEL node's value as the reference gives it: a JSON value, ``MISSING`` on any failure.
+
+    cel-python values that JSON cannot hold come only from bytes literals and the
+    ``timestamp``/``duration``/``bytes`` constructors (an event is JSON, so it holds none);
+    the reference maps them to MISSING, ``compile_cel_value`` to text, so an expression that can
+    make one (decided on its parse tree) runs on cel-python's program.
+    """
+    if makes_opaque_values(parse_cel(source)):
         program = CelProgram.build(source)
 
         def cel_reference(ev: Any, b: Bindings) -> Any:

@@ -411,17 +411,17 @@ def memoised(pid: int, fn: Pred) -> Pred:
     return pred
 
 
-def expr_pred(node: ir.Expr) -> Pred:
-    """An opaque expression: compiled by ``expr_codegen`` when present, else evaluated by ``expressions.evaluate``."""
-    fn: Callable[[Any], bool] | None = None
-    try:
-        fn = expr_codegen.compile_predicate(node)
-    except Exception:  # noqa: BLE001 - cannot compile this node: the reference evaluator is exact
-        fn = None
-    if fn is not None:
-        compiled = fn
-        return lambda ev, m: compiled(ev) is True
-    return lambda ev, m: truth(node, ev)
+def expr_pred(node: ir.Expr) -> tuple[Pred, bool]:
+    """An opaque expression compiled by ``expr_codegen``; the flag tells that the reference
+    evaluator runs it instead (nested deeper than the translation goes: ``expr_codegen.MAX_DEPTH``).
+
+    Nothing is caught here: the translation handles every expression, and a defect in it must
+    fail the tests (the property tests hold it to the reference) rather than hide behind a fallback.
+    """
+    if expr_codegen.depth(node) > expr_codegen.MAX_DEPTH:
+        return (lambda ev, m: truth(node, ev)), True
+    compiled = expr_codegen.compile_predicate(node)
+    return (lambda ev, m: compiled(ev) is True), False
 
 
 def cel_pred(text: str) -> tuple[Pred, bool]:

@@ -23,11 +23,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.compiled import CompiledRuleSet
-from rules_engine.compile.normalize import Atom, FieldAtom, OpaqueAtom, ValueAtom
+from rules_engine.compile.describe import describe_atom, where_of
+from rules_engine.compile.normalize import Atom, OpaqueAtom
 from rules_engine.compile.normalize import _pids as pids
-from rules_engine.expressions.render import render_path
-from rules_engine.model import ir
 
 MAX_SHOWN = 8
 """Entries listed per structure in the tree (the rest is counted)."""
@@ -36,82 +36,47 @@ MAX_EDGES = 400
 """Edges drawn at most in a diagram (a note says how many were left out)."""
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
-        return str(int(v))
-    return str(v)
-
-
-def describe_matcher(m: ir.Matcher) -> str:
-    if isinstance(m, ir.MExact):
-        return "= " + _value(m.value)
-    if isinstance(m, (ir.MPrefix, ir.MSuffix)):
-        word = "prefix" if isinstance(m, ir.MPrefix) else "suffix"
-        return f"{word} {_value(m.value)}" + (" (any case)" if m.ignore_case else "")
-    if isinstance(m, ir.MEqualsIgnoreCase):
-        return f"= {_value(m.value)} (any case)"
-    if isinstance(m, ir.MWildcard):
-        return f"wildcard {_value(m.pattern)}"
-    if isinstance(m, ir.MNumeric):
-        return " and ".join(f"{op} {_value(v)}" for op, v in m.conditions)
-    if isinstance(m, ir.MExists):
-        return "exists" if m.present else "missing"
-    if isinstance(m, ir.MCidr):
-        return f"in {m.network}"
-    return "anything but " + ", ".join(describe_matcher(i).removeprefix("= ") for i in m.inner)
-
-
-def describe_atom(a: Atom) -> str:
-    """One line: ``detail.state = "running" | prefix "stop"``, ``data.total > 3``, ``CEL: …``."""
-    if isinstance(a, FieldAtom):
-        return f"{a.name} " + " | ".join(describe_matcher(m) for m in a.matchers)
-    if isinstance(a, ValueAtom):
-        where = render_path(a.path)
-        if a.op == "exists":
-            return f"exists({where})"
-        if isinstance(a.operand, tuple):
-            operand = "[" + ", ".join(_value(x) for x in a.operand) + "]"
-        else:
-            operand = _value(a.operand)
-        return f"{where} {a.op.replace('_', ' ')} {operand}"
-    text = a.text if len(a.text) <= 60 else a.text[:59] + "…"
-    return ("CEL: " if a.kind == "cel" else "") + text
-
-
-def where_of(a: Atom) -> str:
-    """The name or path an atom reads (opaque atoms: what they read is not indexed)."""
-    if isinstance(a, FieldAtom):
-        return a.name
-    if isinstance(a, ValueAtom):
-        return render_path(a.path)
-    return "(computed)"
-
-
 def _without_where(a: Atom) -> str:
     text = describe_atom(a)
     where = where_of(a)
     return text[len(where) + 1 :] if not isinstance(a, OpaqueAtom) and text.startswith(where + " ") else text
 
 
+# --- source -------------------------------------------------------------------------------------
+
+
+def show_source(c: CompiledRuleSet) -> str:
+    """Every generated source the compiled rule set runs, as compiled: ``match`` (with a comment
+    naming the rule and condition above each rule's check), the partial decoder, and each CEL
+    filter's translation (a filter cel-python runs says so)."""
+    out = ["# --- match(event): the rule set's matcher", c.source.rstrip("\n")]
+    if c.decoder.source is not None:
+        out += ["", "", "# --- convert(struct): the partial decoder (raw events)", c.decoder.source.rstrip("\n")]
+    for atom in c.normalised.atoms:
+        if isinstance(atom, OpaqueAtom) and atom.kind == "cel":
+            translated = compile_cel(atom.text)
+            out += ["", "", f"# --- CEL {atom.text!r}"]
+            out.append(translated.python.rstrip("\n") if translated.python else "# run by cel-python (not translated)")
+    return "\n".join(out) + "\n"
+
+
 # --- stats ---------------------------------------------------------------------------------------
 
 
 def show_stats(c: CompiledRuleSet, compile_seconds: float | None = None, fmt: str = "text") -> str:
+    """The statistics, then the time of each compiler stage (when ``c`` was compiled with a clock)."""
     stats = c.stats()
     if fmt == "json":
         data: dict[str, Any] = {f: getattr(stats, f) for f in stats.__dataclass_fields__}
         if compile_seconds is not None:
             data["compile_ms"] = round(compile_seconds * 1000, 3)
+        if c.timings:
+            data["stages_ms"] = {name: round(s * 1000, 3) for name, s in c.timings}
         return json.dumps(data, indent=2) + "\n"
     rows = stats.rows()
     if compile_seconds is not None:
         rows.append(("compile time", f"{compile_seconds * 1000:.1f} ms"))
+    rows.extend((f"  stage {name}", f"{s * 1000:.1f} ms") for name, s in c.timings)
     width = max(len(k) for k, _ in rows)
     return "".join(f"{k:<{width}}  {v}\n" for k, v in rows)
 

@@ -1,0 +1,51 @@
+"""The one small emitter the code generators share: lines of Python source, then loading them.
+
+Position: under every generator of ``compile/`` (``codegen.py`` for ``match``,
+``decode.py`` for the partial decoder, ``cel_codegen.py`` for translated CEL).
+:class:`Lines` builds indented source; :func:`load` compiles it under a file
+name of its own and registers the text with :mod:`linecache`, so a traceback
+into generated code shows the generated line, and ``rules-engine compile --show
+source`` prints the very text that was compiled.
+
+The file name is the content's hash (``<rules-engine match 3f2a…>``): the same
+source is registered once however often it is compiled (a reload of unchanged
+rules adds nothing); linecache keeps each distinct source for the life of the
+process, as it does for any imported module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+from typing import Any
+
+__all__ = ["Lines", "load"]
+
+
+class Lines:
+    """Python source being written, one line at a time, four spaces per indent level."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def emit(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def comment(self, indent: int, text: str) -> None:
+        """A ``#`` comment on one line (line breaks in ``text`` become spaces, so it cannot end early)."""
+        self.lines.append("    " * indent + "# " + " ".join(text.split()))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def load(source: str, kind: str, namespace: dict[str, Any]) -> str:
+    """Compile ``source``, register it with linecache, run it in ``namespace``; return its file name."""
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    filename = f"<rules-engine {kind} {digest}>"
+    # (size, mtime, lines, name); mtime None: linecache.checkcache never drops the entry.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # our own generated source, built from the IR only
+    return filename
