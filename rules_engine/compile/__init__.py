@@ -16,6 +16,7 @@ everything else in the package is internal to the compiler.
 from __future__ import annotations
 
 from rules_engine.compile.compiled import CompiledRuleSet, compile_ruleset
-from rules_engine.compile.show import show_dot, show_mermaid, show_source, show_stats, show_tree
+from rules_engine.compile.show import show_dot, show_mermaid, show_source, show_stats, show_tree, structure_graph
 
-__all__ = ["CompiledRuleSet", "compile_ruleset", "show_dot", "show_mermaid", "show_source", "show_stats", "show_tree"]
+__all__ = ["CompiledRuleSet", "compile_ruleset", "show_dot", "show_mermaid", "show_source", "show_stats", "show_tree",
+           "structure_graph"]

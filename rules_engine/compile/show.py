@@ -186,6 +186,13 @@ def _edges(c: CompiledRuleSet) -> tuple[list[tuple[str, str]], list[tuple[str, s
     return nodes, edges[:MAX_EDGES], dropped
 
 
+def structure_graph(c: CompiledRuleSet) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]], int]:
+    """The drawing's data, for renderers of its own (the sidecar console draws it as SVG): nodes
+    ``(id, label)`` whose id starts with ``ev`` (the event), ``w`` (a name or path), ``p`` (a predicate) or
+    ``r`` (a rule); edges ``(from, to, "solid"|"dashed")``; and how many edges were left out."""
+    return _edges(c)
+
+
 def _mermaid_text(s: str) -> str:
     return s.replace('"', "#quot;")
 

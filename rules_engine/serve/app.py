@@ -36,6 +36,7 @@ from rules_engine.reload import ReloadAttempt, reload_body, rules_body
 from rules_engine.ruleset import RuleSet
 from rules_engine.serve.binding import read_events
 from rules_engine.serve.config import SidecarConfig
+from rules_engine.serve.console import console_routes
 from rules_engine.serve.errors import IngestError, error_body
 from rules_engine.serve.metrics import CONTENT_TYPE_LATEST, DeliveryObserver, Metrics
 from rules_engine.serve.pipeline import JobResult, Pipeline
@@ -389,6 +390,8 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
 
     app = Starlette(routes=list(ROUTES), lifespan=lifespan)
     app.state.sidecar = state
+    if config.console.enabled:
+        app.router.routes.extend(console_routes(app))
     return app
 
 

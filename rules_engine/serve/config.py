@@ -164,6 +164,13 @@ class DurableIngestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    """The web console at ``/ui`` (docs/console.md): read-only, behind the same bearer tokens as the API."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SidecarConfig:
     """Everything ``rules-engine serve`` reads from ``--config`` (every field has a default)."""
 
@@ -176,6 +183,7 @@ class SidecarConfig:
     logging: LoggingConfig = LoggingConfig()
     sources: tuple[SourceConfig, ...] = ()
     durable_ingest: DurableIngestConfig | None = None
+    console: ConsoleConfig = ConsoleConfig()
     ack_timeout: float = _opt(30.0, 0.1)
     drain_timeout: float = _opt(20.0, 0.0)
 

@@ -14,12 +14,16 @@ configured sources and the code table, never by event content.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+RECENT_DEAD_LETTERS = 50
+"""Dead letters kept in memory for the console (bounded: older ones are only counted)."""
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -62,6 +66,8 @@ class Metrics:
         self.last_reload_success = Gauge(p + "last_reload_success_timestamp_seconds",
                                          "Unix time of the last successful (re)load", registry=r)
         self._version: str | None = None
+        self.recent_dead_letters: deque[dict[str, Any]] = deque(maxlen=RECENT_DEAD_LETTERS)
+        """The latest dead letters with their reasons, newest last (the console's Traffic page)."""
 
     # --- deliver.DeliveryObserver -------------------------------------------------------------
     def delivered_(self, target: str, rule: str, seconds: float) -> None:
@@ -73,6 +79,11 @@ class Metrics:
 
     def dead_lettered_(self, target: str, rule: str, code: str, reason: str, message: Any) -> None:
         self.dead_lettered.labels(target, rule, code).inc()
+        event = getattr(message, "event", None)
+        self.recent_dead_letters.append({
+            "at": time.time(), "target": target, "rule": rule, "code": code, "reason": reason,
+            "event_id": event.get("id") if isinstance(event, dict) else None,
+        })
 
     def failed_(self, target: str, rule: str, reason: str) -> None:
         self.failed.labels(target, rule).inc()
