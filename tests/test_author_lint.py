@@ -87,6 +87,15 @@ def test_cel_is_unknown_not_guessed() -> None:
     assert found.diagnostics == [] and "unknown" in found.unknown[0]
 
 
+def test_cel_example_found_by_search_is_checked_and_named() -> None:
+    rs = loads(T + _rule("r", "    cel: data.kind == 'gold' && data.total >= 250.0\n"))
+    found = lint(rs.ir)
+    assert found.diagnostics == [] and found.unknown == []
+    (line,) = found.searched
+    event = json.loads(line.split("searched example event (")[1].split("); its")[0])
+    assert rs.match(event) == ["r"]
+
+
 @pytest.mark.parametrize(
     "first, second, shadowed",
     [
@@ -127,4 +136,6 @@ def test_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert "warning[W401]" in capsys.readouterr().out
     assert main(["lint", str(ROOT / "sample-rules"), "--strict", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["diagnostics"] == [] and len(doc["unknown"]) == 3
+    assert doc["diagnostics"] == [] and doc["unknown"] == []
+    # the CEL rules and the `not in cidr` rule are shown satisfiable by a searched example, and said so
+    assert len(doc["searched"]) == 3 and all("searched example" in s for s in doc["searched"])

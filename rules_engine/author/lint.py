@@ -17,7 +17,9 @@ by evaluating it.
     admit no value.  The candidate values of a field are complete for these
     matchers (every constant, its neighbours, the midpoints between numeric
     bounds, prefix + suffix joins, other types), so "no candidate" is a proof;
-    with opaque conditions in a rule we say nothing (unknown), never guess.
+    with opaque conditions a seeded search over the fields and constants they
+    mention looks for an example; found, the rule is satisfiable (and lint says
+    the example was searched, not derived); not found, we say "unknown", never guess.
   * **shadowed** (W401): an earlier ``on_match: stop`` rule that matches every
     event a later rule matches: every branch of the later rule contains, field
     by field, all the conditions of some branch of the earlier one (matcher
@@ -40,6 +42,8 @@ import dataclasses
 import ipaddress
 import itertools
 import json
+import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +57,7 @@ from rules_engine.ruleset import RuleSet
 
 MAX_BRANCHES = 64
 MAX_COMBINATIONS = 256
+SEARCH_TRIES = 2000
 _ABSENT = object()
 
 
@@ -356,7 +361,74 @@ def _witnesses(branch: Branch) -> tuple[list[dict[str, Any]], bool]:
             found.append(event)
             if len(found) >= 3:
                 break
+    if not found and opaque:
+        found = _search(branch, paths, options, opaque)
     return found, exact
+
+
+# Words of CEL that are no event field (a name followed by "(" is a function or method, not a field).
+_CEL_WORDS = frozenset("true false null in".split())
+_CEL_PATH = re.compile(r"(?<![\w.\"'])[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_CEL_LITERAL = re.compile(r"\"((?:[^\"\\]|\\.)*)\"|'((?:[^'\\]|\\.)*)'|(?<![\w.])(\d+(?:\.\d+)?)")
+_OUTSIDE = ("203.0.113.9", "8.8.8.8", "2001:db8::1")
+
+
+def _opaque_parts(node: Any, paths: set[tuple[str, ...]], consts: list[Any]) -> None:
+    """Event fields and constants an opaque condition mentions (what a searched example should try)."""
+    if isinstance(node, ir.Cel):
+        text = _CEL_LITERAL.sub(lambda m: " ", node.source)
+        for m in _CEL_PATH.finditer(text):
+            parts = m.group().split(".")
+            if text[m.end():].lstrip().startswith("("):
+                parts = parts[:-1]  # f(x) or x.method(...): the name called is no field
+            if parts and parts[0] not in _CEL_WORDS:
+                paths.add(tuple(parts))
+        for m in _CEL_LITERAL.finditer(node.source):
+            if m.group(3) is not None:
+                consts.append(float(m.group(3)) if "." in m.group(3) else int(m.group(3)))
+            else:
+                consts.append(m.group(1) if m.group(1) is not None else m.group(2))
+        return
+    if isinstance(node, ir.Field) and node.var is None and node.path and all(isinstance(k, str) for k in node.path):
+        paths.add(tuple(str(k) for k in node.path))
+    elif isinstance(node, ir.Literal):
+        consts.append(node.value)
+    elif isinstance(node, ir.CidrTest):
+        net = ipaddress.ip_network(node.network, strict=False)
+        consts.extend((str(net.network_address + 1), *_OUTSIDE))
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            if f.name != "span":
+                value = getattr(node, f.name)
+                for item in value if isinstance(value, tuple) else (value,):
+                    _opaque_parts(item, paths, consts)
+
+
+def _search(branch: Branch, paths: list[tuple[str, ...]], options: list[list[Any]],
+            opaque: list[Cond]) -> list[dict[str, Any]]:
+    """A seeded random search for an event that satisfies the opaque conditions too (not a proof either way)."""
+    extra: set[tuple[str, ...]] = set()
+    consts: list[Any] = []
+    for c in opaque:
+        _opaque_parts(c.node, extra, consts)
+    plain = [v for v in consts if not isinstance(v, (dict, list))]
+    values = _candidates([Cond((), (ir.MExact(v),), False, "", None, None) for v in plain])
+    all_paths = paths + sorted(p for p in extra if p not in paths)
+    choices = options + [values] * (len(all_paths) - len(paths))
+    rnd = random.Random(0)
+
+    def pick(c: list[Any]) -> Any:
+        # Half the time a constant the condition itself names: those are the values that decide it.
+        return rnd.choice(plain) if plain and c is values and rnd.random() < 0.5 else rnd.choice(c)
+
+    for _ in range(SEARCH_TRIES):
+        event: dict[str, Any] = {}
+        if not all(v is _ABSENT or _set(event, p, v) for p, v in
+                   zip(all_paths, (pick(c) for c in choices), strict=True)):
+            continue
+        if all(c.holds(event) for c in branch):
+            return [event]
+    return []
 
 
 def _event_at(path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -390,12 +462,14 @@ def _show_matchers(ms: tuple[ir.Matcher, ...]) -> str:
 class LintResult:
     diagnostics: list[Diagnostic]
     unknown: list[str]  # rules (or pairs) the analysis could not decide, and why
+    searched: list[str] = dataclasses.field(default_factory=list)  # decided only by a searched example
 
 
 def lint(rs: ir.RuleSetIR) -> LintResult:
     """Every finding about ``rs`` (W401..W404), each example checked with the compiled engine."""
     diags: list[Diagnostic] = []
     unknown: list[str] = []
+    searched: list[str] = []
     order = rs.ordered_rules()
     dnf: dict[str, list[Branch] | None] = {r.name: branches(r) for r in order}
     sat: dict[str, list[dict[str, Any]]] = {}
@@ -412,6 +486,10 @@ def lint(rs: ir.RuleSetIR) -> LintResult:
             proofs = proofs and (bool(found) or exact)
         checked = [e for e in events if r.name in _alone(rs, r).match(e)]
         sat[r.name] = checked
+        if checked and any(c.matchers is None for b in bs for c in b):
+            searched.append(f"rule {r.name!r}: satisfiable, shown by a searched example event "
+                            f"({json.dumps(checked[0], ensure_ascii=False)}); its CEL, regular-expression or "
+                            "computed parts are not analysed exactly")
         if not checked and r.filters:
             if proofs:
                 diags.append(codes.LINT_UNSATISFIABLE.at(r.span, name=r.name, detail=_why_unsat(bs)))
@@ -422,7 +500,7 @@ def lint(rs: ir.RuleSetIR) -> LintResult:
     for i, later in enumerate(order):
         for earlier in order[:i]:
             _pair(rs, earlier, later, dnf, sat, diags, unknown)
-    return LintResult(diags, unknown)
+    return LintResult(diags, unknown, searched)
 
 
 def _why_unsat(bs: list[Branch]) -> str:

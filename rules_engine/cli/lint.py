@@ -40,6 +40,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     diags: list[Diagnostic] = []
     sources: dict[str, Source] = {}
     unknown: list[str] = []
+    searched: list[str] = []
     failed = False
     for rule_set in sets:
         res = load_paths(rule_set)
@@ -51,11 +52,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         found = lint(res.ir)
         diags.extend(found.diagnostics)
         unknown.extend(found.unknown)
+        searched.extend(found.searched)
     diags = sort_diagnostics(diags)
     if args.format == "sarif":
         out.write(json.dumps(to_sarif(diags), indent=2, ensure_ascii=False) + "\n")
     elif args.format == "json":
-        out.write(json.dumps({"diagnostics": [d.to_dict() for d in diags], "unknown": unknown},
+        out.write(json.dumps({"diagnostics": [d.to_dict() for d in diags], "unknown": unknown,
+                              "searched": searched},
                              indent=2, ensure_ascii=False) + "\n")
     elif args.format == "github":
         if diags:
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         if diags:
             out.write(render_text(diags, sources) + "\n")
-        for u in unknown:
+        for u in unknown + searched:
             out.write(f"note: {u}\n")
         n_err = sum(d.is_error for d in diags)
         out.write(f"{len(sets)} rule set(s): {n_err} error(s), {len(diags) - n_err} finding(s)\n")
