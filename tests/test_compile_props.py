@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rules_engine.compile import codegen, index, normalize
+from rules_engine.compile import codegen, index
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.model import ir
 from rules_engine.model.events import decode_event
@@ -213,15 +213,13 @@ def test_larger_rule_sets_share_buckets(rs: ir.RuleSetIR, evs: list[dict[str, An
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule_sets(max_rules=12), st.lists(events, min_size=1, max_size=6))
 def test_fallback_structures_agree(rs: ir.RuleSetIR, evs: list[dict[str, Any]]) -> None:
-    """Filtered anything-but tables, scanned ranges and closure checks (all budgets at zero), and
-    the index counting several anchors per rule (off by default)."""
-    saved = index.TABLE_BUDGET, index.SEGMENT_BUDGET, codegen.MAX_SOURCE_DEPTH, normalize.COUNT_LIMIT
+    """Filtered anything-but tables, scanned ranges and closure checks (all budgets at zero)."""
+    saved = index.TABLE_BUDGET, index.SEGMENT_BUDGET, codegen.MAX_SOURCE_DEPTH
     index.TABLE_BUDGET = index.SEGMENT_BUDGET = codegen.MAX_SOURCE_DEPTH = 0
-    normalize.COUNT_LIMIT = 10_000
     try:
         _agree(rs, evs)
     finally:
-        index.TABLE_BUDGET, index.SEGMENT_BUDGET, codegen.MAX_SOURCE_DEPTH, normalize.COUNT_LIMIT = saved
+        index.TABLE_BUDGET, index.SEGMENT_BUDGET, codegen.MAX_SOURCE_DEPTH = saved
 
 
 CEL_TEXTS = ['event.a == "ab"', "has(event.b)", "event.c > 2", 'size(event.x) > 1', 'event.a.startsWith("a")',

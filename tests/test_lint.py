@@ -1,4 +1,4 @@
-"""The house's gates: one-way imports (import-linter), lint (ruff) and declared dependencies (deptry).
+"""The house's gates: one-way imports (import-linter), lint (ruff), declared dependencies (deptry), dead code (vulture).
 
 Each tool reads its configuration from pyproject.toml; mypy --strict is in
 test_typing.py.  A failure prints the tool's own report.
@@ -36,6 +36,7 @@ def _script(name: str) -> str:
         pytest.param([sys.executable, "-m", "ruff", "check", "--no-cache", "rules_engine", "tests", "benchmarks"],
                      id="ruff"),
         pytest.param([sys.executable, "-m", "deptry", "."], id="deptry"),
+        pytest.param([sys.executable, "-m", "vulture"], id="vulture-dead-code"),
     ],
 )
 def test_gate_passes(args: list[str]) -> None:

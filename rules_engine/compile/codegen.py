@@ -18,8 +18,8 @@ Constants (index dicts, rule tuples, predicate closures) are bound into the
 function's globals by name; the source refers to them, never copies them.
 
 Invariants:
-  * ``h`` collects hit ids (``ordinal << 4 | slot``, see ``index.hit_id``);
-    duplicates are harmless (a set sorts them back into evaluation order);
+  * ``h`` collects the ordinals of candidate rules; duplicates are harmless (a set
+    sorts them back into evaluation order);
   * a rule in ``h`` whose ``VER[r]`` is None matched (exact anchor); any other
     is checked by ``VER[r](ev, m)`` over the per-event memo ``m``, or, when the
     event is plain (every name one scalar or nothing, see :class:`_Fast`) and
@@ -576,23 +576,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     stops = frozenset(r.ordinal for r in n.rules if r.rule.on_match == "stop")
     R = w.const(rules, "RULES")
     w.emit(1, "if not h: return []")
-    need = tuple(r.need for r in n.rules)
-    if any(k > 1 for k in need):
-        # a rule is a candidate once each of its counted anchors hit (distinct hit ids)
-        NEED = w.const(need, "NEED")
-        w.emit(1, "if len(h) == 1:")
-        w.emit(2, "r = h[0] >> 4")
-        w.emit(2, f"if {NEED}[r] > 1: return []")
-        w.emit(2, "h = [r]")
-        w.emit(1, "else:")
-        w.emit(2, "c = {}")
-        w.emit(2, "for x in set(h):")
-        w.emit(3, "r = x >> 4")
-        w.emit(3, "c[r] = c.get(r, 0) + 1")
-        w.emit(2, f"h = sorted([r for r, k in c.items() if k >= {NEED}[r]])")
-        w.emit(2, "if not h: return []")
-    else:
-        w.emit(1, "h = [h[0] >> 4] if len(h) == 1 else sorted({x >> 4 for x in h})")
+    w.emit(1, "h = h if len(h) == 1 else sorted(set(h))")
     V: str | None = None
     F: str | None = None
     if not generated and not closures and not stops:

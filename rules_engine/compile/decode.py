@@ -53,10 +53,6 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
 
-class _Overflow(Exception):
-    """A read integer that orjson would reject (beyond the double range)."""
-
-
 @dataclass(frozen=True, slots=True)
 class EventDecoder:
     """Decodes raw events for one rule set.  Immutable; safe to share between threads.
@@ -95,7 +91,7 @@ class EventDecoder:
             return decode_event(raw, max_bytes)
         try:
             return partial(data)
-        except (msgspec.DecodeError, _Overflow, OverflowError, RecursionError):
+        except (msgspec.DecodeError, OverflowError, RecursionError):
             return decode_event(raw, max_bytes)
 
 

@@ -40,7 +40,7 @@ from rules_engine.compile.normalize import comparable as _comparable
 from rules_engine.compile.runtime import field_leaf, inner_leaf, matcher_leaf, value_leaf
 from rules_engine.model import ir
 
-Rules: TypeAlias = tuple[int, ...]  # hit ids (see hit_id), sorted
+Rules: TypeAlias = tuple[int, ...]  # rule ordinals, sorted
 Leaf: TypeAlias = Callable[[Any], bool]
 Checked: TypeAlias = tuple[tuple[Leaf, Rules], ...]
 Ranges: TypeAlias = tuple[tuple[Any, ...], Rules]  # thresholds (sorted), rule per threshold
@@ -347,16 +347,6 @@ def _value_entries(acc: _Acc, atom: ValueAtom, rules: Rules) -> None:
             acc.lists["scan"].append((value_leaf(atom.op, atom.operand), rules))
 
 
-def hit_id(ordinal: int, slot: int) -> int:
-    """What an index bucket holds: the rule's ordinal and which of its counted anchors hit.
-
-    ``(7, 1)`` -> ``113``: a set of hit ids drops an anchor that fired twice
-    (two values of an array, two matchers of one field), so counting them
-    counts distinct anchors.
-    """
-    return ordinal << 4 | slot
-
-
 def atom_leaves(n: Normalised) -> tuple[Leaf | None, ...]:
     """The exact per-value test of every EventBridge / expression atom (None: opaque), built once."""
     return tuple(
@@ -370,14 +360,14 @@ def build_index(n: Normalised, leaves: tuple[Leaf | None, ...] | None = None) ->
     """Stage 3: gather every rule's anchors into per-name and per-path structures."""
     if leaves is None:
         leaves = atom_leaves(n)
-    anchored: dict[int, list[int]] = defaultdict(list)  # pid -> hit ids (ordinal << 4 | slot)
+    anchored: dict[int, list[int]] = defaultdict(list)  # pid -> ordinals of the rules it anchors
     always: list[int] = []
     for r in n.rules:
         if r.anchors is None:
-            always.append(hit_id(r.ordinal, 0))
+            always.append(r.ordinal)
         else:
-            for slot, pid in enumerate(r.anchors):
-                anchored[pid].append(hit_id(r.ordinal, slot if r.need > 1 else 0))
+            for pid in r.anchors:
+                anchored[pid].append(r.ordinal)
     name_ids: dict[str, int] = {}
     name_paths: dict[str, tuple[str, ...]] = {}
     path_ids: dict[ir.Path, int] = {}

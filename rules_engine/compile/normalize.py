@@ -185,15 +185,9 @@ class NRule:
     """One enabled rule, normalised.
 
     ``ordinal`` is its place in evaluation order.  ``anchors`` are the atoms
-    the index looks up for it (``None``: some branch has no indexable atom, so
-    the rule is a candidate for every event; ``()``: it can never match), and
-    ``need`` how many of them must hit:
-
-      * a rule of several branches has one anchor per branch, ``need == 1``;
-      * a rule of one branch has its best anchor plus every other selective
-        indexed atom, and ``need == len(anchors)``: the index *counts* hits,
-        so ``STREET = "MASON" and x in [-122.41, -122.40)`` is a candidate only
-        when both hold, and with nothing else left it needs no check at all.
+    the index looks up for it, one per branch, any of which makes the rule a
+    candidate (``None``: some branch has no indexable atom, so the rule is a
+    candidate for every event; ``()``: it can never match).
     """
 
     ordinal: int
@@ -202,18 +196,8 @@ class NRule:
     anchors: tuple[int, ...] | None
     exact: bool
     verify: Formula | None  # what is left to check for a candidate (None: exact, nothing)
-    need: int = 1
 
 
-MAX_COUNTED = 15
-"""Most atoms of one rule the index counts (hit ids keep the atom's slot in 4 bits)."""
-
-COUNT_LIMIT = 0
-"""Score (see ``normalise``) up to which an extra atom is counted by the index (0: only the anchor).
-
-Off by default: on the mixed 10,000-rule benchmark, counting (40) cost more in
-hits and tallies (~30 hits per event) than it saved in checks (docs/compile.md).
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -578,14 +562,6 @@ def atom_entries(a: Atom) -> tuple[Entry, ...] | None:
     return None
 
 
-def entries_exact(entries: tuple[Entry, ...]) -> bool:
-    """Every index kind decides its atom exactly (checking kinds run the leaf), so always True.
-
-    Kept as a function so that an approximate kind added later has one place to say so.
-    """
-    return True
-
-
 # --- branches and anchors -------------------------------------------------------------------------
 
 
@@ -650,7 +626,7 @@ def normalise(rs: ir.RuleSetIR) -> Normalised:
     entries = tuple(atom_entries(a) for a in atoms)
     uses: Counter[int] = Counter()
     for _, f in formulas:
-        uses.update(set(_pids(f)))
+        uses.update(set(pids(f)))
 
     # How many rules mention each index key (name, kind, key), through any atom: a value many
     # rules test ("STREET = MISSION", "ST_TYPE = ST") is likely common in events too.
@@ -682,8 +658,6 @@ def normalise(rs: ir.RuleSetIR) -> Normalised:
                 anchors = []
                 break
             anchors.append(indexable[0])
-            if len(bs) == 1:  # one branch: count every selective atom, not just the best
-                anchors.extend(p for p in indexable[1:MAX_COUNTED] if score(p)[0] <= COUNT_LIMIT)
         anchored: tuple[int, ...] | None
         if not bs:
             anchored = ()  # never matches
@@ -693,20 +667,17 @@ def normalise(rs: ir.RuleSetIR) -> Normalised:
             anchored = tuple(dict.fromkeys(anchors))
         exact = False
         verify: Formula | None = f
-        need = len(anchored) if anchored and len(bs) == 1 else 1
         if f == TRUE:
             exact, verify = True, None
         elif anchored and len(bs) > 1 and _is_or_of(f, set(anchored)):
             exact, verify = True, None  # any anchor that hits is a whole branch
         elif anchored and len(bs) == 1:
-            rest = f
-            for pid in anchored:  # each counted atom holds when the rule is a candidate
-                rest = substitute(rest, pid)
+            rest = substitute(f, anchored[0])  # the anchor holds when the rule is a candidate
             if rest == TRUE:
                 exact, verify = True, None
             else:
                 verify = rest
-        out.append(NRule(ordinal, rule, f, anchored, exact, verify, need))
+        out.append(NRule(ordinal, rule, f, anchored, exact, verify))
     return Normalised(tuple(out), atoms, entries, tuple(uses[p] for p in range(len(atoms))), it.occurrences)
 
 
@@ -721,13 +692,14 @@ def _where(a: Atom) -> Any:
     return a.name if isinstance(a, FieldAtom) else a.path if isinstance(a, ValueAtom) else None
 
 
-def _pids(f: Formula) -> Iterable[int]:
+def pids(f: Formula) -> Iterable[int]:
+    """The atoms a formula mentions (repeats included)."""
     if isinstance(f, FAtom):
         yield f.pid
     elif isinstance(f, FNot):
-        yield from _pids(f.item)
+        yield from pids(f.item)
     elif isinstance(f, FPattern):
-        yield from _pids(f.body)
+        yield from pids(f.body)
     elif isinstance(f, (FAnd, FOr)):
         for x in f.items:
-            yield from _pids(x)
+            yield from pids(x)

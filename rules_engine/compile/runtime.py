@@ -242,16 +242,10 @@ def matcher_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
 
         return affix_leaf
     if isinstance(m, ir.MNumeric):
+        # One comparison or a range of two: the validation allows no other shape (patterns/lower.py).
         conds = tuple((_ORDER[op], v) for op, v in m.conditions)
-
-        def numeric(x: Any) -> bool:
-            t = type(x)
-            if t is float or t is int:
-                return -_LIMIT <= x <= _LIMIT and all(f(x, v) for f, v in conds)
-            return False if _plain(x) else slow(x)
-
+        f1, v1 = conds[0]
         if len(conds) == 1:
-            (f1, v1), = conds
 
             def numeric(x: Any) -> bool:
                 t = type(x)
@@ -259,16 +253,16 @@ def matcher_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
                     return -_LIMIT <= x <= _LIMIT and bool(f1(x, v1))
                 return False if _plain(x) else slow(x)
 
-        elif len(conds) == 2:
-            (f1, v1), (f2, v2) = conds
+            return numeric
+        f2, v2 = conds[1]
 
-            def numeric(x: Any) -> bool:
-                t = type(x)
-                if t is float or t is int:
-                    return -_LIMIT <= x <= _LIMIT and bool(f1(x, v1)) and bool(f2(x, v2))
-                return False if _plain(x) else slow(x)
+        def numeric_range(x: Any) -> bool:
+            t = type(x)
+            if t is float or t is int:
+                return -_LIMIT <= x <= _LIMIT and bool(f1(x, v1)) and bool(f2(x, v2))
+            return False if _plain(x) else slow(x)
 
-        return numeric
+        return numeric_range
     if isinstance(m, ir.MAnythingBut) and all(isinstance(i, ir.MExact) and isinstance(i.value, str) for i in m.inner):
         excluded = frozenset(i.value for i in m.inner if isinstance(i, ir.MExact))
 

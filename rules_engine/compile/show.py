@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.compiled import CompiledRuleSet
 from rules_engine.compile.describe import describe_atom, where_of
-from rules_engine.compile.normalize import Atom, OpaqueAtom
-from rules_engine.compile.normalize import _pids as pids
+from rules_engine.compile.normalize import Atom, OpaqueAtom, pids
 
 MAX_SHOWN = 8
 """Entries listed per structure in the tree (the rest is counted)."""
@@ -100,15 +98,11 @@ class _Model:
             for pid in r.anchors or ():
                 self.anchored[pid].append(r.ordinal)
             if r.verify is not None:
-                for pid in sorted(set(_pids(r.verify))):
+                for pid in sorted(set(pids(r.verify))):
                     self.checked[pid].append(r.ordinal)
         self.by_where: dict[str, list[int]] = defaultdict(list)
         for pid, atom in enumerate(n.atoms):
             self.by_where[where_of(atom)].append(pid)
-
-
-def _pids(f: Any) -> Iterable[int]:
-    return pids(f)
 
 
 def _more(items: list[str]) -> list[str]:
@@ -127,15 +121,15 @@ def show_tree(c: CompiledRuleSet) -> str:
          f"{s.indexed} looked up by the index, {s.candidate_only} checked on candidates only")
     ]
     for where in sorted(m.by_where):
-        pids = m.by_where[where]
-        indexed = [p for p in pids if p in m.anchored]
+        here = m.by_where[where]
+        indexed = [p for p in here if p in m.anchored]
         label = "computed (no index: run for candidate rules)" if where == "(computed)" else where
         out.append(f"{label}")
         lines = []
         for pid in indexed:
             rules = ", ".join(m.rule_name[r] for r in m.anchored[pid])
             lines.append(f"  ● {_without_where(n.atoms[pid])}  -> {rules}")
-        for pid in pids:
+        for pid in here:
             if pid in m.checked and pid not in m.anchored:
                 rules = ", ".join(m.rule_name[r] for r in m.checked[pid])
                 lines.append(f"  ○ {_without_where(n.atoms[pid])}  (checked for {rules})")

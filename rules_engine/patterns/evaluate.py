@@ -60,6 +60,7 @@ from rules_engine.model.ir import (
     PatternAnd,
     PatternField,
 )
+from rules_engine.model.values import is_number
 from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
 
 __all__ = [
@@ -140,13 +141,9 @@ def field_values(event: Any, path: tuple[str, ...]) -> list[Witness]:
 # --- single values ---------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _comparable(value: Any) -> float | None:
     """The value as a float when numeric matching applies to it, else None."""
-    if not _is_number(value):
+    if not is_number(value):
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -161,7 +158,7 @@ def _same_exact(expected: Any, value: Any) -> bool:
         return value is expected
     if isinstance(expected, str):
         return isinstance(value, str) and value == expected
-    if _is_number(expected) and _is_number(value):
+    if is_number(expected) and is_number(value):
         a, b = _comparable(expected), _comparable(value)
         if a is not None and b is not None:
             return a == b
@@ -417,7 +414,7 @@ def _why_not(value: Any, matchers: tuple[Matcher, ...]) -> str:
     if len(matchers) == 1 and isinstance(matchers[0], MNumeric):
         x = _comparable(value)
         if x is None:
-            if _is_number(value):
+            if is_number(value):
                 return f"{shown} is outside the numeric range [-5.0e9, 5.0e9]"
             return f"{shown} is not a number"
         for op, v in matchers[0].conditions:
