@@ -44,13 +44,15 @@ def _one_rule(pattern_text: str, name: str = "p") -> ir.RuleSetIR:
 
 
 def _verdicts(rs: ir.RuleSetIR, event_text: str) -> tuple[bool, bool, bool]:
+    """(compiled on the decoded event, compiled on raw text, reference); the raw path is also taken
+    with the raw-byte prefilter's pure-Python scanner, without a prefilter and in a batch, and must agree."""
     compiled = compile_ruleset(rs)
     event = orjson.loads(event_text)
-    return (
-        bool(compiled.match(event)),
-        bool(compiled.matching_raw(event_text.encode())),
-        bool(matching_rules(rs, event)),
-    )
+    raw = bool(compiled.matching_raw(event_text.encode()))
+    for other in (compile_ruleset(rs, prefilter="python"), compile_ruleset(rs, prefilter=None)):
+        assert bool(other.matching_raw(event_text.encode())) == raw
+    assert [bool(m) for m in compiled.matching_raw_many([event_text.encode()] * 2)] == [raw, raw]
+    return (bool(compiled.match(event)), raw, bool(matching_rules(rs, event)))
 
 
 @pytest.mark.parametrize("stem", case_params(with_exc=False))
@@ -99,13 +101,13 @@ def citylots() -> tuple[dict[str, Any], dict[str, Any], list[bytes]]:
     return corpus.citylots()
 
 
-def _cl2_set(patterns: dict[str, Any]) -> CompiledRuleSet:
+def _cl2_set(patterns: dict[str, Any], prefilter: str | None = "auto") -> CompiledRuleSet:
     rules = []
     for name, pattern in patterns.items():
         lowered, diags = parse_pattern_json(json.dumps(pattern))
         assert lowered is not None, diags
         rules.append(ir.Rule(name, (ir.Filter("match", lowered),)))
-    return compile_ruleset(ir.RuleSetIR(rules=tuple(rules)))
+    return compile_ruleset(ir.RuleSetIR(rules=tuple(rules)), prefilter=prefilter)
 
 
 def test_cl2_every_count_from_raw_bytes(citylots: tuple[dict[str, Any], dict[str, Any], list[bytes]]) -> None:
@@ -137,3 +139,20 @@ def test_cl2_all_70_rules_as_one_rule_set(citylots: tuple[dict[str, Any], dict[s
         alone = _cl2_set(patterns)
         own = Counter(r.name for line in lines[:5_000] for r in alone.matching_raw(line))
         assert {n: counts[n] for n in patterns} == {n: own[n] for n in patterns}, set_name
+
+
+def test_cl2_every_count_in_batches_with_the_prefilter(citylots: tuple[dict[str, Any], dict[str, Any], list[bytes]]) -> None:
+    """The raw-byte prefilter (compile/prefilter.py), batch entry point: every count of every set where
+    the prefilter is built; the pure-Python scanner on the first 10,000 events agrees with no prefilter."""
+    rules, expected, lines = citylots
+    built = 0
+    for set_name, patterns in rules.items():
+        compiled = _cl2_set(patterns)
+        if compiled.prefilter is None:
+            continue  # a rule without literals (numeric, anything-but): the raw path above covers it
+        built += 1
+        counts = Counter(r.name for m in compiled.matching_raw_many(lines) for r in m)
+        assert {n: counts[n] for n in patterns} == expected[set_name], set_name
+        python, plain = _cl2_set(patterns, "python"), _cl2_set(patterns, None)
+        assert [python.matching_raw(x) for x in lines[:10_000]] == [plain.matching_raw(x) for x in lines[:10_000]]
+    assert built == 6  # EXACT, PREFIX, SUFFIX and the three ignore-case sets (WILDCARD: "2*0*1*7" leaves none)

@@ -1,10 +1,11 @@
-"""``rules-engine compile --rules PATH [--show stats|tree|source]``: the compiled structure."""
+"""``rules-engine compile --rules PATH [--show stats|tree|source] [--events FILE]``: the compiled structure."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from rules_engine import load
@@ -24,6 +25,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--show", choices=("stats", "tree", "source"), default="stats")
     p.add_argument("--format", choices=("text", "json", "mermaid", "dot"), default="text",
                    help="mermaid / dot draw the structure; json applies to stats")
+    p.add_argument("--events", metavar="FILE",
+                   help="JSON events, one a line ('-': standard input): stats then say how many of them the "
+                   "raw-byte prefilter rejects before decoding (docs/performance.md)")
     p.set_defaults(run=run)
 
 
@@ -33,6 +37,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except RuleError as e:
         sys.stderr.write(render_text(e.diagnostics, e.sources) + "\n")
         return EXIT_FAIL
+    events: list[bytes] | None = None
+    if args.events:
+        try:
+            data = sys.stdin.buffer.read() if args.events == "-" else Path(args.events).read_bytes()
+        except OSError as e:
+            sys.stderr.write(f"rules-engine: error: cannot read {args.events!r}: {e.strerror or e}\n")
+            return EXIT_FAIL
+        events = [line for line in data.splitlines() if line.strip()]
     started = time.perf_counter()
     compiled = compile_ruleset(rs.ir, clock=time.perf_counter)
     seconds = time.perf_counter() - started
@@ -45,5 +57,5 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     elif args.show == "source":
         out.write(show_source(compiled))
     else:
-        out.write(show_stats(compiled, seconds, "json" if args.format == "json" else "text"))
+        out.write(show_stats(compiled, seconds, "json" if args.format == "json" else "text", events))
     return EXIT_OK

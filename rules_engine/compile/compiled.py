@@ -11,6 +11,7 @@ that order by :func:`compile_ruleset` and timed when it is given a clock::
     index       anchors -> per-name / per-path hash maps, sorted bounds        (index.py)
     generate    one specialised ``match(event)`` function, Python source       (codegen.py)
     decoder     msgspec types naming only the keys some rule reads              (decode.py)
+    prefilter   literals every match's raw text holds: reject before decoding   (prefilter.py)
 
 A :class:`CompiledRuleSet` is immutable and shared between threads; a reload
 builds a new one and swaps one reference.  Its answers are the reference
@@ -19,7 +20,7 @@ evaluator's (``reference.matching_rules``), in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from rules_engine.compile.codegen import Generated, generate
 from rules_engine.compile.decode import EventDecoder, name_splits, plan_decoder
 from rules_engine.compile.index import Index, atom_leaves, build_index
 from rules_engine.compile.normalize import FieldAtom, Normalised, OpaqueAtom, ValueAtom, normalise
+from rules_engine.compile.prefilter import MAX_LITERALS, Prefilter, build_prefilter, coverage
 from rules_engine.model import ir
 
 
@@ -48,6 +50,16 @@ class Stats:
     expr_fallbacks: int  # expression filters run by the reference evaluator (too deep to translate)
     closures: int  # rules whose check is too deep for generated source
     partial_decode: bool  # raw events are decoded partially
+    prefilter_rules: int = 0  # rules whose matches need literals in the raw text
+    prefilter_literals: int = 0
+    prefilter_backend: str = ""  # "": no prefilter (some rule has no literal, or it is turned off)
+
+    def _prefilter_off(self) -> str:
+        if self.prefilter_rules < self.rules:
+            return f"off ({self.rules - self.prefilter_rules} rules without literals: every event is decoded)"
+        if self.prefilter_literals > MAX_LITERALS:
+            return f"off (more than {MAX_LITERALS} literals)"
+        return "off (Hyperscan is not installed: pip install 'rules-engine[fast]')"
 
     def rows(self) -> list[tuple[str, Any]]:
         return [
@@ -63,6 +75,9 @@ class Stats:
             ("CEL fallbacks", self.cel_fallbacks),
             ("expression fallbacks", self.expr_fallbacks),
             ("partial decoding", "yes" if self.partial_decode else "no (full decode)"),
+            ("prefilter rules covered", f"{self.prefilter_rules} of {self.rules}"),
+            ("prefilter literals", self.prefilter_literals),
+            ("prefilter", self.prefilter_backend or self._prefilter_off()),
         ]
 
 
@@ -81,6 +96,7 @@ class CompiledRuleSet:
     decoder: EventDecoder
     match: Callable[[Mapping[str, Any]], list[ir.Rule]]
     timings: tuple[tuple[str, float], ...] = ()  # (stage, seconds) when compiled with a clock
+    prefilter: Prefilter | None = None  # the raw-byte prefilter (prefilter.py); None: every event is decoded
 
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
         """The Matcher protocol of ``ruleset.py``."""
@@ -88,7 +104,20 @@ class CompiledRuleSet:
 
     def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]:
         """Matched rules for raw JSON; decodes only what the rules read (E5xx ``RuleError`` on bad input)."""
+        pf = self.prefilter
+        if pf is not None and pf.rejects(raw):
+            return []
         return self.match(self.decoder.decode(raw))
+
+    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[list[ir.Rule]]:
+        """``matching_raw`` for a batch: one prefilter scan for the whole batch (``prefilter.py``)."""
+        match, decode, pf = self.match, self.decoder.decode, self.prefilter
+        if pf is None:
+            return [match(decode(raw)) for raw in raws]
+        out: list[list[ir.Rule]] = [[] for _ in raws]
+        for k in pf.to_decode(raws):
+            out[k] = match(decode(raws[k]))
+        return out
 
     @property
     def source(self) -> str:
@@ -96,6 +125,7 @@ class CompiledRuleSet:
 
     def stats(self) -> Stats:
         n = self.normalised
+        covered, literals = coverage(n)
         anchors = {p for r in n.rules if r.anchors for p in r.anchors}
         return Stats(
             rules=len(self.rules),
@@ -111,6 +141,9 @@ class CompiledRuleSet:
             expr_fallbacks=self.generated.expr_fallbacks,
             closures=self.generated.closures,
             partial_decode=self.decoder.partial is not None,
+            prefilter_rules=covered,
+            prefilter_literals=literals,
+            prefilter_backend=self.prefilter.backend if self.prefilter is not None else "",
         )
 
 
@@ -209,6 +242,8 @@ class _Work:
     index: Index | None = None
     generated: Generated | None = None
     decoder: EventDecoder | None = None
+    prefilter_backend: str | None = "auto"
+    prefilter: Prefilter | None = None
 
 
 def _normalise(w: _Work) -> None:
@@ -231,6 +266,12 @@ def _decoder(w: _Work) -> None:
     w.decoder = plan_decoder(reads(w.normalised))
 
 
+def _prefilter(w: _Work) -> None:
+    assert w.normalised is not None
+    if w.prefilter_backend is not None:
+        w.prefilter = build_prefilter(w.normalised, w.prefilter_backend)
+
+
 @dataclass(frozen=True, slots=True)
 class Stage:
     """One named step of the compiler: it reads what earlier stages made and adds its own product."""
@@ -245,17 +286,20 @@ STAGES: tuple[Stage, ...] = (
     Stage("index", "anchors -> hash maps, tries of affixes, sorted bounds", _index),
     Stage("generate", "specialised match(event) as Python source", _generate),
     Stage("decoder", "msgspec types for the keys rules read", _decoder),
+    Stage("prefilter", "literals every match leaves in the raw text; one scan rejects the rest", _prefilter),
 )
 """The compiler, as data: :func:`compile_ruleset` runs these in order (and times each when asked)."""
 
 
-def compile_ruleset(rs: ir.RuleSetIR, *, clock: Callable[[], float] | None = None) -> CompiledRuleSet:
+def compile_ruleset(rs: ir.RuleSetIR, *, clock: Callable[[], float] | None = None,
+                    prefilter: str | None = "auto") -> CompiledRuleSet:
     """Compile every enabled rule of ``rs`` into one structure by running :data:`STAGES` in order.
 
     Pure (no I/O, no clock) unless ``clock`` is given: then each stage is timed with it and the
     seconds are in :attr:`CompiledRuleSet.timings` (``rules-engine compile --show stats`` prints them).
+    ``prefilter``: the scanner of the raw-byte prefilter (``prefilter.BACKENDS``), None for none.
     """
-    work = _Work(rs)
+    work = _Work(rs, prefilter_backend=prefilter)
     timings: list[tuple[str, float]] = []
     for stage in STAGES:
         started = clock() if clock is not None else 0.0
@@ -266,4 +310,4 @@ def compile_ruleset(rs: ir.RuleSetIR, *, clock: Callable[[], float] | None = Non
     assert work.generated is not None and work.decoder is not None
     rules = tuple(r.rule for r in work.normalised.rules)
     return CompiledRuleSet(rules, work.normalised, work.index, work.generated, work.decoder,
-                           work.generated.function, tuple(timings))
+                           work.generated.function, tuple(timings), work.prefilter)

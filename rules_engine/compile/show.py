@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.compiled import CompiledRuleSet
 from rules_engine.compile.describe import describe_atom, where_of
 from rules_engine.compile.normalize import Atom, OpaqueAtom, pids
+from rules_engine.compile.prefilter import rejected_share
 
 MAX_SHOWN = 8
 """Entries listed per structure in the tree (the rest is counted)."""
@@ -61,20 +63,28 @@ def show_source(c: CompiledRuleSet) -> str:
 # --- stats ---------------------------------------------------------------------------------------
 
 
-def show_stats(c: CompiledRuleSet, compile_seconds: float | None = None, fmt: str = "text") -> str:
-    """The statistics, then the time of each compiler stage (when ``c`` was compiled with a clock)."""
+def show_stats(c: CompiledRuleSet, compile_seconds: float | None = None, fmt: str = "text",
+               events: Sequence[bytes] | None = None) -> str:
+    """The statistics, then the time of each compiler stage (when ``c`` was compiled with a clock); with
+    ``events`` (raw JSON texts), how many of them the raw-byte prefilter rejects before decoding."""
     stats = c.stats()
+    rejected = rejected_share(c.prefilter, events) if events is not None else None
     if fmt == "json":
         data: dict[str, Any] = {f: getattr(stats, f) for f in stats.__dataclass_fields__}
         if compile_seconds is not None:
             data["compile_ms"] = round(compile_seconds * 1000, 3)
         if c.timings:
             data["stages_ms"] = {name: round(s * 1000, 3) for name, s in c.timings}
+        if rejected is not None:
+            data["events"], data["events_rejected_before_decoding"] = rejected[1], rejected[0]
         return json.dumps(data, indent=2) + "\n"
     rows = stats.rows()
     if compile_seconds is not None:
         rows.append(("compile time", f"{compile_seconds * 1000:.1f} ms"))
     rows.extend((f"  stage {name}", f"{s * 1000:.1f} ms") for name, s in c.timings)
+    if rejected is not None:
+        share = f" ({rejected[0] / rejected[1]:.1%})" if rejected[1] else ""
+        rows.append(("events rejected before decoding", f"{rejected[0]:,} of {rejected[1]:,}{share}"))
     width = max(len(k) for k, _ in rows)
     return "".join(f"{k:<{width}}  {v}\n" for k, v in rows)
 

@@ -1,0 +1,340 @@
+"""The raw-byte prefilter (compile/prefilter.py): the literals it derives, and no false negative.
+
+* a table of the literals each operator leaves in the text;
+* a table of spellings that could hide a literal (escapes, the Kelvin sign, a key spelled like the
+  value, whitespace, arrays, dotted keys, repeated keys) and bad input that must still raise;
+* property: on rule sets made only of operators that give literals (so that a prefilter is built),
+  events written with escapes, ``\\u`` spellings, surrogate pairs, ``\\/``, odd whitespace, number
+  spellings and repeated keys get the reference evaluator's answer, per event and in batches, with
+  Hyperscan and with the pure-Python scanner.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from rules_engine.compile import prefilter
+from rules_engine.compile.compiled import compile_ruleset
+from rules_engine.compile.normalize import normalise
+from rules_engine.model import ir
+from rules_engine.model.errors import RuleError
+from rules_engine.model.events import decode_event
+from rules_engine.patterns.lower import parse_pattern_json
+from rules_engine.reference import matching_rules
+
+try:  # the optional fast scanner (extra "fast"); where it has no wheel, the pure-Python scanner is tested alone
+    import hyperscan  # noqa: F401
+
+    BACKENDS = ["hyperscan", "python"]
+except ImportError:
+    BACKENDS = ["python"]
+
+
+def _rs(*patterns: dict[str, Any] | ir.Expr) -> ir.RuleSetIR:
+    rules = []
+    for i, p in enumerate(patterns):
+        if isinstance(p, dict):
+            lowered, diags = parse_pattern_json(json.dumps(p))
+            assert lowered is not None, diags
+            rules.append(ir.Rule(f"r{i}", (ir.Filter("match", lowered),)))
+        else:
+            rules.append(ir.Rule(f"r{i}", (ir.Filter("when", p),)))
+    return ir.RuleSetIR(rules=tuple(rules))
+
+
+def _literals(p: dict[str, Any] | ir.Expr) -> list[tuple[bytes, bool]] | None:
+    n = normalise(_rs(p))
+    got = prefilter.rule_literals(n, 0, {})
+    if got is None:
+        return None
+    return sorted((lit.text, lit.caseless) for alt in got for lit in alt)
+
+
+F = ir.Field
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        pytest.param({"a": ["v1"]}, [(b'"v1"', False)], id="exact"),
+        pytest.param({"a": ["v1", "v2"]}, [(b'"v1"', False), (b'"v2"', False)], id="exact-or"),
+        pytest.param({"a": [{"prefix": "pre"}]}, [(b'"pre', False)], id="prefix"),
+        pytest.param({"a": [{"suffix": "fix"}]}, [(b'fix"', False)], id="suffix"),
+        pytest.param({"a": [{"equals-ignore-case": "MiX"}]}, [(b'"mix"', True)], id="equals-ignore-case"),
+        pytest.param({"a": [{"prefix": {"equals-ignore-case": "Ab"}}]}, [(b'"ab', True)], id="prefix-ignore-case"),
+        pytest.param({"a": [{"suffix": {"equals-ignore-case": "Ab"}}]}, [(b'ab"', True)], id="suffix-ignore-case"),
+        pytest.param({"a": [{"wildcard": "ab*cde*fg"}]}, [(b'"ab', False), (b"cde", False), (b'fg"', False)],
+                     id="wildcard-pieces"),
+        pytest.param({"a": [{"wildcard": "ab*c*fg"}]}, [(b'"ab', False), (b'fg"', False)], id="wildcard-short-middle"),
+        pytest.param({"a": [{"wildcard": "*"}]}, None, id="wildcard-star"),
+        pytest.param({"a": [{"wildcard": "2*0*1*7"}]}, None, id="wildcard-one-character-ends"),
+        pytest.param({"a": [{"prefix": "2"}]}, None, id="prefix-one-character"),
+        pytest.param({"a": ["2"]}, [(b'"2"', False)], id="exact-one-character"),
+        pytest.param({"a": ["x"], "b": [{"numeric": [">", 1]}]}, [(b'"x"', False)], id="and-keeps-the-literal"),
+        pytest.param({"a": ["x", 1]}, None, id="number-alternative"),
+        pytest.param({"a": ["10.0.0.1"]}, None, id="ip-spellings"),
+        pytest.param({"a": [{"equals-ignore-case": "Straße"}]}, None, id="non-ascii-ignore-case"),
+        pytest.param({"a": ["Straße"]}, [('"Straße"'.encode(), False)], id="non-ascii-exact"),
+        pytest.param({"a": ['q"uote']}, None, id="needs-escape"),
+        pytest.param({"a": [{"anything-but": "x"}]}, None, id="anything-but"),
+        pytest.param({"a": [{"exists": True}]}, None, id="exists"),
+        pytest.param({"$or": [{"a": ["x"]}, {"b": [{"prefix": "yz"}]}]}, [(b'"x"', False), (b'"yz', False)], id="or"),
+        pytest.param({"$or": [{"a": ["x"]}, {"b": [{"numeric": ["<", 3]}]}]}, None, id="or-without-literal"),
+        pytest.param(ir.Compare("==", F(("a",)), ir.Literal("v")), [(b'"v"', False)], id="expr-eq"),
+        pytest.param(ir.StringTest("contains", F(("a",)), ir.Literal("mid")), [(b"mid", False)], id="expr-contains"),
+        pytest.param(ir.StringTest("contains", F(("a",)), ir.Literal("m")), None, id="expr-contains-short"),
+        pytest.param(ir.Unary("not", ir.Compare("==", F(("a",)), ir.Literal("v"))), None, id="expr-not"),
+        pytest.param(ir.Compare("==", F(("a",)), ir.Literal(1)), None, id="expr-number"),
+    ],
+)
+def test_literals_of_each_operator(pattern: dict[str, Any] | ir.Expr, expected: list[tuple[bytes, bool]] | None) -> None:
+    assert _literals(pattern) == expected
+
+
+def test_a_rule_without_literals_turns_the_prefilter_off() -> None:
+    assert compile_ruleset(_rs({"a": ["x"]}, {"b": [{"numeric": [">", 1]}]})).prefilter is None
+    assert compile_ruleset(_rs({"a": ["x"]}), prefilter="python").prefilter is not None
+    assert compile_ruleset(_rs({"a": ["x"]}), prefilter=None).prefilter is None
+
+
+def test_too_many_literals_turn_the_prefilter_off() -> None:
+    """Compiling the scanner costs per literal; many rules leave few events without a hit anyway."""
+    many = [{"a": [f"v{i}"]} for i in range(prefilter.MAX_LITERALS + 1)]
+    assert compile_ruleset(_rs(*many[:-1]), prefilter="python").prefilter is not None
+    assert compile_ruleset(_rs(*many), prefilter="python").prefilter is None
+
+
+SPELLINGS = [
+    pytest.param(b'{"a": "v1"}', ["r0"], id="plain"),
+    pytest.param(b'{"a":"v1"}', ["r0"], id="no-space"),
+    pytest.param(b'{"a" :\n\t"v1"\r\n}', ["r0"], id="whitespace"),
+    pytest.param(b'{"a": "\\u00761"}', ["r0"], id="unicode-escape"),
+    pytest.param(b'{"a": "v\\u0031"}', ["r0"], id="unicode-escape-last"),
+    pytest.param(b'{"v1": "a"}', [], id="key-spelled-like-the-value"),
+    pytest.param(b'{"a": ["x", "v1"]}', ["r0"], id="array"),
+    pytest.param(b'{"a": "v2", "a": "v1"}', ["r0"], id="repeated-key-last-wins"),
+    pytest.param(b'{"a": "v1", "a": "v2"}', [], id="repeated-key-first-loses"),
+    pytest.param(b'{"b": {"c": "p\\/q"}}', ["r1"], id="escaped-slash"),
+    pytest.param(b'{"b.c": "p/q"}', ["r1"], id="dotted-key"),
+    pytest.param(b'{"d": "\\u212a"}', ["r2"], id="kelvin-ignore-case"),
+    pytest.param('{"d": "\u212a"}'.encode(), ["r2"], id="kelvin-raw-utf8"),
+    pytest.param(b'{"d": "K"}', ["r2"], id="ignore-case-ascii"),
+    pytest.param(b'{"e": "sure\\"ly"}', ["r3"], id="escaped-quote"),
+    pytest.param(b'{"e": "surely"}', ["r3"], id="prefix"),
+    pytest.param(b'{"e": "su"}', [], id="prefix-too-short"),
+    pytest.param(b'{"e":"sur"}', ["r3"], id="prefix-exact-length"),
+    pytest.param(b'{"e": "surely", "f": 1}', ["r3"], id="prefix-then-more"),
+    pytest.param(b'  {"a": "v1"}  ', ["r0"], id="outer-whitespace"),
+]
+SPELLING_RULES = ({"a": ["v1"]}, {"b": {"c": ["p/q"]}}, {"d": [{"equals-ignore-case": "k"}]}, {"e": [{"prefix": "sur"}]})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("raw", "expected"), SPELLINGS)
+def test_spellings_that_could_hide_a_literal(backend: str, raw: bytes, expected: list[str]) -> None:
+    rs = _rs(*SPELLING_RULES)
+    compiled = compile_ruleset(rs, prefilter=backend)
+    assert compiled.prefilter is not None
+    assert [r.name for r in matching_rules(rs, decode_event(raw))] == expected
+    assert [r.name for r in compiled.matching_raw(raw)] == expected
+    assert [r.name for r in compiled.matching_raw(raw.decode())] == expected
+    assert [[r.name for r in m] for m in compiled.matching_raw_many([raw, b'{"z": 1}', raw])] == [expected, [], expected]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[1, 2]", b'"v1"', b"", b'{"a": "v1"', b"{" + b" " * (1 << 20) + b"}", b'{"z": "\xff"}', None]
+)
+def test_bad_input_still_raises(backend: str, raw: Any) -> None:
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter=backend)
+    with pytest.raises(RuleError):
+        compiled.matching_raw(raw)
+    with pytest.raises(RuleError):
+        compiled.matching_raw_many([b'{"a": "v1"}', raw])
+
+
+def test_empty_and_never_matching_rule_sets_reject_every_object() -> None:
+    for rs in (ir.RuleSetIR(rules=()), _rs(ir.Literal(False))):
+        compiled = compile_ruleset(rs)
+        assert compiled.prefilter is not None and compiled.prefilter.literals == ()
+        assert compiled.prefilter.rejects(b'{"a": 1}')
+        assert compiled.matching_raw(b'{"a": 1}') == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batches_larger_than_one_scan(backend: str) -> None:
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter=backend)
+    filler = b'{"pad": "' + b"x" * 5000 + b'"}'
+    raws = [filler] * 300 + [b'{"a": "v1"}'] + [filler] * 300 + [b'{"e": "sure"}']
+    got = compiled.matching_raw_many(raws)
+    assert [k for k, m in enumerate(got) if m] == [300, 601]
+
+
+# --- property: adversarial spellings -------------------------------------------------------------------
+
+KEYS = ["a", "b", "a.b", "k"]
+STRINGS = ["", "v", "ab", "abc", "abcd", "A", "AB", "aBc", "Straße", "STRASSE", "ſ", "s", "K", "\u212a", "k",
+           "10.0.0.1", "héllo", "😀", "x/y", "a*b", "q\"t", "b\\s", "1", "st", "ST", "\u0130", "i"]  # fmt: skip
+values = st.recursive(
+    st.one_of(st.sampled_from(STRINGS), st.integers(-3, 3), st.sampled_from([1.5, 2.0, 1e30]), st.booleans(), st.none()),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3),
+    max_leaves=8,
+)
+events = st.dictionaries(st.sampled_from(KEYS), values, max_size=4)
+
+literal_matchers = st.one_of(
+    st.sampled_from([s for s in STRINGS if s]),
+    st.builds(lambda s: {"prefix": s}, st.sampled_from([s for s in STRINGS if s])),
+    st.builds(lambda s: {"suffix": s}, st.sampled_from([s for s in STRINGS if s])),
+    st.builds(lambda s: {"equals-ignore-case": s}, st.sampled_from([s for s in STRINGS if s])),
+    st.builds(lambda s: {"prefix": {"equals-ignore-case": s}}, st.sampled_from([s for s in STRINGS if s])),
+    st.builds(lambda s: {"suffix": {"equals-ignore-case": s}}, st.sampled_from([s for s in STRINGS if s])),
+    st.builds(lambda s: {"wildcard": s}, st.sampled_from(["a*", "*b", "ab*cd", "abc*", "*bcd", "S*E", "a\\*b", "x*/y"])),
+)
+
+
+def _pattern_objects(depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    leaf: st.SearchStrategy[Any] = st.lists(literal_matchers, min_size=1, max_size=2)
+    if depth > 0:
+        leaf = st.one_of(leaf, st.deferred(lambda: _pattern_objects(depth - 1)))
+    base = st.dictionaries(st.sampled_from(KEYS), leaf, min_size=1, max_size=2)
+    if depth == 0:
+        return base
+    ors = st.lists(st.deferred(lambda: _pattern_objects(depth - 1)), min_size=2, max_size=2)
+    return st.one_of(base, st.builds(lambda o, alts: {**o, "$or": alts}, base, ors))
+
+
+@st.composite
+def literal_patterns(draw: st.DrawFn) -> ir.Filter:
+    raw = draw(_pattern_objects(1))
+    pattern, _ = parse_pattern_json(json.dumps(raw))
+    assume(pattern is not None)
+    assert pattern is not None
+    return ir.Filter("match", pattern)
+
+
+expr_filters = st.builds(
+    lambda op, key, s: ir.Filter("when", ir.StringTest(op, F((key,)), ir.Literal(s)) if op != "==" else
+                                 ir.Compare("==", F((key,)), ir.Literal(s))),
+    st.sampled_from(["==", "starts_with", "ends_with", "contains", "equals_ignore_case"]),
+    st.sampled_from(KEYS), st.sampled_from([s for s in STRINGS if len(s) >= 1]),
+)
+
+
+@st.composite
+def literal_rule_sets(draw: st.DrawFn) -> ir.RuleSetIR:
+    rules = []
+    for i in range(draw(st.integers(1, 5))):
+        fs = draw(st.lists(st.one_of(literal_patterns(), expr_filters), min_size=1, max_size=2))
+        rules.append(ir.Rule(f"r{i}", tuple(fs), on_match=draw(st.sampled_from(["continue", "continue", "stop"]))))
+    return ir.RuleSetIR(rules=tuple(rules))
+
+
+def _spell_string(s: str, draw: st.DrawFn) -> str:
+    out = []
+    for c in s:
+        how = draw(st.sampled_from(["plain", "plain", "u", "U"]))
+        if c in '"\\' or ord(c) < 0x20:
+            out.append(json.dumps(c)[1:-1] if how == "plain" else f"\\u{ord(c):04x}")
+        elif c == "/" and how != "plain":
+            out.append("\\/")
+        elif how == "plain":
+            out.append(c)
+        elif ord(c) > 0xFFFF:  # a surrogate pair
+            v = ord(c) - 0x10000
+            out.append(f"\\u{0xD800 + (v >> 10):04x}\\u{0xDC00 + (v & 0x3FF):04X}")
+        else:
+            out.append(f"\\u{ord(c):04x}" if how == "u" else f"\\u{ord(c):04X}")
+    return '"' + "".join(out) + '"'
+
+
+def _spell(v: Any, draw: st.DrawFn) -> str:
+    ws = draw(st.sampled_from(["", " ", "\n\t"]))
+    if isinstance(v, str):
+        return _spell_string(v, draw)
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, int):
+        return draw(st.sampled_from([str(v), f"{v}.0", f"{v}e0", f"{v}.00E+0"]))
+    if isinstance(v, float):
+        return draw(st.sampled_from([repr(v), f"{v:e}"]))
+    if isinstance(v, list):
+        return "[" + ws + ("," + ws).join(_spell(x, draw) for x in v) + ws + "]"
+    parts = []
+    for k, x in v.items():
+        if draw(st.booleans()) and draw(st.booleans()):  # a decoy under the same key first: the last one counts
+            parts.append(_spell_string(k, draw) + ":" + ws + _spell(draw(st.sampled_from(STRINGS)), draw))
+        parts.append(_spell_string(k, draw) + ws + ":" + ws + _spell(x, draw))
+    return "{" + ws + ("," + ws).join(parts) + ws + "}"
+
+
+@st.composite
+def spelled_events(draw: st.DrawFn) -> bytes:
+    return _spell(draw(events), draw).encode("utf-8")
+
+
+def _names(rules: list[ir.Rule]) -> list[str]:
+    return [r.name for r in rules]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(literal_rule_sets(), st.lists(spelled_events(), min_size=1, max_size=6))
+def test_prefilter_equals_reference_on_adversarial_spellings(rs: ir.RuleSetIR, raws: list[bytes]) -> None:
+    assume(prefilter.coverage(normalise(rs))[0] == len(rs.rules))  # most do: a short `contains` leaves none
+    expected = [_names(matching_rules(rs, decode_event(raw))) for raw in raws]
+    for backend in BACKENDS:
+        compiled = compile_ruleset(rs, prefilter=backend)
+        assert compiled.prefilter is not None
+        assert [_names(compiled.matching_raw(raw)) for raw in raws] == expected, (backend, raws)
+        assert [_names(m) for m in compiled.matching_raw_many(raws)] == expected, (backend, raws)
+
+
+# --- the CLI ----------------------------------------------------------------------------------------------
+
+CLI_RULES = """\
+targets:
+  out: {type: stdout}
+rules:
+  - name: created
+    match: {type: ["order.created"]}
+    targets: [out]
+  - name: cancel
+    match: {type: [{prefix: "order.cancel"}]}
+    targets: [out]
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param([], ["prefilter rules covered          2 of 2", "prefilter literals               2",
+                          "events rejected before decoding  2 of 3 (66.7%)"], id="text"),
+        pytest.param(["--format", "json"], ['"prefilter_rules": 2', '"events": 3', '"events_rejected_before_decoding": 2'],
+                     id="json"),
+    ],
+)
+def test_cli_stats_show_coverage_and_rejected_events(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], argv: list[str], expected: list[str]
+) -> None:
+    from rules_engine.cli.main import main
+
+    (tmp_path / "r.yaml").write_text(CLI_RULES)
+    (tmp_path / "ev.jsonl").write_text('{"type": "order.created"}\n{"type": "other"}\n\n{"type": "ping"}\n')
+    argv = [*argv, "--events", str(tmp_path / "ev.jsonl")]
+    assert main(["compile", "--rules", str(tmp_path / "r.yaml"), "--show", "stats", *argv]) == 0
+    out = capsys.readouterr().out
+    for piece in expected:
+        assert piece in out, (piece, out)
+
+
+def test_cli_stats_events_file_missing(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from rules_engine.cli.main import main
+
+    (tmp_path / "r.yaml").write_text(CLI_RULES)
+    assert main(["compile", "--rules", str(tmp_path / "r.yaml"), "--events", str(tmp_path / "none.jsonl")]) == 1
+    assert "cannot read" in capsys.readouterr().err
