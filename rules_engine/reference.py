@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules_engine.cel.evaluate import cel_truth, explain_cel
+from rules_engine.cesql.subscriptions import cesql_holds, explain_cesql, explain_subscription, subscription_holds
 from rules_engine.expressions.evaluate import truth
 from rules_engine.expressions.explain import explain_expr
 from rules_engine.model import ir
@@ -30,7 +31,13 @@ def filter_holds(f: ir.Filter, event: Any) -> bool:
     if f.kind == "cel":
         assert isinstance(f.node, ir.Cel)
         return cel_truth(f.node.source, event)
-    assert not isinstance(f.node, ir.EventPattern)
+    if f.kind == "cesql":
+        assert isinstance(f.node, ir.Cesql)
+        return cesql_holds(f.node.source, event)
+    if f.kind == "filters":
+        assert isinstance(f.node, ir.SubscriptionFilter)
+        return subscription_holds(f.node, event)
+    assert not isinstance(f.node, (ir.EventPattern, ir.Cesql, ir.SubscriptionFilter))
     return truth(f.node, event)
 
 
@@ -42,7 +49,13 @@ def explain_filter(f: ir.Filter, event: Any) -> str | None:
     if f.kind == "cel":
         assert isinstance(f.node, ir.Cel)
         return explain_cel(f.node.source, event)
-    assert not isinstance(f.node, ir.EventPattern)
+    if f.kind == "cesql":
+        assert isinstance(f.node, ir.Cesql)
+        return explain_cesql(f.node.source, event)
+    if f.kind == "filters":
+        assert isinstance(f.node, ir.SubscriptionFilter)
+        return explain_subscription(f.node, event)
+    assert not isinstance(f.node, (ir.EventPattern, ir.Cesql, ir.SubscriptionFilter))
     return explain_expr(f.node, event)
 
 

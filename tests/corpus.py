@@ -14,6 +14,7 @@ from typing import Any
 
 import json5
 import pytest
+import yaml
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LOCALSTACK = SHARED / "corpus" / "localstack-event-patterns"
@@ -73,3 +74,47 @@ def citylots() -> tuple[dict[str, Any], dict[str, Any], list[bytes]]:
     with gzip.open(CITYLOTS / "citylots-50k.jsonl.gz", "rb") as fh:
         lines = fh.read().splitlines()
     return rules, expected, lines
+
+
+CESQL_TCK = SHARED / "corpus" / "cesql-tck"
+
+
+class _TckLoader(yaml.SafeLoader):
+    """YAML as the TCK means it: a timestamp such as ``2018-04-26T14:48:09+02:00`` stays the
+    string it is in a CloudEvent, not a Python datetime."""
+
+
+_TckLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+# Any valid event for the cases that give none or only overrides (the TCK README: "attributes
+# to set on any valid event").
+CESQL_BASE_EVENT: dict[str, Any] = {
+    "specversion": "1.0", "id": "base-id", "source": "/tck/base", "type": "tck.base.event",
+}
+
+
+def cesql_tck_cases() -> list[Any]:
+    """One pytest param per CESQL TCK case: (expression, event, expected result or None, error class
+    or None), id ``<file stem>/<case name>`` (a single skipped param when the corpus is absent)."""
+    if not CESQL_TCK.is_dir():
+        return [pytest.param("", {}, None, None, id="corpus-absent", marks=pytest.mark.skip(reason=ABSENT))]
+    out: list[Any] = []
+    for path in sorted(CESQL_TCK.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        suite = yaml.load(text, Loader=_TckLoader)
+        # An expression is CESQL text even where YAML would read a boolean or a number
+        # (`expression: TRUE`, `expression: -10`): take the scalar as written.
+        root = yaml.compose(text, Loader=_TckLoader)
+        tests_node = next(v for k, v in root.value if k.value == "tests")
+        raw = [next(v.value for k, v in item.value if k.value == "expression") for item in tests_node.value]
+        for case, expression in zip(suite["tests"], raw, strict=True):
+            case["expression"] = expression
+            event = case.get("event")
+            if event is None:
+                event = {**CESQL_BASE_EVENT, **(case.get("eventOverrides") or {})}
+            out.append(pytest.param(case["expression"], event, case.get("result"), case.get("error"),
+                                    id=f"{path.stem}/{case['name']}"))
+    return out

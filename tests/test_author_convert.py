@@ -60,7 +60,7 @@ T = "target t = stdout\n"
     "text, fragment",
     [
         pytest.param(T + 'rule "two words" {\n  when x == 1\n  route to t\n}\n', "YAML names match", id="rule-name"),
-        pytest.param(T + "rule r {\n  when x == 1\n  when y == 2\n  route to t\n}\n", "at most one match", id="two-whens"),
+        pytest.param(T + "rule r {\n  when x == 1\n  when y == 2\n  route to t\n}\n", "at most one filter of each kind", id="two-whens"),
         pytest.param(T + "rule r {\n  cel \"data.x == 1\"\n  when y == 2\n  route to t\n}\n", "in that order",
                      id="cel-before-when"),
         pytest.param(T + "rule r {\n  drop a\n  set b = 1\n  drop c\n  route to t\n}\n", "`drop` once",

@@ -20,6 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from rules_engine.cesql import ast as cesql_ast
+from rules_engine.cesql.render import render as cesql_render
 from rules_engine.compile import codegen, index
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.model import ir
@@ -256,3 +258,54 @@ def test_cel_fields_are_decoded(text: str) -> None:
     compiled = compile_ruleset(rs)
     ev = {"a": "ab", "b": None, "c": 3, "x": [1, 2], "z": {"deep": [1]}}
     assert _names(compiled.matching_raw(json.dumps(ev))) == _names(matching_rules(rs, ev))
+
+
+# --- CESQL and Knative trigger filters: lowered to shared atoms where exact, else compiled closures
+
+CESQL_NAMES = ["a", "b", "c", "x"]
+CESQL_STRINGS = ["", "a", "ab", "A", "1", "3", "-1", "true", "FALSE", "1.0", "[1]", "null", "x-1", "Straße", "a\\"]
+cesql_literals = st.one_of(st.sampled_from(CESQL_STRINGS), st.integers(-2, 4), st.booleans()).map(cesql_ast.Literal)
+cesql_atoms = st.one_of(cesql_literals, st.sampled_from(CESQL_NAMES).map(cesql_ast.Attribute),
+                        st.sampled_from(CESQL_NAMES).map(cesql_ast.Exists))
+cesql_patterns = st.sampled_from(["a%", "%b", "a", "%", "1%", "%1", "t%", "%e", "a_", "\\%", "[%", "%]", "", "ab"])
+
+
+def _cesql_extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        inner.map(cesql_ast.Not),
+        st.builds(cesql_ast.Binary, st.sampled_from(["AND", "OR", "XOR", "=", "!=", "<", ">="]), inner, inner),
+        st.builds(cesql_ast.Like, inner, cesql_patterns, st.booleans()),
+        st.builds(cesql_ast.In, inner, st.lists(inner, min_size=1, max_size=3).map(tuple), st.booleans()),
+        st.builds(cesql_ast.Call, st.sampled_from(["LOWER", "LENGTH", "INT"]), inner.map(lambda x: (x,))),
+    )
+
+
+cesql_texts = st.recursive(cesql_atoms, _cesql_extend, max_leaves=6).map(cesql_render)
+attribute_tests = st.dictionaries(st.sampled_from(CESQL_NAMES), st.sampled_from(CESQL_STRINGS), min_size=1, max_size=2)
+
+
+def _subscription_extend(inner: st.SearchStrategy[ir.SubscriptionFilter]) -> st.SearchStrategy[ir.SubscriptionFilter]:
+    return st.one_of(
+        st.builds(lambda xs: ir.SubscriptionFilter("all", items=tuple(xs)), st.lists(inner, max_size=3)),
+        st.builds(lambda xs: ir.SubscriptionFilter("any", items=tuple(xs)), st.lists(inner, max_size=3)),
+        inner.map(lambda x: ir.SubscriptionFilter("not", items=(x,))),
+    )
+
+
+subscription_leaves = st.one_of(
+    st.builds(lambda d, a: ir.SubscriptionFilter(d, tuple(a.items())), st.sampled_from(["exact", "prefix", "suffix"]),
+              attribute_tests),
+    cesql_texts.map(lambda t: ir.SubscriptionFilter("cesql", cesql=ir.Cesql(t))),
+)
+subscriptions = st.recursive(subscription_leaves, _subscription_extend, max_leaves=5)
+cesql_events = st.dictionaries(st.sampled_from(CESQL_NAMES), st.one_of(st.sampled_from(CESQL_STRINGS), json_values),
+                               max_size=4)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(cesql_texts.map(lambda t: ir.Filter("cesql", ir.Cesql(t))),
+                          subscriptions.map(lambda f: ir.Filter("filters", f))), min_size=1, max_size=4),
+       st.lists(cesql_events, min_size=1, max_size=5))
+def test_cesql_and_knative_rules_agree(fs: list[ir.Filter], evs: list[dict[str, Any]]) -> None:
+    rules = tuple(ir.Rule(f"q{i}", (f,)) for i, f in enumerate(fs))
+    _agree(ir.RuleSetIR(rules=rules), evs)

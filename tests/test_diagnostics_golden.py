@@ -65,6 +65,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E130": ("it.rules", DSL_HEAD + 'rule r {\n  when x == 1\n  input transformer { paths: {"v": "$.a"} }\n  route to out\n}\n'),
     "E131": ("after.rules", DSL_HEAD + 'rule r {\n  when x == 1\n  envelope cloudevents { type: "t" }\n  drop data.x\n  route to out\n}\n'),
     "E133": ("celarg.rules", DSL_HEAD + "rule r {\n  when x == 1\n  set data.y = cel(data.x)\n  route to out\n}\n"),
+    "E134": ("cesqlsyntax.yaml", rule("    cesql: \"type = 'order.created' AND\"\n")),
     "E201": ("unknown.yaml", rule("    when: x == 1\n    prority: 3\n")),
     "E202": ("type.yaml", rule("    when: x == 1\n    priority: high\n")),
     "E203": ("req.yaml", T + "rules:\n  - targets: [out]\n    when: x == 1\n"),
@@ -98,6 +99,10 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E352": ("dupkey.yaml", rule('    when: x == 1\n    transform:\n      payload: \'{"a": 1, "a": 2}\'\n')),
     "E353": ("dynregex.yaml", rule("    when: name matches data.pattern\n")),
     "E354": ("lookahead.yaml", rule("    when: 'subject matches \"^(?=.*x)order-[0-9]+$\"'\n")),
+    "E380": ("cesqlfn.yaml", rule("    cesql: \"SUBSTRING(subject) = 'a'\"\n")),
+    "E381": ("cesqltype.yaml", rule("    cesql: LENGTH(subject)\n")),
+    "E382": ("cesqlconst.yaml", rule("    cesql: \"type = 'a' AND INT('ten') > 3\"\n")),
+    "E383": ("cesqldata.yaml", rule("    cesql: \"data = 'x'\"\n")),
     "E370": ("ipath.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {v: '$.detail[\"x\"]'}\n      input_template: '<v>'\n")),
     "E371": ("ivar.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {aws.mine: $.detail}\n      input_template: 'x'\n")),
     "E372": ("ivars.yaml", rule("    when: x == 1\n    transform:\n      input_paths_map: {" + ", ".join(f"v{i}: $.a" for i in range(101))
@@ -107,6 +112,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "W301": ("unused.yaml", "targets:\n  out: {type: stdout}\n  spare: {type: stdout}\nrules:\n  - name: r\n    when: x == 1\n    targets: [out]\n"),
     "W302": ("catchall.yaml", rule("")),
     "W303": ("nowhere.yaml", T + "default_targets: [out]\nrules:\n  - name: r\n    when: x == 1\n"),
+    "W305": ("knative.yaml", rule("    filters:\n      - exact: {type: order.created}\n    filter:\n      attributes: {type: x}\n")),
     "W304": ("unreach.yaml", rule("    on_match: stop\n") + "  - name: later\n    when: x == 1\n    targets: [out]\n"),
 }
 

@@ -36,7 +36,7 @@ _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words of the grammar: a name spelt like one is quoted, whatever the lexer would make of it.
 _WORDS = frozenset(
-    "target rule default route to deduplicate metadata priority description when match cel on stop continue "
+    "target rule default route to deduplicate metadata priority description when match cel cesql on stop continue "
     "error skip dead_letter null_fill disabled set rename drop keep payload input transformer envelope "
     "partition by true false null if then else and or not in starts ends with contains matches like exists "
     "any all".split()
@@ -226,6 +226,12 @@ class _Printer:
             elif f.kind == "cel":
                 assert isinstance(f.node, ir.Cel)
                 lines = ["cel " + _cel_string(f.node.source)]
+            elif f.kind == "cesql":
+                assert isinstance(f.node, ir.Cesql)
+                lines = ["cesql " + _cel_string(f.node.source)]
+            elif f.kind == "filters":
+                raise Inexpressible(f"rule {r.name!r}", "the rule language has no Knative trigger filters; "
+                                    "write them as one `cesql` filter, or keep this rule in YAML", f.span)
             else:
                 lines = expr_lines(f.node, 2, "when ")  # type: ignore[arg-type]
             self.stmt(lines, 2, f.span)

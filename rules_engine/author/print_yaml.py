@@ -7,7 +7,7 @@ Position in the pipeline::
 The YAML format is narrower than the IR in a few places, and each raises
 :class:`~.pattern_text.Inexpressible` naming the construct:
 
-  * a rule has at most one ``match``, one ``when`` and one ``cel`` filter, read
+  * a rule has at most one filter of each kind (``match``, ``when``, ``cel``, ``cesql``, ``filters``), read
     in that order;
   * a transform has each key (``set``, ``rename``, ``drop``, ``keep``,
     ``payload``, input transformer) at most once, so steps of one kind must be
@@ -38,7 +38,7 @@ from rules_engine.model import ir
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _RESERVED_OPTIONS = ("type", "transform", "partition_key")
-_FILTER_ORDER = {"match": 0, "when": 1, "cel": 2}
+_FILTER_ORDER = {"match": 0, "when": 1, "cel": 2, "cesql": 3, "filters": 4}
 
 
 class _Flow(list[Any]):
@@ -166,8 +166,8 @@ def _rule(r: ir.Rule) -> dict[str, Any]:
         out["enabled"] = False
     order = [_FILTER_ORDER[f.kind] for f in r.filters]
     if order != sorted(set(order)):
-        raise Inexpressible(f"rule {r.name!r}", "YAML has at most one match, one when and one cel filter, "
-                            "checked in that order; join the conditions into one filter", r.span)
+        raise Inexpressible(f"rule {r.name!r}", "YAML has at most one filter of each kind (match, when, cel, "
+                            "cesql, filters), checked in that order; join the conditions into one filter", r.span)
     for f in r.filters:
         if f.kind == "match":
             assert isinstance(f.node, ir.EventPattern)
@@ -175,6 +175,12 @@ def _rule(r: ir.Rule) -> dict[str, Any]:
         elif f.kind == "cel":
             assert isinstance(f.node, ir.Cel)
             out["cel"] = f.node.source
+        elif f.kind == "cesql":
+            assert isinstance(f.node, ir.Cesql)
+            out["cesql"] = f.node.source
+        elif f.kind == "filters":
+            assert isinstance(f.node, ir.SubscriptionFilter)
+            out["filters"] = [_subscription(x) for x in f.node.items]
         else:
             out["when"] = expr_text(f.node)  # type: ignore[arg-type]
     if r.transform is not None:
@@ -186,6 +192,19 @@ def _rule(r: ir.Rule) -> dict[str, Any]:
     if r.on_error != "skip":
         out["on_error"] = r.on_error
     return out
+
+
+def _subscription(f: ir.SubscriptionFilter) -> dict[str, Any]:
+    """A Knative / Subscriptions API filter expression (the older ``filter: {attributes}`` comes back
+    as the ``filters: [{exact: ...}]`` it means)."""
+    if f.dialect in ("exact", "prefix", "suffix"):
+        return {f.dialect: dict(f.attributes)}
+    if f.dialect in ("all", "any"):
+        return {f.dialect: [_subscription(x) for x in f.items]}
+    if f.dialect == "not":
+        return {"not": _subscription(f.items[0])}
+    assert f.cesql is not None
+    return {"cesql": f.cesql.source}
 
 
 def _pattern(v: Any) -> Any:

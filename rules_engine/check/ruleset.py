@@ -92,7 +92,7 @@ def check(rs: ir.RuleSetIR, target_types: frozenset[str] = BUILTIN_TARGET_TYPES)
             if ref.name not in targets:
                 diags.append(codes.UNKNOWN_TARGET.at(ref.span, notes=[_known(targets)], name=ref.name))
         for f in r.filters:
-            if f.kind == "when" and not isinstance(f.node, ir.EventPattern):
+            if f.kind == "when" and not isinstance(f.node, (ir.EventPattern, ir.Cesql, ir.SubscriptionFilter)):
                 diags.extend(check_expr(f.node))
         for e in _exprs_of_transform(r.transform):
             diags.extend(check_expr(e))

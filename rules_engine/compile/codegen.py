@@ -39,18 +39,8 @@ from rules_engine.compile import runtime
 from rules_engine.compile.describe import describe_pattern
 from rules_engine.compile.emit import Lines, load
 from rules_engine.compile.index import Index, NameIndex, Negative, PathIndex
-from rules_engine.compile.normalize import (
-    FAnd,
-    FAtom,
-    FConst,
-    FieldAtom,
-    FNot,
-    Formula,
-    FPattern,
-    Normalised,
-    OpaqueAtom,
-    ValueAtom,
-)
+from rules_engine.compile.formula import FAnd, FAtom, FConst, FieldAtom, FNot, Formula, FPattern, OpaqueAtom, ValueAtom
+from rules_engine.compile.normalize import Normalised
 from rules_engine.expressions.render import render_expr
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
@@ -461,6 +451,8 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
             if atom.kind == "cel":
                 fn, fallback = runtime.cel_pred(atom.text)
                 cel_fallbacks += fallback
+            elif atom.kind == "cesql":
+                fn = runtime.cesql_pred(atom.text)
             else:
                 assert isinstance(atom, OpaqueAtom) and atom.node is not None
                 fn, fallback = runtime.expr_pred(atom.node)

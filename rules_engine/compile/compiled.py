@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules_engine.compile.cel_codegen import compile_cel
+from rules_engine.compile.cesql_codegen import compile_cesql
 from rules_engine.compile.codegen import Generated, generate
 from rules_engine.compile.decode import EventDecoder, name_splits, plan_decoder
+from rules_engine.compile.formula import FieldAtom, OpaqueAtom, ValueAtom
 from rules_engine.compile.index import Index, atom_leaves, build_index
-from rules_engine.compile.normalize import FieldAtom, Normalised, OpaqueAtom, ValueAtom, normalise
+from rules_engine.compile.normalize import Normalised, normalise
 from rules_engine.compile.prefilter import MAX_LITERALS, Prefilter, build_prefilter, coverage
 from rules_engine.model import ir
 
@@ -160,6 +162,8 @@ def read_count(n: Normalised) -> int:
             if fields is None:
                 return -1
             seen.update(("path", f) for f in fields)
+        elif atom.kind == "cesql":
+            seen.update(("path", (name,)) for name in compile_cesql(atom.text).attributes)
         else:
             assert atom.node is not None
             for path in _expr_paths(atom.node):
@@ -185,6 +189,8 @@ def reads(n: Normalised) -> set[tuple[str, ...]] | None:
             if fields is None:
                 return None
             out.update(fields)
+        elif isinstance(atom, OpaqueAtom) and atom.kind == "cesql":
+            out.update((name,) for name in compile_cesql(atom.text).attributes)  # top-level attributes only
         else:
             assert isinstance(atom, OpaqueAtom) and atom.node is not None
             for path in _expr_paths(atom.node):

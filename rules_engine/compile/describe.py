@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rules_engine.compile.normalize import Atom, FieldAtom, ValueAtom
+from rules_engine.compile.formula import Atom, FieldAtom, ValueAtom
 from rules_engine.expressions.render import render_path
 from rules_engine.model import ir
 
@@ -61,7 +61,7 @@ def describe_atom(a: Atom) -> str:
             operand = value_text(a.operand)
         return f"{where} {a.op.replace('_', ' ')} {operand}"
     text = a.text if len(a.text) <= 60 else a.text[:59] + "…"
-    return ("CEL: " if a.kind == "cel" else "") + text
+    return {"cel": "CEL: ", "cesql": "CESQL: "}.get(a.kind, "") + text
 
 
 def where_of(a: Atom) -> str:

@@ -35,7 +35,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from rules_engine.compile.normalize import FieldAtom, Normalised, ValueAtom, matcher_entries, value_entries
+from rules_engine.compile.formula import FieldAtom, ValueAtom
+from rules_engine.compile.normalize import Normalised, matcher_entries, value_entries
 from rules_engine.compile.normalize import comparable as _comparable
 from rules_engine.compile.runtime import field_leaf, inner_leaf, matcher_leaf, value_leaf
 from rules_engine.model import ir

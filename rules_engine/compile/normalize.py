@@ -46,8 +46,27 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
+from rules_engine.cesql.subscriptions import cesql_tree
+from rules_engine.compile.cesql_lower import cesql_formula, subscription_formula
+from rules_engine.compile.formula import (
+    FALSE,
+    TRUE,
+    Atom,
+    FAnd,
+    FAtom,
+    FConst,
+    FieldAtom,
+    FNot,
+    FOr,
+    Formula,
+    FPattern,
+    OpaqueAtom,
+    ValueAtom,
+    all_of,
+    any_of,
+)
 from rules_engine.compile.runtime import wildcard_pieces
 from rules_engine.expressions.render import render_expr
 from rules_engine.model import ir
@@ -56,92 +75,6 @@ from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
 MAX_BRANCHES = 64
 """Most branches a rule expands to for anchoring; bigger products drop a constraint instead."""
 
-# --- atoms --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FieldAtom:
-    """EventBridge: some value at ``name`` satisfies one of ``matchers`` (or exists:false holds)."""
-
-    name: str
-    path: tuple[str, ...]
-    matchers: tuple[ir.Matcher, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ValueAtom:
-    """Expression: ``op`` applied to the single value at ``path`` and a constant ``operand``.
-
-    ops: ``== != < <= > >=`` (scalar operand), ``in`` / ``not in`` (tuple of scalars),
-    ``exists``, ``starts_with ends_with equals_ignore_case contains matches like`` (str),
-    ``cidr`` / ``not cidr`` (network text).
-    """
-
-    path: ir.Path
-    op: str
-    operand: Any
-
-
-@dataclass(frozen=True, slots=True)
-class OpaqueAtom:
-    """A part no index can see: an expression subtree (``kind="expr"``) or CEL text (``"cel"``)."""
-
-    kind: str
-    text: str
-    node: ir.Expr | None = None
-
-
-Atom: TypeAlias = FieldAtom | ValueAtom | OpaqueAtom
-
-# --- formulas -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FAtom:
-    pid: int
-
-
-@dataclass(frozen=True, slots=True)
-class FConst:
-    value: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FNot:
-    item: Formula
-
-
-@dataclass(frozen=True, slots=True)
-class FAnd:
-    items: tuple[Formula, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FOr:
-    items: tuple[Formula, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FPattern:
-    """A whole EventBridge pattern whose fields might meet in one array.
-
-    ``body`` treats fields independently; when two of ``names`` took their
-    values through arrays, event-ruler's array-consistency rule may still
-    reject the event, so the reference matcher decides (``pattern``)::
-
-        {"employees": [{"first": "Anna", "last": "Smith"}, {"first": "Peter", "last": "Jones"}]}
-        first=Anna AND last=Jones: body holds, consistency does not -> no match
-    """
-
-    body: Formula
-    pattern: ir.EventPattern
-    names: tuple[str, ...]
-
-
-Formula: TypeAlias = FAtom | FConst | FNot | FAnd | FOr | FPattern
-
-TRUE = FConst(True)
-FALSE = FConst(False)
 
 # --- anchors ------------------------------------------------------------------------------------
 
@@ -256,32 +189,6 @@ class _Interner:
 # --- filters -> formulas -------------------------------------------------------------------------
 
 
-def _all(items: Iterable[Formula]) -> Formula:
-    out: list[Formula] = []
-    for f in items:
-        if f == TRUE:
-            continue
-        if f == FALSE:
-            return FALSE
-        out.extend(f.items if isinstance(f, FAnd) else (f,))
-    if not out:
-        return TRUE
-    return out[0] if len(out) == 1 else FAnd(tuple(out))
-
-
-def _any(items: Iterable[Formula]) -> Formula:
-    out: list[Formula] = []
-    for f in items:
-        if f == FALSE:
-            continue
-        if f == TRUE:
-            return TRUE
-        out.extend(f.items if isinstance(f, FOr) else (f,))
-    if not out:
-        return FALSE
-    return out[0] if len(out) == 1 else FOr(tuple(out))
-
-
 def _pattern_and(node: ir.PatternAnd, it: _Interner, names: list[str]) -> Formula:
     parts: list[Formula] = []
     for f in node.fields:
@@ -289,8 +196,8 @@ def _pattern_and(node: ir.PatternAnd, it: _Interner, names: list[str]) -> Formul
         names.append(name)
         parts.append(FAtom(it.pid(FieldAtom(name, f.path, f.matchers))))
     for group in node.ors:
-        parts.append(_any(_pattern_and(alt, it, names) for alt in group.alternatives))
-    return _all(parts)
+        parts.append(any_of(_pattern_and(alt, it, names) for alt in group.alternatives))
+    return all_of(parts)
 
 
 def _pattern(p: ir.EventPattern, it: _Interner) -> Formula:
@@ -360,9 +267,9 @@ def _is_num(v: Any) -> bool:
 def _expr(e: ir.Expr, it: _Interner) -> Formula:
     """An expression filter as a formula; exactly ``expressions.evaluate.truth``'s verdict."""
     if isinstance(e, ir.And):
-        return _all(_expr(x, it) for x in e.items)
+        return all_of(_expr(x, it) for x in e.items)
     if isinstance(e, ir.Or):
-        return _any(_expr(x, it) for x in e.items)
+        return any_of(_expr(x, it) for x in e.items)
     if isinstance(e, ir.Unary) and e.op == "not":
         inner = _expr(e.operand, it)
         if isinstance(inner, FConst):
@@ -434,7 +341,12 @@ def _filter(f: ir.Filter, it: _Interner) -> Formula:
     if f.kind == "cel":
         assert isinstance(f.node, ir.Cel)
         return FAtom(it.pid(OpaqueAtom("cel", f.node.source)))
-    assert not isinstance(f.node, ir.EventPattern)
+    if isinstance(f.node, ir.SubscriptionFilter):
+        return subscription_formula(f.node, it.pid)
+    if isinstance(f.node, ir.Cesql):
+        tree = cesql_tree(f.node.source)
+        return FALSE if tree is None else cesql_formula(tree, it.pid)
+    assert not isinstance(f.node, (ir.EventPattern, ir.Cesql, ir.SubscriptionFilter))
     return _expr(f.node, it)
 
 
@@ -612,8 +524,8 @@ def substitute(f: Formula, pid: int) -> Formula:
     if isinstance(f, FPattern):
         return FPattern(substitute(f.body, pid), f.pattern, f.names)
     if isinstance(f, FAnd):
-        return _all(substitute(x, pid) for x in f.items)
-    return _any(substitute(x, pid) for x in f.items)
+        return all_of(substitute(x, pid) for x in f.items)
+    return any_of(substitute(x, pid) for x in f.items)
 
 
 def normalise(rs: ir.RuleSetIR) -> Normalised:
@@ -621,7 +533,7 @@ def normalise(rs: ir.RuleSetIR) -> Normalised:
     it = _Interner()
     formulas: list[tuple[ir.Rule, Formula]] = []
     for rule in rs.ordered_rules():
-        formulas.append((rule, _all(_filter(f, it) for f in rule.filters)))
+        formulas.append((rule, all_of(_filter(f, it) for f in rule.filters)))
     atoms = tuple(it.atoms)
     entries = tuple(atom_entries(a) for a in atoms)
     uses: Counter[int] = Counter()

@@ -59,7 +59,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from rules_engine.compile.normalize import FieldAtom, Normalised, ValueAtom, branches
+from rules_engine.compile.formula import FieldAtom, ValueAtom
+from rules_engine.compile.normalize import Normalised, branches
 from rules_engine.compile.runtime import wildcard_pieces
 from rules_engine.model import ir
 from rules_engine.model.events import MAX_EVENT_BYTES

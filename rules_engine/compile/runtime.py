@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from rules_engine.compile import expr_codegen
 from rules_engine.compile.cel_codegen import compile_cel
+from rules_engine.compile.cesql_codegen import compile_cesql
 from rules_engine.expressions.evaluate import cidr_test, compare, member, string_test, truth, wildcard_match
 from rules_engine.expressions.shape import split_wildcard
 from rules_engine.model import ir
@@ -416,6 +417,12 @@ def expr_pred(node: ir.Expr) -> tuple[Pred, bool]:
         return (lambda ev, m: truth(node, ev)), True
     compiled = expr_codegen.compile_predicate(node)
     return (lambda ev, m: compiled(ev) is True), False
+
+
+def cesql_pred(text: str) -> Pred:
+    """A CESQL part as compiled closures (``compile_cesql``, fail fast mode): true without error."""
+    run = compile_cesql(text).run
+    return lambda ev, m: run(ev) is True
 
 
 def cel_pred(text: str) -> tuple[Pred, bool]:

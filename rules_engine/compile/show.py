@@ -26,7 +26,8 @@ from typing import Any
 from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.compiled import CompiledRuleSet
 from rules_engine.compile.describe import describe_atom, where_of
-from rules_engine.compile.normalize import Atom, OpaqueAtom, pids
+from rules_engine.compile.formula import Atom, OpaqueAtom
+from rules_engine.compile.normalize import pids
 from rules_engine.compile.prefilter import rejected_share
 
 MAX_SHOWN = 8

@@ -107,6 +107,7 @@ CEL_CALL_ARG = _c(
     "E133", "invalid cel() argument",
     "cel() takes one string literal holding a CEL expression, like cel(\"data.total * 2\")",
 )
+CESQL_SYNTAX = _c("E134", "CESQL syntax error", "CESQL syntax error: {detail}")
 # E140..E149: YAML values.
 YAML_NOT_JSON_NUMBER = _c("E140", "number JSON cannot hold", "{text} is {detail}")
 
@@ -167,6 +168,17 @@ REGEX_NOT_RE2 = _c(
     "E354",
     "regular expression needs backtracking",
     "regular expression {pattern!r} uses a construct RE2 cannot run: {detail}",
+)
+# E380..E389: CESQL load-time checks (cesql/check.py).
+CESQL_UNKNOWN_FUNCTION = _c("E380", "unknown CESQL function", "CESQL: no function {name}() taking {count}")
+CESQL_NOT_BOOLEAN = _c(
+    "E381", "CESQL filter is not Boolean", "CESQL: a filter must be Boolean, but this expression is always {type}"
+)
+CESQL_ALWAYS_FAILS = _c(
+    "E382", "CESQL expression always fails", "CESQL: this part gives a {kind} on every event that evaluates it: {detail}"
+)
+CESQL_DATA = _c(
+    "E383", "CESQL cannot address the data", "CESQL: {name!r} is the event's payload, not a context attribute"
 )
 # E370..E379: transform checks (transform.py): the input transformer, keep paths.
 INPUT_PATH_INVALID = _c(
@@ -254,4 +266,7 @@ LINT_OVERLAP = _c("W403", "overlapping rules", "rules {a!r} and {b!r} match some
 LINT_REDUNDANT = _c("W404", "redundant condition", "rule {name!r}: {cond} is implied by {by}")
 UNREACHABLE_RULE = _c(
     "W304", "rule can never run", "rule {name!r} can never run: rule {by!r} matches every event and stops"
+)
+KNATIVE_FILTER_IGNORED = _c(
+    "W305", "legacy filter ignored", "`filter` is ignored: `filters` is given too, and takes precedence (as in Knative)"
 )

@@ -355,14 +355,46 @@ Expr: TypeAlias = (
 
 
 @dataclass(frozen=True, slots=True)
+class Cesql:
+    """A CESQL filter (CloudEvents SQL Expression Language), kept as source text; parsed and
+    checked by the ``cesql`` dialect, evaluated by it (reference) and by compile/ (compiled)."""
+
+    source: str
+    span: Span = _span()
+
+
+SubscriptionDialect: TypeAlias = Lit["exact", "prefix", "suffix", "all", "any", "not", "cesql"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFilter:
+    """One filter expression of the CloudEvents Subscriptions API, as Knative triggers write them::
+
+        {exact: {type: com.github.push}}   -> SubscriptionFilter("exact", (("type", "com.github.push"),))
+        {not: {prefix: {source: /test}}}   -> SubscriptionFilter("not", items=(SubscriptionFilter("prefix", ...),))
+        {cesql: "type LIKE 'a%'"}          -> SubscriptionFilter("cesql", cesql=Cesql("type LIKE 'a%'"))
+
+    ``attributes`` for exact/prefix/suffix (every pair must hold), ``items`` for all/any/not
+    (``not`` has exactly one), ``cesql`` for the cesql dialect.
+    """
+
+    dialect: SubscriptionDialect
+    attributes: tuple[tuple[str, str], ...] = ()
+    items: tuple[SubscriptionFilter, ...] = ()
+    cesql: Cesql | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Filter:
-    """One filter of a rule: ``match`` (EventBridge pattern), ``when`` (expression) or ``cel``.
+    """One filter of a rule: ``match`` (EventBridge pattern), ``when`` (expression), ``cel``,
+    ``cesql`` or ``filters`` (Knative trigger filters: an ``all`` SubscriptionFilter).
 
     A rule's filters must all hold.
     """
 
-    kind: Lit["match", "when", "cel"]
-    node: EventPattern | Expr
+    kind: Lit["match", "when", "cel", "cesql", "filters"]
+    node: EventPattern | Expr | Cesql | SubscriptionFilter
     span: Span = _span()
 
 

@@ -137,8 +137,8 @@ _GROUPS = (
     ),
     _Group(
         "a rule statement",
-        frozenset({"description", "when", "cel", "route", "on", "disabled"}),
-        frozenset({"description", "when", "match", "cel", "route", "on", "disabled"}) | _TRANSFORM_KEYWORDS,
+        frozenset({"description", "when", "cel", "cesql", "route", "on", "disabled"}),
+        frozenset({"description", "when", "match", "cel", "cesql", "route", "on", "disabled"}) | _TRANSFORM_KEYWORDS,
         lead=False,
     ),
     _Group("a transform statement", _TRANSFORM_KEYWORDS, _TRANSFORM_KEYWORDS | {"partition"}, lead=False),

@@ -30,6 +30,7 @@ from typing import Any, cast
 from lark import Token
 
 from rules_engine.cel.check import check_cel
+from rules_engine.cesql.check import check_cesql
 from rules_engine.model import codes, ir
 from rules_engine.model.errors import Diagnostic, sort_diagnostics
 from rules_engine.model.source import Embedded, Locator, Pointer, Span
@@ -365,6 +366,10 @@ class FileLowerer(ExprLowerer):
                 cel = self.cel(as_token(c[0]))
                 if cel is not None:
                     filters.append(ir.Filter("cel", cel, sp))
+            elif kind == "cesql_filter":
+                q = self.cesql(as_token(c[0]))
+                if q is not None:
+                    filters.append(ir.Filter("cesql", q, sp))
             elif kind == "route":
                 targets.extend(self.labels(as_tree(c[0])))
             elif kind == "on_match":
@@ -412,6 +417,15 @@ class FileLowerer(ExprLowerer):
         # Escapes shift columns a little; a CEL text is usually quoted with the other quote kind.
         self.diags.extend(check_cel(text, Embedded(start.file, text, ((start.line, start.column),))))
         return ir.Cel(text, self.span(tok))
+
+    def cesql(self, tok: Token) -> ir.Cesql | None:
+        text = self.string(tok)
+        if text is None:
+            return None
+        start = self.spans.span(tok.line or 1, (tok.column or 1) + 1, tok.line or 1, (tok.column or 1) + 2)
+        # As for cel: escapes shift columns a little; CESQL strings are usually single-quoted inside.
+        self.diags.extend(check_cesql(text, Embedded(start.file, text, ((start.line, start.column),)))[1])
+        return ir.Cesql(text, self.span(tok))
 
     def target(self, node: Node) -> ir.Target | None:
         label_tok, type_tok, args, body = node.children

@@ -12,10 +12,11 @@ locator.  Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rules_engine.cel.check import check_cel
-from rules_engine.model import ir
+from rules_engine.cesql.check import check_cesql
+from rules_engine.model import codes, ir
 from rules_engine.model.errors import Diagnostic
 from rules_engine.model.source import Embedded, Locator, Pointer
 from rules_engine.patterns.lower import lower_pattern
@@ -49,6 +50,43 @@ class _Lowerer:
     def cel(self, text: str, ptr: Pointer) -> ir.Cel:
         self.diags.extend(check_cel(text, self.loc.embedded(ptr, text)))
         return ir.Cel(text, self.loc.value(ptr))
+
+    def cesql(self, text: str, ptr: Pointer) -> ir.Cesql:
+        self.diags.extend(check_cesql(text, self.loc.embedded(ptr, text))[1])
+        return ir.Cesql(text, self.loc.value(ptr))
+
+    def subscription(self, raw: dict[str, Any], ptr: Pointer) -> ir.SubscriptionFilter:
+        """One schema-valid Subscriptions API filter expression (exactly one dialect key)."""
+        ((key, body),) = raw.items()
+        dialect = cast(ir.SubscriptionDialect, key)  # the schema allows only the dialects' names
+        sp = self.loc.key(ptr + (dialect,))
+        if dialect in ("exact", "prefix", "suffix"):
+            return ir.SubscriptionFilter(dialect, tuple(body.items()), span=sp)
+        if dialect in ("all", "any"):
+            items = tuple(self.subscription(x, ptr + (dialect, i)) for i, x in enumerate(body))
+            return ir.SubscriptionFilter(dialect, items=items, span=sp)
+        if dialect == "not":
+            return ir.SubscriptionFilter("not", items=(self.subscription(body, ptr + ("not",)),), span=sp)
+        return ir.SubscriptionFilter("cesql", cesql=self.cesql(body, ptr + ("cesql",)), span=sp)
+
+    def knative_filters(self, raw: dict[str, Any], ptr: Pointer) -> ir.Filter | None:
+        """``filters:`` (all must hold) or, without it, the older ``filter: {attributes}``; Knative
+        gives ``filters`` precedence when a trigger has both, and so do we (with a warning)."""
+        if "filters" in raw:
+            if "filter" in raw:
+                self.diags.append(codes.KNATIVE_FILTER_IGNORED.at(self.loc.key(ptr + ("filter",))))
+            items = tuple(self.subscription(x, ptr + ("filters", i)) for i, x in enumerate(raw["filters"]))
+            sp = self.loc.key(ptr + ("filters",))
+            return ir.Filter("filters", ir.SubscriptionFilter("all", items=items, span=sp), sp)
+        if "filter" in raw:
+            attrs = raw["filter"].get("attributes") or {}
+            sp = self.loc.key(ptr + ("filter",))
+            # '' is Knative's TriggerAnyFilter: any value, present or not; so no test at all.
+            exact = tuple((k, v) for k, v in attrs.items() if v != "")
+            items = (ir.SubscriptionFilter("exact", exact, span=sp),) if exact else ()
+            node = ir.SubscriptionFilter("all", items=items, span=sp)
+            return ir.Filter("filters", node, sp)
+        return None
 
     def value(self, raw: Any, ptr: Pointer) -> ir.Expr | None:
         """A transform value: expression string, JSON scalar, {value: json} or {cel: text}."""
@@ -161,6 +199,12 @@ class _Lowerer:
         if "cel" in raw:
             c = self.cel(raw["cel"], ptr + ("cel",))
             filters.append(ir.Filter("cel", c, self.loc.key(ptr + ("cel",))))
+        if "cesql" in raw:
+            q = self.cesql(raw["cesql"], ptr + ("cesql",))
+            filters.append(ir.Filter("cesql", q, self.loc.key(ptr + ("cesql",))))
+        knative = self.knative_filters(raw, ptr)
+        if knative is not None:
+            filters.append(knative)
         transform = self.transform(raw["transform"], ptr + ("transform",)) if "transform" in raw else None
         return ir.Rule(
             name=raw["name"],
