@@ -67,6 +67,8 @@ def conditions(rs: ir.RuleSetIR) -> list[Condition]:
                 _pattern_conditions(r, f.node.root, "", out)
             elif f.kind == "cel":
                 out.append(Condition(r.name, "cel filter", f.node, f.span.line))
+            elif isinstance(f.node, (ir.Cesql, ir.SubscriptionFilter)):
+                out.append(Condition(r.name, f"{f.kind} filter", f.node, f.span.line))
             else:
                 out.append(Condition(r.name, f"when {expr_text(f.node)}", f.node, f.span.line))
                 _expr_conditions(r, f.node, out, f.span.line)
@@ -74,7 +76,7 @@ def conditions(rs: ir.RuleSetIR) -> list[Condition]:
 
 
 def _holds(c: Condition, event: Any, matched: set[str]) -> bool:
-    if isinstance(c.node, ir.Cel):
+    if isinstance(c.node, (ir.Cel, ir.Cesql, ir.SubscriptionFilter)):
         return c.rule in matched
     if isinstance(c.node, ir.PatternField):
         return match_pattern(ir.EventPattern(ir.PatternAnd((c.node,))), event)

@@ -53,6 +53,7 @@ from rules_engine.expressions.evaluate import truth
 from rules_engine.model import codes, ir
 from rules_engine.model.errors import Diagnostic
 from rules_engine.patterns.evaluate import match_pattern, value_matches
+from rules_engine.reference import filter_holds
 from rules_engine.ruleset import RuleSet
 
 MAX_BRANCHES = 64
@@ -75,6 +76,8 @@ class Cond:
     def holds(self, event: Any) -> bool:
         if self.matchers is not None and self.array_ok:
             return match_pattern(ir.EventPattern(ir.PatternAnd((ir.PatternField(self.path, self.matchers),))), event)
+        if isinstance(self.node, ir.Filter):  # a CESQL or Knative filter, as the reference runs it
+            return filter_holds(self.node, event)
         return truth(self.node, event)  # an expression (a CEL node too: truth evaluates CEL as CEL)
 
 
@@ -194,6 +197,10 @@ def branches(rule: ir.Rule) -> list[Branch] | None:
             elif f.kind == "cel":
                 assert isinstance(f.node, ir.Cel)
                 parts = [(Cond((), None, False, f"cel {f.node.source}", f.node, f.span),)]
+            elif isinstance(f.node, ir.Cesql):
+                parts = [(Cond((), None, False, f"cesql {f.node.source}", f, f.span),)]
+            elif isinstance(f.node, ir.SubscriptionFilter):
+                parts = [(Cond((), None, False, "Knative filters", f, f.span),)]
             else:
                 parts = _expr_branches(f.node)
             out = [x + y for x in out for y in parts]

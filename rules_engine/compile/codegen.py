@@ -38,8 +38,8 @@ from typing import Any
 from rules_engine.compile import runtime
 from rules_engine.compile.describe import describe_pattern
 from rules_engine.compile.emit import Lines, load
-from rules_engine.compile.index import Index, NameIndex, Negative, PathIndex
 from rules_engine.compile.formula import FAnd, FAtom, FConst, FieldAtom, FNot, Formula, FPattern, OpaqueAtom, ValueAtom
+from rules_engine.compile.index import Index, NameIndex, Negative, PathIndex
 from rules_engine.compile.normalize import Normalised
 from rules_engine.expressions.render import render_expr
 from rules_engine.model import ir
@@ -622,6 +622,10 @@ def _filter_text(f: ir.Filter) -> str:
         return f"match {describe_pattern(f.node.root)}"
     if isinstance(f.node, ir.Cel):
         return f"cel {f.node.source!r}"
+    if isinstance(f.node, ir.Cesql):
+        return f"cesql {f.node.source!r}"
+    if isinstance(f.node, ir.SubscriptionFilter):
+        return "Knative filters"
     return f"when {render_expr(f.node)}"
 
 
