@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from rules_engine import load, loads
 from rules_engine.author.lint import lint
 from rules_engine.cli.main import main
+from rules_engine.ruleset import RuleSet
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANTED = ROOT / "tests" / "fixtures" / "lint" / "planted.yaml"
@@ -20,25 +22,40 @@ def _findings(text: str) -> list[tuple[str, str]]:
     return [(d.code, d.message) for d in lint(rs.ir).diagnostics]
 
 
+def _event(note: str) -> dict[str, object]:
+    text = note.split(": ", 1)[1]
+    return json.loads(text[: text.rindex("}") + 1])  # type: ignore[no-any-return]
+
+
 def test_planted_findings_with_checked_examples() -> None:
     rs = load(str(PLANTED))
     found = lint(rs.ir)
+    alone = {n: _alone(rs, n) for n in ("big-orders", "large-invoices", "refunds")}
     got = sorted((d.code, d.message.split("'")[1]) for d in found.diagnostics)
     assert got == [("W401", "big-orders"), ("W402", "impossible"), ("W402", "prefix-and-exact"),
-                   ("W403", "to-primary"), ("W404", "redundant")]
+                   ("W403", "card-payments"), ("W404", "redundant"), ("W405", "eu-invoices"),
+                   ("W406", "vip-refunds")]
     for d in found.diagnostics:
         assert d.span is not None and d.span.file.endswith("planted.yaml")
-        for note in d.notes:
-            event = json.loads(note.removeprefix("example event: "))
-            matched = rs.match(event)
-            if d.code == "W401":  # the stopping rule takes it, the shadowed one never sees it
-                assert "all-orders-stop" in matched and "big-orders" not in matched
-            if d.code == "W403":
-                assert matched[0] == "to-primary"
-                assert loads(PLANTED.read_text().replace("    on_match: stop\n    targets: [billing-primary]",
-                                                         "    targets: [billing-primary]")).match(event)[:2] == [
-                    "to-primary", "to-backup"]
+        events = [_event(n) for n in d.notes]
+        matched = [rs.match(e) for e in events]
+        if d.code == "W401":  # the stopping rule takes it, the shadowed one never sees it
+            assert "all-orders-stop" in matched[0] and "big-orders" not in matched[0]
+            assert alone["big-orders"].match(events[0]) == ["big-orders"]
+        if d.code == "W403":  # both fire, into two streams of one Redis
+            assert {"card-payments", "large-payments"} <= set(matched[0])
+        if d.code == "W405":  # in the intersection the first one wins; each also matches alone
+            assert matched[0] == ["eu-invoices"] and alone["large-invoices"].match(events[0])
+            assert matched[1] == ["eu-invoices"] and matched[2] == ["large-invoices"]
+        if d.code == "W406":  # the exception takes its events; the general rule has events of its own
+            assert matched[0] == ["vip-refunds"] and alone["refunds"].match(events[0])
+            assert matched[1] == ["refunds"]
     assert found.unknown == []
+
+
+def _alone(rs: RuleSet, name: str) -> RuleSet:
+    (rule,) = [dataclasses.replace(r, on_match="continue") for r in rs.ir.rules if r.name == name]
+    return RuleSet(dataclasses.replace(rs.ir, rules=(rule,)), version="alone")
 
 
 @pytest.mark.parametrize("path", sorted(p for p in (ROOT / "sample-rules").iterdir() if p.is_dir()),
@@ -119,17 +136,72 @@ def test_identical_filters_overlap() -> None:
     assert [c for c, _ in _findings(text)] == ["W403"]
 
 
+def _pair(first: str, second: str, t1: str = "t", t2: str = "u", targets: str = "") -> list[tuple[str, str]]:
+    head = "targets:\n  t: {type: stdout}\n  u: {type: stdout}\n" + targets + "rules:\n"
+    return _findings(head + f"  - name: first\n    targets: [{t1}]\n{first}"
+                     + f"  - name: second\n    targets: [{t2}]\n{second}")
+
+
+STOP = "    on_match: stop\n"
+
+
+@pytest.mark.parametrize(
+    "first, second, t2, code",
+    [
+        pytest.param("    when: a == 1\n" + STOP, "    when: b == 2\n", "u", "W405", id="partial-overlap"),
+        pytest.param("    when: x > 1 and x < 9\n" + STOP, "    when: x > 5\n", "u", "W405", id="ranges"),
+        pytest.param("    when: a == 1\n" + STOP, "    when: b == 2\n", "t", None, id="same-targets"),
+        pytest.param("    when: a == 1\n", "    when: b == 2\n", "u", None, id="first-continues"),
+        pytest.param("    when: a == 1\n    priority: 5\n" + STOP, "    when: b == 2\n", "u", None,
+                     id="priority-declares-the-order"),
+        pytest.param("    when: a == 1\n" + STOP, "    when: a == 2\n", "u", None, id="disjoint"),
+        pytest.param("    match: {a: [1]}\n" + STOP, "    match: {a: [{prefix: x}]}\n", "u", None,
+                     id="only-through-an-array"),
+        pytest.param("    when: a == 1 and b == 2\n" + STOP, "    when: a == 1\n", "u", "W406", id="exception"),
+        pytest.param("    when: x > 5\n" + STOP, "    when: x > 0\n", "u", "W406", id="exception-range"),
+        pytest.param("    when: x > 5\n" + STOP, "    when: x > 0\n", "t", None, id="exception-same-target"),
+    ],
+)
+def test_correlation_and_generalisation(first: str, second: str, t2: str, code: str | None) -> None:
+    found = [c for c, _ in _pair(first, second, t2=t2)]
+    assert found == ([code] if code else [])
+
+
+Q = "{type: redis, url: 'redis://127.0.0.1:6379', stream: %s}"
+
+
+@pytest.mark.parametrize(
+    "targets, t1, t2, flagged",
+    [
+        pytest.param(f"  q1: {Q % 'jobs-a'}\n  q2: {Q % 'jobs-b'}\n", "q1", "q2", True, id="two-streams-one-broker"),
+        pytest.param(f"  q1: {Q % 'jobs-a'}\n  q2: {{type: redis, url: 'redis://other:6379', stream: jobs-b}}\n",
+                     "q1", "q2", False, id="two-brokers"),
+        pytest.param("  ledger-primary: {type: stdout}\n  ledger-backup: {type: stdout}\n", "ledger-primary",
+                     "ledger-backup", True, id="primary-backup-names"),
+        pytest.param("  ledger-eu: {type: stdout}\n  ledger-us: {type: stdout}\n", "ledger-eu", "ledger-us", False,
+                     id="other-names"),
+        pytest.param("  h1: {type: http, url: 'https://a.example/in'}\n  h2: {type: http, url: 'https://b.example/in'}\n",
+                     "h1", "h2", False, id="two-http-services-fan-out"),
+    ],
+)
+def test_overlap_into_exclusive_targets(targets: str, t1: str, t2: str, flagged: bool) -> None:
+    found = _pair("    when: a == 1\n", "    when: b == 2\n", t1, t2, targets)
+    assert [c for c, _ in found] == (["W403"] if flagged else [])
+    if flagged:
+        assert "look exclusive" in found[0][1]
+
+
 def test_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", str(PLANTED), "--format", "sarif"]) == 0
     log = json.loads(capsys.readouterr().out)
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
     run = log["runs"][0]
     ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
-    assert ids == ["W301", "W401", "W402", "W403", "W404"]
+    assert ids == ["W301", "W401", "W402", "W403", "W404", "W405", "W406"]
     for res in run["results"]:
         assert run["tool"]["driver"]["rules"][res["ruleIndex"]]["id"] == res["ruleId"]
         region = res["locations"][0]["physicalLocation"]["region"]
-        assert region["startLine"] >= 1 and res["level"] == "warning"
+        assert region["startLine"] >= 1 and res["level"] == ("note" if res["ruleId"] == "W406" else "warning")
     assert main(["lint", str(PLANTED), "--format", "github"]) == 0
     assert capsys.readouterr().out.startswith("::warning file=")
     assert main(["lint", str(PLANTED), "--strict"]) == 1

@@ -348,6 +348,8 @@ CALLS.update({
     "W402": _lint("W402"),
     "W403": _lint("W403"),
     "W404": _lint("W404"),
+    "W405": _lint("W405"),
+    "W406": _lint("W406"),
     "E710": _rule_test("tests:\n  - name: t\n    event: {x: 1}\n    expect:\n      rulez: [r]\n"),
     "E711": _rule_test("tests:\n  - name: t\n    event: {x: 1}\n    expect:\n      rules: [r, missing]\n"),
     "E701": _convert(DSL_HEAD + "rule r {\n  when x == 1\n  when y == 2\n  route to out\n}\n", "two.rules", "dsl",

@@ -1,8 +1,8 @@
-"""Static analysis of a rule set (``rules-engine lint``): shadowed, unsatisfiable, overlapping rules.
+"""Static analysis of a rule set (``rules-engine lint``): shadowed, unsatisfiable, overlapping, correlated rules.
 
 Position in the pipeline::
 
-    RuleSetIR ──**conditions (DNF)**──▶ containment / witness search ──verify with RuleSet.match──▶ W401..W404
+    RuleSetIR ──**conditions (DNF)**──▶ containment / witness search ──verify with RuleSet.match──▶ W401..W406
 
 Each enabled rule becomes a disjunction of branches, each branch a conjunction
 of *conditions*: one field and the matchers one of its values must satisfy
@@ -25,11 +25,21 @@ by evaluating it.
     by field, all the conditions of some branch of the earlier one (matcher
     implication; an expression's scalar test never covers a pattern's
     any-array-element test).  Opaque conditions count only when identical.
-  * **overlap** (W403): two rules with identical filters, or two
-    ``on_match: stop`` rules (first match wins, so their order decides) that
-    some event matches both of.
+  * **overlap** (W403): two rules with identical filters, or two rules that
+    both fire on some event and route to targets that look exclusive
+    (:func:`exclusive_targets`: two destinations of one broker connection, or
+    names that declare alternatives such as ``-primary`` / ``-backup``).
   * **redundant condition** (W404): a condition implied by another one on the
     same field of the same rule.
+  * **correlated** (W405): an earlier ``on_match: stop`` rule of equal priority
+    and a later rule with different targets overlap partially (an event in the
+    intersection, and one outside each rule, all found and checked), so the
+    file order decides (Al-Shaer and Hamed's correlation anomaly).
+  * **generalisation** (W406, informational): an earlier ``stop`` rule strictly
+    inside a later rule with different targets: an exception of the later one.
+
+A pair of rules gets at most one finding.  Intersections reached only through
+an array (one element per rule) are not reported for W403/W405/W406.
 
 Every example event in a finding is checked with the compiled engine
 (:class:`~rules_engine.ruleset.RuleSet`) before it is reported; a claim whose
@@ -339,8 +349,11 @@ def _set(event: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
     return True
 
 
-def _witnesses(branch: Branch) -> tuple[list[dict[str, Any]], bool]:
-    """Events that satisfy every condition of ``branch`` (a few), and whether "none" is a proof."""
+def _witnesses(branch: Branch, hints: list[Cond] | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Events that satisfy every condition of ``branch`` (a few), and whether "none" is a proof.
+
+    ``hints``: conditions whose constants are tried too, without being required (to step outside another rule).
+    """
     by_path: dict[tuple[str, ...], list[Cond]] = {}
     opaque = [c for c in branch if c.matchers is None]
     for c in branch:
@@ -351,14 +364,14 @@ def _witnesses(branch: Branch) -> tuple[list[dict[str, Any]], bool]:
     options: list[list[Any]] = []
     for p in paths:
         conds = by_path[p]
-        base = _candidates(conds)
+        base = _candidates(conds + [h for h in hints or () if h.path == p and h.matchers is not None])
         if sum(c.array_ok for c in conds) > 1:
             base = base + [[a, b] for a, b in itertools.combinations(
                 [v for v in base if v is not _ABSENT and not isinstance(v, dict)], 2)][:400]
         good = [v for v in base if all(c.holds(_event_at(p, v)) for c in conds)]
         if not good:
             return [], True  # these conditions read this field alone, and the candidates are complete for them
-        options.append(good[:4])
+        options.append(good[:8] if hints else good[:4])
     found: list[dict[str, Any]] = []
     for combo in itertools.islice(itertools.product(*options), MAX_COMBINATIONS):
         event: dict[str, Any] = {}
@@ -473,7 +486,7 @@ class LintResult:
 
 
 def lint(rs: ir.RuleSetIR) -> LintResult:
-    """Every finding about ``rs`` (W401..W404), each example checked with the compiled engine."""
+    """Every finding about ``rs`` (W401..W406), each example checked with the compiled engine."""
     diags: list[Diagnostic] = []
     unknown: list[str] = []
     searched: list[str] = []
@@ -504,9 +517,10 @@ def lint(rs: ir.RuleSetIR) -> LintResult:
                 unknown.append(f"rule {r.name!r}: no event found that matches it (CEL, regular expressions or "
                                "computed values are not analysed exactly); satisfiability unknown")
         _redundant(r, bs, diags)
+    engines = _Engines(rs)
     for i, later in enumerate(order):
         for earlier in order[:i]:
-            _pair(rs, earlier, later, dnf, sat, diags, unknown)
+            _pair(engines, earlier, later, dnf, sat, diags)
     return LintResult(diags, unknown, searched)
 
 
@@ -535,27 +549,145 @@ def _redundant(r: ir.Rule, bs: list[Branch], diags: list[Diagnostic]) -> None:
                 break
 
 
-def _pair(rs: ir.RuleSetIR, a: ir.Rule, b: ir.Rule, dnf: dict[str, list[Branch] | None],
-          sat: dict[str, list[dict[str, Any]]], diags: list[Diagnostic], unknown: list[str]) -> None:
-    """``a`` runs before ``b``."""
+class _Engines:
+    """The compiled engines a pair needs (the whole set, rules alone), each compiled once per lint run."""
+
+    def __init__(self, rs: ir.RuleSetIR) -> None:
+        self.rs = rs
+        self.whole = RuleSet(rs, version="lint")
+        self._alone: dict[tuple[str, ...], RuleSet] = {}
+
+    def alone(self, *rules: ir.Rule) -> RuleSet:
+        key = tuple(r.name for r in rules)
+        if key not in self._alone:
+            self._alone[key] = _alone(self.rs, *rules)
+        return self._alone[key]
+
+
+def _pair(engines: _Engines, a: ir.Rule, b: ir.Rule, dnf: dict[str, list[Branch] | None],
+          sat: dict[str, list[dict[str, Any]]], diags: list[Diagnostic]) -> None:
+    """``a`` runs before ``b``: at most one finding per pair, the most specific first (W401, W403 identical,
+    W406, W405, W403 exclusive targets)."""
     ba, bb = dnf[a.name], dnf[b.name]
     if ba is None or bb is None or not sat.get(b.name) or not sat.get(a.name):
         return
-    whole = RuleSet(rs, version="lint")
-    if a.on_match == "stop" and a.filters and all(any(_branch_contains(x, y) for x in ba) for y in bb):
+    whole = engines.whole
+    a_covers_b = bool(a.filters) and all(any(_branch_contains(x, y) for x in ba) for y in bb)
+    if a.on_match == "stop" and a_covers_b:
         for event in sat[b.name]:
             got = whole.match(event)
-            if a.name in _alone(rs, a).match(event) and b.name not in got and a.name in got:
+            if a.name in engines.alone(a).match(event) and b.name not in got and a.name in got:
                 diags.append(codes.LINT_SHADOWED.at(b.span, [_example(event)], name=b.name, by=a.name))
                 return
     identical = a.filters == b.filters and bool(a.filters)
-    if identical or (a.on_match == "stop" and b.on_match == "stop"):
-        for x, y in itertools.product(ba, bb):
-            found, _ = _witnesses(x + y)
-            both = _alone(rs, a, b)
-            for event in found:
-                if {a.name, b.name} <= set(both.match(event)):
-                    why = ("have identical filters" if identical
-                           else "both stop at the first match, so their order decides")
-                    diags.append(codes.LINT_OVERLAP.at(b.span, [_example(event)], a=a.name, b=b.name, why=why))
-                    return
+    b_covers_a = bool(b.filters) and all(any(_branch_contains(y, x) for y in bb) for x in ba)
+    # An explicit higher priority declares the order: only a tie broken by file position is a correlation.
+    ordered = a.on_match == "stop" and _routes(a) != _routes(b) and (b_covers_a or a.priority == b.priority)
+    exclusive = None if ordered or identical else _exclusive(engines.rs, a, b)
+    if not (identical or ordered or exclusive):
+        return  # nothing to report about this pair, whatever they share: skip the search
+    common = _common(ba, bb, engines.alone(a, b), a.name, b.name)
+    if not common:
+        return
+    if identical:
+        diags.append(codes.LINT_OVERLAP.at(b.span, [_example(common[0])], a=a.name, b=b.name,
+                                           why="have identical filters"))
+        return
+    if ordered:
+        # The order decides where the intersection goes: an exception (a inside b) or a correlation.
+        decided = [e for e in common if a.name in (got := whole.match(e)) and b.name not in got]
+        if not decided:
+            return
+        a_alone, b_alone = engines.alone(a), engines.alone(b)
+        only_b = _outside(bb, ba, b_alone, a_alone, b.name, a.name)
+        if b_covers_a and only_b:
+            diags.append(codes.LINT_GENERALISATION.at(a.span, [
+                _example(decided[0]) + f" (goes to {a.name!r} only)",
+                _example(only_b[0]).replace("example event", f"an event only {b.name!r} matches", 1)],
+                a=a.name, b=b.name))
+            return
+        only_a = _outside(ba, bb, a_alone, b_alone, a.name, b.name)
+        if only_a and only_b and a.priority == b.priority:
+            diags.append(codes.LINT_CORRELATED.at(b.span, [
+                _example(decided[0]) + f" (matches both, goes to {a.name!r} only)",
+                _example(only_a[0]).replace("example event", f"an event only {a.name!r} matches", 1),
+                _example(only_b[0]).replace("example event", f"an event only {b.name!r} matches", 1)],
+                a=a.name, b=b.name))
+        return
+    fired = [e for e in common if {a.name, b.name} <= set(whole.match(e))]
+    if fired:
+        diags.append(codes.LINT_OVERLAP.at(b.span, [_example(fired[0])], a=a.name, b=b.name, why=exclusive))
+
+
+def _common(ba: list[Branch], bb: list[Branch], both: RuleSet, a: str, b: str) -> list[dict[str, Any]]:
+    """Events both rules match (each checked with the engine)."""
+    out: list[dict[str, Any]] = []
+    for x, y in itertools.product(ba, bb):
+        found, _ = _witnesses(x + y)
+        out.extend(e for e in found if _scalar(e) and {a, b} <= set(both.match(e)))
+        if out:
+            break
+    return out
+
+
+def _scalar(value: Any) -> bool:
+    """No array in the event: an intersection reached only through an array (one element per rule) is
+    not what these findings are about, and a `type` field holding two values would make a poor example."""
+    if isinstance(value, dict):
+        return all(_scalar(v) for v in value.values())
+    return not isinstance(value, list)
+
+
+def _outside(inside: list[Branch], other: list[Branch], inside_rs: RuleSet, other_rs: RuleSet,
+             name: str, other_name: str) -> list[dict[str, Any]]:
+    """Events rule ``name`` matches and rule ``other_name`` does not (searched with the other's constants)."""
+    hints = [c for b in other for c in b]
+    for y in inside:
+        found, _ = _witnesses(y, hints)
+        hit = [e for e in found if name in inside_rs.match(e) and other_name not in other_rs.match(e)]
+        if hit:
+            return hit
+    return []
+
+
+def _routes(r: ir.Rule) -> tuple[frozenset[str], Any]:
+    return frozenset(t.name for t in r.targets), r.transform
+
+
+# Within one broker connection, the option that names the destination (queue, subject ...).  Two targets
+# equal but for one of these are two destinations of one broker: work split between them, not fan-out.
+DESTINATION_KEYS = frozenset({"queue", "subject", "topic", "stream", "routing_key", "key", "channel"})
+# Name words that declare targets alternatives of one another (one of a pair takes over from the other).
+ALTERNATIVES = (frozenset({"primary", "secondary"}), frozenset({"primary", "backup"}),
+                frozenset({"primary", "fallback"}), frozenset({"primary", "standby"}),
+                frozenset({"active", "standby"}), frozenset({"active", "passive"}), frozenset({"blue", "green"}))
+_WORD = re.compile(r"[-_.]")
+
+
+def exclusive_targets(t: ir.Target, u: ir.Target) -> str | None:
+    """Why targets ``t`` and ``u`` look exclusive (an event should reach one of them), or None."""
+    if t.name == u.name:
+        return None
+    tw, uw = _WORD.split(t.name.lower()), _WORD.split(u.name.lower())
+    if len(tw) == len(uw):
+        diff = [(x, y) for x, y in zip(tw, uw, strict=True) if x != y]
+        if len(diff) == 1 and frozenset(diff[0]) in ALTERNATIVES:
+            return f"their names declare them alternatives ({diff[0][0]}/{diff[0][1]})"
+    if t.type == u.type and t.transform == u.transform and t.partition_key == u.partition_key:
+        to, uo = ir.thaw(t.options), ir.thaw(u.options)
+        if to.keys() == uo.keys():
+            diff_keys = [k for k in to if to[k] != uo[k]]
+            if len(diff_keys) == 1 and diff_keys[0] in DESTINATION_KEYS:
+                return (f"they are two {diff_keys[0]}s of one {t.type} connection "
+                        f"({to[diff_keys[0]]} and {uo[diff_keys[0]]})")
+    return None
+
+
+def _exclusive(rs: ir.RuleSetIR, a: ir.Rule, b: ir.Rule) -> str | None:
+    targets = {t.name: t for t in rs.targets}
+    for x, y in itertools.product(a.targets, b.targets):
+        if x.name in targets and y.name in targets:
+            why = exclusive_targets(targets[x.name], targets[y.name])
+            if why is not None:
+                return f"route to {x.name!r} and {y.name!r}, which look exclusive: {why}"
+    return None

@@ -27,18 +27,22 @@ def _uri(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
+def _level(code: str) -> str:
+    return "note" if code in codes.INFORMATIONAL else "warning" if code.startswith("W") else "error"
+
+
 def to_sarif(diags: Sequence[Diagnostic]) -> dict[str, Any]:
     used = sorted({d.code for d in diags})
     rules = [{"id": c, "name": codes.TABLE[c].title.title().replace(" ", "") if c in codes.TABLE else c,
               "shortDescription": {"text": codes.TABLE[c].title if c in codes.TABLE else c},
               "helpUri": HELP,
-              "defaultConfiguration": {"level": "warning" if c.startswith("W") else "error"}} for c in used]
+              "defaultConfiguration": {"level": _level(c)}} for c in used]
     index = {c: i for i, c in enumerate(used)}
     results = []
     for d in diags:
         text = d.message + "".join(f"\n{n}" for n in d.notes)
         result: dict[str, Any] = {"ruleId": d.code, "ruleIndex": index[d.code],
-                                  "level": "warning" if d.severity == "warning" else "error",
+                                  "level": "error" if d.is_error else _level(d.code),
                                   "message": {"text": text}}
         if d.span is not None:
             result["locations"] = [{"physicalLocation": {

@@ -1,4 +1,5 @@
-"""``rules-engine lint PATH... [--format text|json|github|sarif]``: shadowed, unsatisfiable, overlapping rules.
+"""``rules-engine lint PATH... [--format text|json|github|sarif]``: shadowed, unsatisfiable, overlapping,
+correlated rules and exceptions of more general ones.
 
 Thin: loads each rule set (as ``validate`` groups them), runs :func:`rules_engine.author.lint.lint`, renders
 the findings with the load warnings (unused targets …) through the diagnostic renderer.
@@ -16,18 +17,21 @@ from rules_engine.author.lint import lint
 from rules_engine.author.sarif import to_sarif
 from rules_engine.cli.common import EXIT_FAIL, EXIT_OK
 from rules_engine.loader import discover_sets, load_paths
+from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic, render_github, render_text, sort_diagnostics
 from rules_engine.model.source import Source
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("lint", help="find shadowed, unsatisfiable, overlapping rules and redundant conditions",
+    p = sub.add_parser("lint", help="find shadowed, unsatisfiable, overlapping, correlated rules, exceptions "
+                       "and redundant conditions",
                        description="Static analysis of rule sets: every finding is a coded warning with its "
                        "position, and an example event (checked with the engine) where one exists "
                        "(docs/authoring.md#lint-it).")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text")
-    p.add_argument("--strict", action="store_true", help="findings fail the run (exit 1)")
+    p.add_argument("--strict", action="store_true",
+                   help="findings fail the run (exit 1); informational ones (W406) do not")
     p.set_defaults(run=run)
 
 
@@ -70,6 +74,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"note: {u}\n")
         n_err = sum(d.is_error for d in diags)
         out.write(f"{len(sets)} rule set(s): {n_err} error(s), {len(diags) - n_err} finding(s)\n")
-    if failed or any(d.is_error for d in diags) or (args.strict and diags):
+    if failed or any(d.is_error for d in diags) or (
+            args.strict and any(d.code not in codes.INFORMATIONAL for d in diags)):
         return EXIT_FAIL
     return EXIT_OK

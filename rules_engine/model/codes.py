@@ -264,6 +264,16 @@ LINT_SHADOWED = _c(
 LINT_UNSATISFIABLE = _c("W402", "unsatisfiable filter", "rule {name!r} can never match: {detail}")
 LINT_OVERLAP = _c("W403", "overlapping rules", "rules {a!r} and {b!r} match some events both, and {why}")
 LINT_REDUNDANT = _c("W404", "redundant condition", "rule {name!r}: {cond} is implied by {by}")
+LINT_CORRELATED = _c(
+    "W405", "correlated rules",
+    "rules {a!r} and {b!r} overlap partially and route to different targets; {a!r} stops first, so the order decides",
+)
+LINT_GENERALISATION = _c(
+    "W406", "exception of a more general rule",
+    "rule {a!r} is an exception of the more general rule {b!r}: {a!r} stops first and routes elsewhere",
+)
+# Findings that inform rather than warn: SARIF level "note", and `lint --strict` does not fail on them.
+INFORMATIONAL = frozenset({LINT_GENERALISATION.code})
 UNREACHABLE_RULE = _c(
     "W304", "rule can never run", "rule {name!r} can never run: rule {by!r} matches every event and stops"
 )
