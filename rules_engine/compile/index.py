@@ -166,7 +166,7 @@ class PathIndex:
 class Index:
     names: tuple[NameIndex, ...]
     paths: tuple[PathIndex, ...]
-    always: Rules  # hit ids of the rules that are candidates for every event
+    always: Rules  # ordinals of the rules that are candidates for every event
     name_ids: dict[str, int]  # every EventBridge name any atom reads -> id (memo key)
     path_ids: dict[ir.Path, int]  # every expression path any atom reads -> id
 
