@@ -323,3 +323,10 @@ def test_cli_compile_reports_rule_errors(tmp_path: Any, capsys: pytest.CaptureFi
     path.write_text(_rules(_yaml_rule("bad", "    when: a >\n")))
     assert main(["compile", "--rules", str(path)]) == 1
     assert "error[" in capsys.readouterr().err
+
+
+def test_every_index_kind_has_its_store() -> None:
+    from rules_engine.compile.normalize import STORES, Kind, Store
+
+    assert set(STORES) == set(Kind)  # a new kind without a store would fail at build time
+    assert {k.store for k in Kind} == set(Store)  # and no store is left unused

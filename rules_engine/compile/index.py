@@ -30,13 +30,22 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from rules_engine.compile.formula import FieldAtom, ValueAtom
-from rules_engine.compile.normalize import Normalised, matcher_entries, value_entries
+from rules_engine.compile.normalize import (
+    ANY_CASE_ASCII,
+    Entry,
+    Kind,
+    Normalised,
+    Store,
+    matcher_entries,
+    value_entries,
+)
 from rules_engine.compile.normalize import comparable as _comparable
 from rules_engine.compile.runtime import field_leaf, inner_leaf, matcher_leaf, value_leaf
 from rules_engine.model import ir
@@ -309,43 +318,46 @@ def _segments(items: list[tuple[tuple[float, bool, float, bool], Rules, Leaf]]) 
     return tuple(bounds), tuple(segs), ()
 
 
+def _add(acc: _Acc, e: Entry, rules: Rules, leaf: Callable[[], Leaf]) -> None:
+    """Store one entry where its kind says (``Kind.store``); the same for names and paths.
+
+    ``leaf`` makes the exact per-value test, for the stores that check or scan.
+    """
+    store = e.kind.store
+    if store is Store.MAP:
+        acc.maps[e.kind][e.key].update(rules)
+    elif store is Store.FLAT:
+        acc.flat[e.kind].update(rules)
+    elif store is Store.CHECKED:
+        acc.checked[e.kind][e.key].append((leaf(), rules))
+    elif store is Store.RANGE:
+        acc.ranges[e.kind].extend((e.key, r) for r in rules)
+    elif store is Store.SEGMENT:
+        acc.segments.append((e.key, rules, leaf()))
+    elif store is Store.NEGATIVE:
+        acc.negatives.append((e.key, rules))
+    else:
+        assert store is Store.SCAN
+        acc.lists["ic_other" if e.kind is Kind.ICSCAN else "scan"].append((leaf(), rules))
+
+
 def _field_entries(acc: _Acc, atom: FieldAtom, rules: Rules) -> None:
     for m in atom.matchers:
         for e in matcher_entries(m):
-            k = e.kind
-            if k in ("xs", "ip", "xn", "xc", "pfx", "sfx", "ieq", "ipfx", "isfx"):
-                acc.maps[k][e.key].update(rules)
-            elif k in ("sany", "et", "ef"):
-                acc.flat[k].update(rules)
-            elif k in ("wpfx", "wsfx"):
-                acc.checked[k][e.key].append((matcher_leaf(e.leaf), rules))
-            elif k in ("gt", "ge", "lt", "le"):
-                acc.ranges[k].extend((e.key, r) for r in rules)
-            elif k == "seg":
-                acc.segments.append((e.key, rules, matcher_leaf(m)))
-            elif k == "ab":
-                acc.negatives.append((e.key, rules))
-            elif k == "icscan":
-                acc.lists["ic_other"].append((matcher_leaf(e.key), rules))
-            else:  # scan
-                acc.lists["scan"].append((matcher_leaf(e.key), rules))
-            if k in ("ieq", "ipfx", "isfx"):
+            # wildcards check with the entry's own matcher, scans with theirs (the key), segments with m
+            if e.kind.store is Store.CHECKED:
+                _add(acc, e, rules, functools.partial(matcher_leaf, e.leaf))
+            elif e.kind.store is Store.SCAN:
+                _add(acc, e, rules, functools.partial(matcher_leaf, e.key))
+            else:
+                _add(acc, e, rules, functools.partial(matcher_leaf, m))
+            if e.kind in ANY_CASE_ASCII:
                 acc.lists["ic_ascii"].append((matcher_leaf(m), rules))
 
 
 def _value_entries(acc: _Acc, atom: ValueAtom, rules: Rules) -> None:
     for e in value_entries(atom) or ():
-        k = e.kind
-        if k in ("qs", "qn", "qc", "qpfx", "qsfx", "qcf"):
-            acc.maps[k][e.key].update(rules)
-        elif k in ("qsany", "ex"):
-            acc.flat[k].update(rules)
-        elif k[1:] in ("gt", "ge", "lt", "le"):
-            acc.ranges[k].extend((e.key, r) for r in rules)
-        elif k == "ne":
-            acc.negatives.append((e.key, rules))
-        else:
-            acc.lists["scan"].append((value_leaf(atom.op, atom.operand), rules))
+        _add(acc, e, rules, functools.partial(value_leaf, atom.op, atom.operand))
 
 
 def atom_leaves(n: Normalised) -> tuple[Leaf | None, ...]:

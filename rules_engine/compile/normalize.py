@@ -46,7 +46,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, Final
 
 from rules_engine.cesql.subscriptions import cesql_tree
 from rules_engine.compile.cesql_lower import cesql_formula, subscription_formula
@@ -74,6 +75,91 @@ from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
 
 MAX_BRANCHES = 64
 """Most branches a rule expands to for anchoring; bigger products drop a constraint instead."""
+
+
+
+class Store(Enum):
+    """Which kind of index structure holds an entry (``index.py`` builds one per store)."""
+
+    MAP = "a dict from key to rules"  # exact keys, prefixes and suffixes (looked up, no check)
+    FLAT = "rules that hold for any value (or absence)"
+    CHECKED = "a dict from key to (leaf, rules): a lookup narrows, the leaf decides"
+    RANGE = "sorted bounds: one bisect per value"
+    SEGMENT = "numeric intervals"
+    NEGATIVE = "anything-but / != exclusions"
+    SCAN = "a leaf run on every value"
+
+
+class Kind(StrEnum):
+    """Every way an index can store an entry; its string is the structure's field in ``index.py``."""
+
+    # EventBridge names
+    XS = "xs"  # exact string
+    IP = "ip"  # exact IP address (as event-ruler compares them)
+    XC = "xc"  # exact null / boolean
+    XN = "xn"  # exact number
+    PFX = "pfx"
+    SFX = "sfx"
+    IEQ = "ieq"  # equals-ignore-case (ASCII)
+    IPFX = "ipfx"
+    ISFX = "isfx"
+    SANY = "sany"  # prefix/suffix "": any string
+    ET = "et"  # exists: true
+    EF = "ef"  # exists: false
+    WPFX = "wpfx"  # wildcard with a literal prefix (checked)
+    WSFX = "wsfx"  # wildcard with a literal suffix (checked)
+    GT = "gt"
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
+    SEG = "seg"  # a numeric range of two bounds
+    AB = "ab"  # anything-but
+    ICSCAN = "icscan"  # any-case test that is not ASCII: scanned
+    SCAN = "scan"
+    # expression paths
+    QS = "qs"
+    QC = "qc"
+    QN = "qn"
+    QPFX = "qpfx"
+    QSFX = "qsfx"
+    QCF = "qcf"  # equals_ignore_case (casefold)
+    QSANY = "qsany"
+    EX = "ex"  # exists(path)
+    NE = "ne"  # != / not in
+    SGT = "sgt"
+    SGE = "sge"
+    SLT = "slt"
+    SLE = "sle"
+    NGT = "ngt"
+    NGE = "nge"
+    NLT = "nlt"
+    NLE = "nle"
+    QSCAN = "qscan"
+
+    @property
+    def store(self) -> Store:
+        return STORES[self]
+
+
+STORES: Final[dict[Kind, Store]] = {
+    **dict.fromkeys((Kind.XS, Kind.IP, Kind.XC, Kind.XN, Kind.PFX, Kind.SFX, Kind.IEQ, Kind.IPFX, Kind.ISFX,
+                     Kind.QS, Kind.QC, Kind.QN, Kind.QPFX, Kind.QSFX, Kind.QCF), Store.MAP),
+    **dict.fromkeys((Kind.SANY, Kind.ET, Kind.EF, Kind.QSANY, Kind.EX), Store.FLAT),
+    **dict.fromkeys((Kind.WPFX, Kind.WSFX), Store.CHECKED),
+    **dict.fromkeys((Kind.GT, Kind.GE, Kind.LT, Kind.LE, Kind.SGT, Kind.SGE, Kind.SLT, Kind.SLE,
+                     Kind.NGT, Kind.NGE, Kind.NLT, Kind.NLE), Store.RANGE),
+    Kind.SEG: Store.SEGMENT,
+    **dict.fromkeys((Kind.AB, Kind.NE), Store.NEGATIVE),
+    **dict.fromkeys((Kind.ICSCAN, Kind.SCAN, Kind.QSCAN), Store.SCAN),
+}
+"""Where each kind is stored: the one table ``index.py`` dispatches on (a test checks that every kind has a place)."""
+
+ANY_CASE_ASCII: Final = frozenset({Kind.IEQ, Kind.IPFX, Kind.ISFX})
+"""Any-case kinds whose structures hold lower-cased ASCII keys; a non-ASCII value is checked by leaf."""
+
+_ORDER_KIND: Final = {"<": Kind.LT, "<=": Kind.LE, ">": Kind.GT, ">=": Kind.GE}
+_STRING_ORDER_KIND: Final = {"<": Kind.SLT, "<=": Kind.SLE, ">": Kind.SGT, ">=": Kind.SGE}
+_NUMBER_ORDER_KIND: Final = {"<": Kind.NLT, "<=": Kind.NLE, ">": Kind.NGT, ">=": Kind.NGE}
 
 
 # --- anchors ------------------------------------------------------------------------------------
@@ -107,7 +193,7 @@ class Entry:
     (wildcards, scans), ``rank`` the selectivity estimate.
     """
 
-    kind: str
+    kind: Kind
     key: Any
     rank: int
     leaf: Any = None
@@ -379,58 +465,58 @@ def matcher_entries(m: ir.Matcher) -> list[Entry]:
     if isinstance(m, ir.MExact):
         v = m.value
         if isinstance(v, str):
-            out = [Entry("xs", v, RANK_EQ)]
+            out = [Entry(Kind.XS, v, RANK_EQ)]
             ip = ip_value(v)
             if ip is not None:
-                out.append(Entry("ip", ip, RANK_EQ))
+                out.append(Entry(Kind.IP, ip, RANK_EQ))
             return out
         if v is None or isinstance(v, bool):
-            return [Entry("xc", v, RANK_EQ_SMALL)]
+            return [Entry(Kind.XC, v, RANK_EQ_SMALL)]
         if comparable(v):
-            return [Entry("xn", float(v), _num_rank(v))]
-        return [Entry("scan", m, RANK_SCAN)]
+            return [Entry(Kind.XN, float(v), _num_rank(v))]
+        return [Entry(Kind.SCAN, m, RANK_SCAN)]
     if isinstance(m, (ir.MPrefix, ir.MSuffix)):
-        kind = "pfx" if isinstance(m, ir.MPrefix) else "sfx"
+        prefix_kind = isinstance(m, ir.MPrefix)
         if m.value == "":
-            return [Entry("sany", None, RANK_EXISTS)]
+            return [Entry(Kind.SANY, None, RANK_EXISTS)]
         if not m.ignore_case:
-            return [Entry(kind, m.value, _affix_rank(m.value))]
+            return [Entry(Kind.PFX if prefix_kind else Kind.SFX, m.value, _affix_rank(m.value))]
         if m.value.isascii():
-            return [Entry("i" + kind, m.value.lower(), _affix_rank(m.value))]
-        return [Entry("icscan", m, RANK_SCAN)]
+            return [Entry(Kind.IPFX if prefix_kind else Kind.ISFX, m.value.lower(), _affix_rank(m.value))]
+        return [Entry(Kind.ICSCAN, m, RANK_SCAN)]
     if isinstance(m, ir.MEqualsIgnoreCase):
         if m.value.isascii():
-            return [Entry("ieq", m.value.lower(), RANK_ICASE)]
-        return [Entry("icscan", m, RANK_SCAN)]
+            return [Entry(Kind.IEQ, m.value.lower(), RANK_ICASE)]
+        return [Entry(Kind.ICSCAN, m, RANK_SCAN)]
     if isinstance(m, ir.MWildcard):
         prefix, suffix, star = _wild_parts(m.pattern)
         if not star:
-            return [Entry("xs", prefix, RANK_EQ)]
+            return [Entry(Kind.XS, prefix, RANK_EQ)]
         if prefix:
-            return [Entry("wpfx", prefix, RANK_WILDCARD, m)]
+            return [Entry(Kind.WPFX, prefix, RANK_WILDCARD, m)]
         if suffix:
-            return [Entry("wsfx", suffix, RANK_WILDCARD, m)]
-        return [Entry("scan", m, RANK_SCAN)]
+            return [Entry(Kind.WSFX, suffix, RANK_WILDCARD, m)]
+        return [Entry(Kind.SCAN, m, RANK_SCAN)]
     if isinstance(m, ir.MNumeric):
         conds = m.conditions
         if len(conds) == 1:
             op, v = conds[0]
             if op == "=":
-                return [Entry("xn", float(v), _num_rank(v))]
-            return [Entry({"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op], float(v), RANK_RANGE1)]
+                return [Entry(Kind.XN, float(v), _num_rank(v))]
+            return [Entry(_ORDER_KIND[op], float(v), RANK_RANGE1)]
         if len(conds) == 2:
             lows = [c for c in conds if c[0] in (">", ">=")]
             highs = [c for c in conds if c[0] in ("<", "<=")]
             if len(lows) == 1 and len(highs) == 1:
                 (lo_op, lo), (hi_op, hi) = lows[0], highs[0]
                 key = (float(lo), lo_op == ">=", float(hi), hi_op == "<=")
-                return [Entry("seg", key, RANK_RANGE2)]
-        return [Entry("scan", m, RANK_SCAN)]
+                return [Entry(Kind.SEG, key, RANK_RANGE2)]
+        return [Entry(Kind.SCAN, m, RANK_SCAN)]
     if isinstance(m, ir.MExists):
-        return [Entry("et", None, RANK_EXISTS)] if m.present else [Entry("ef", None, RANK_MISSING)]
+        return [Entry(Kind.ET, None, RANK_EXISTS)] if m.present else [Entry(Kind.EF, None, RANK_MISSING)]
     if isinstance(m, ir.MAnythingBut):
-        return [Entry("ab", m, RANK_NOT)]
-    return [Entry("scan", m, RANK_SCAN)]  # MCidr
+        return [Entry(Kind.AB, m, RANK_NOT)]
+    return [Entry(Kind.SCAN, m, RANK_SCAN)]  # MCidr
 
 
 def value_entries(a: ValueAtom) -> list[Entry] | None:
@@ -440,26 +526,26 @@ def value_entries(a: ValueAtom) -> list[Entry] | None:
         out = []
         for x in (v if op == "in" else (v,)):
             if isinstance(x, str):
-                out.append(Entry("qs", x, RANK_EQ))
+                out.append(Entry(Kind.QS, x, RANK_EQ))
             elif x is None or isinstance(x, bool):
-                out.append(Entry("qc", x, RANK_EQ_SMALL))
+                out.append(Entry(Kind.QC, x, RANK_EQ_SMALL))
             else:
-                out.append(Entry("qn", x, _num_rank(x)))
+                out.append(Entry(Kind.QN, x, _num_rank(x)))
         return out or None
     if op in ("!=", "not in"):
-        return [Entry("ne", v if op == "not in" else (v,), RANK_NOT)]
+        return [Entry(Kind.NE, v if op == "not in" else (v,), RANK_NOT)]
     if op in ("<", "<=", ">", ">="):
-        kind = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op]
-        return [Entry(("s" if isinstance(v, str) else "n") + kind, v, RANK_RANGE1)]
+        kinds = _STRING_ORDER_KIND if isinstance(v, str) else _NUMBER_ORDER_KIND
+        return [Entry(kinds[op], v, RANK_RANGE1)]
     if op == "exists":
-        return [Entry("ex", None, RANK_EXISTS)]
+        return [Entry(Kind.EX, None, RANK_EXISTS)]
     if op in ("starts_with", "ends_with"):
         if v == "":
-            return [Entry("qsany", None, RANK_EXISTS)]
-        return [Entry("qpfx" if op == "starts_with" else "qsfx", v, _affix_rank(v))]
+            return [Entry(Kind.QSANY, None, RANK_EXISTS)]
+        return [Entry(Kind.QPFX if op == "starts_with" else Kind.QSFX, v, _affix_rank(v))]
     if op == "equals_ignore_case":
-        return [Entry("qcf", v.casefold(), RANK_ICASE)]
-    return [Entry("qscan", a, RANK_SCAN)]
+        return [Entry(Kind.QCF, v.casefold(), RANK_ICASE)]
+    return [Entry(Kind.QSCAN, a, RANK_SCAN)]
 
 
 def atom_entries(a: Atom) -> tuple[Entry, ...] | None:
