@@ -135,14 +135,46 @@ def test_dead_letter_sends_the_original_event_to_the_dead_letter_target() -> Non
     rs = load(POLICY.format(policy="dead_letter"))
     event = {"x": "nan"}
     ds = rs.evaluate(event)
-    assert [(d.rule, d.target, d.action) for d in ds] == [("r", "dlq", "dead_letter"), ("r", "b", "dead_letter")]
+    assert [(d.rule, d.target, d.action) for d in ds] == [
+        ("r", "dlq", "dead_letter"), ("r", "b", "dead_letter"), ("later", "b", "deliver"),
+    ]
     assert ds[0].payload is event
     headers = dict(ds[0].headers)
     assert headers["x-rules-engine-error-code"] == "E511"
     assert headers["x-rules-engine-target"] == "a" and headers["x-rules-engine-rule"] == "r"
     assert headers["x-rules-engine-error-path"] == "cents"
-    # b has no dead-letter target: the decision stays addressed to b, marked for dead-lettering;
-    # it counts as b's copy, so the later rule's decision for b is left out.
+    # b has no dead-letter target: the decision stays addressed to b, marked for dead-lettering.
+    # It is not b's copy of the event (issue 9, defect 9): the later rule's decision for b is sent.
+
+
+def test_a_dead_lettered_decision_does_not_block_a_later_delivery() -> None:
+    """docs/transforms.md's errors example with on_error: dead_letter on `strict`: `lenient`'s
+    null-filled decision still reaches `out` (issue 9, defect 9)."""
+    text = """
+targets:
+  out: {type: stdout, dead_letter: dlq}
+  dlq: {type: stdout}
+rules:
+  - name: strict
+    on_error: dead_letter
+    transform:
+      set:
+        data.cents: data.total * 100
+    targets: [out]
+  - name: lenient
+    on_error: null_fill
+    transform:
+      set:
+        data.cents: data.total * 100
+    targets: [out]
+    on_match: stop
+"""
+    for engine in ("compiled", "reference"):
+        ds = rules_engine.loads(text, engine=engine).evaluate({"data": {"total": "12"}})
+        assert [(d.rule, d.target, d.action) for d in ds] == [
+            ("strict", "dlq", "dead_letter"), ("lenient", "out", "deliver"),
+        ]
+        assert ds[1].payload == {"data": {"total": "12", "cents": None}}
 
 
 def test_null_fill_delivers_with_nulls() -> None:

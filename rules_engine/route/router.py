@@ -16,9 +16,11 @@ Order and rules of the game (docs/transforms.md, "Decisions"):
   and each rule's targets in the order written;
 * the rule's transform runs once per rule, then each target's transform on
   its result;
-* a target receives an event once per evaluation: the first decision for a
-  target wins and later rules' decisions for it are left out — unless the rule
-  set says ``deduplicate: false``.  A skipped decision (below) does not count;
+* a target receives an event once per evaluation: the first decision that
+  delivers to a target wins and later rules' decisions for it are left out —
+  unless the rule set says ``deduplicate: false``.  A decision that does not
+  deliver there (skipped, or dead-lettered: below) does not count, so a later
+  rule may still reach that target;
 * an event no rule matched goes to the default targets under the rule name
   :data:`DEFAULT_RULE` (``"<default>"``), with their target transforms and
   the ``skip`` policy;
@@ -159,7 +161,7 @@ class Router:
                 else:
                     d = _decide(plan.name, plan.on_error, target, payload, errors, event, now, self.version)
                 out.append(d)
-                if seen is not None and d.action != "skip":
+                if seen is not None and d.action == "deliver":
                     seen.add(target.name)
         if not matched and self.defaults:
             for target in self.defaults:
@@ -167,7 +169,7 @@ class Router:
                     continue
                 d = _decide(DEFAULT_RULE, "skip", target, event, (), event, now, self.version)
                 out.append(d)
-                if seen is not None and d.action != "skip":
+                if seen is not None and d.action == "deliver":
                     seen.add(target.name)
         return out
 
