@@ -58,6 +58,11 @@ class Source:
             i = text.find("\n", i + 1)
         object.__setattr__(self, "_starts", tuple(starts))
 
+    def offset(self, line: int, column: int) -> int:
+        """0-based character offset of a 1-based (line, column), clamped to the text."""
+        start = self._starts[max(0, min(line - 1, len(self._starts) - 1))]
+        return max(0, min(start + column - 1, len(self.text)))
+
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a 0-based character offset."""
         offset = max(0, min(offset, len(self.text)))
@@ -95,8 +100,15 @@ class Embedded:
     file: str
     text: str
     line_origins: tuple[tuple[int, int], ...]
+    # When not empty: the file (line, column) of every character of ``text`` and of the position
+    # just past its end.  Used where the text is not a copy of the file's lines: a folded or
+    # multi-line plain or quoted YAML scalar, where line breaks became spaces and escapes
+    # became characters.
+    chars: tuple[tuple[int, int], ...] = ()
 
     def to_file(self, line: int, column: int) -> tuple[int, int]:
+        if self.chars:
+            return self.chars[min(Source(self.file, self.text).offset(line, column), len(self.chars) - 1)]
         if not self.line_origins:
             return line, column
         idx = max(0, min(line - 1, len(self.line_origins) - 1))

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
@@ -100,8 +100,8 @@ class YamlLocator(Locator):
         sp = info.span
         n_lines = text.count("\n") + 1
         style = info.style
-        if style in ("|", ">"):
-            # Block scalar: content starts on the line after the header; each
+        if style == "|":
+            # Literal block scalar: content starts on the line after the header; each
             # content line begins at the block's indentation.
             first = sp.line + 1
             indent = 1
@@ -112,6 +112,9 @@ class YamlLocator(Locator):
                     break
             origins = tuple((first + i, indent) for i in range(n_lines))
             return Embedded(self.file, text, origins)
+        if sp.end_line > sp.line or style in ("'", '"', ">"):
+            # Folded, multi-line or quoted: line breaks became spaces, escapes characters.
+            return Embedded(self.file, text, (), self._char_positions(sp, text, style))
         col = sp.column + (1 if style in ("'", '"') else 0)
         origins_l = [(sp.line, col)]
         for i in range(1, n_lines):
@@ -119,6 +122,61 @@ class YamlLocator(Locator):
             raw = self.source.line_text(ln)
             origins_l.append((ln, len(raw) - len(raw.lstrip()) + 1))
         return Embedded(self.file, text, tuple(origins_l))
+
+
+    def _char_positions(self, sp: Span, text: str, style: str | None) -> tuple[tuple[int, int], ...]:
+        src = self.source
+        start = src.offset(sp.line, sp.column)
+        raw = src.text[start : src.offset(sp.end_line, sp.end_column)]
+        if style in ("'", '"'):
+            skip = 1
+        elif style == ">":
+            skip = raw.find("\n") + 1 if "\n" in raw else len(raw)
+        else:
+            skip = 0
+        return tuple(src.position(start + skip + i) for i in _align(text, raw[skip:], style))
+
+
+_ESCAPE_LEN: Final = {"x": 4, "u": 6, "U": 10}
+
+
+def _align(value: str, raw: str, style: str | None) -> list[int]:
+    """Offsets into ``raw`` (a scalar's source after its opening quote or block header) of each
+    character of ``value``, then of the position just past it.
+
+    One forward walk: a character written as itself maps to itself; a space or line feed that
+    folding made from a line break maps to that break (and the next line's indentation is
+    skipped); a double-quoted escape maps to its backslash; an escaped line break makes no
+    character.  Anything else in the source (quotes, indentation, doubled single quotes) is
+    skipped.  Linear in the scalar's length.
+    """
+    out: list[int] = []
+    i, n = 0, len(raw)
+    for ch in value:
+        while i < n:
+            c = raw[i]
+            if style == '"' and c == "\\":
+                nxt = raw[i + 1] if i + 1 < n else ""
+                if nxt in "\r\n":
+                    i += 2
+                    while i < n and raw[i] in " \t\r\n":
+                        i += 1
+                    continue
+                out.append(i)
+                i += _ESCAPE_LEN.get(nxt, 2)
+                break
+            if c == ch or (ch in " \n" and c in "\r\n"):
+                out.append(i)
+                i += 2 if c == "\r" and raw[i + 1 : i + 2] == "\n" else 1
+                if ch == " " and c in "\r\n":
+                    while i < n and raw[i] in " \t":
+                        i += 1
+                break
+            i += 1
+        else:
+            out.append(out[-1] if out else 0)
+    out.append(min(i, n))
+    return out
 
 
 def _span(file: str, start: Any, end: Any) -> Span:
