@@ -274,6 +274,8 @@ CALLS.update({
     "E512": _transform_error("      rename: {data.customer: data.client}\n", {"x": 1, "data": {}}),
     "E513": _transform_error("      set: {data.total.cents: 1}\n", {"x": 1, "data": {"total": 5}}),
     "E514": _transform_error("      set: {data.n: {cel: 'int(data.s)'}}\n", {"x": 1, "data": {"s": "abc"}}),
+    "E516": _transform_error("      input_paths_map: {p: $.data}\n      input_template: '{\"p\": \"<p>\"}'\n",
+                             {"x": 1, "data": {"a": 1}}),
     "E515": _transform_error("      envelope: {type: data.n, source: \"'/x'\"}\n", {"x": 1, "data": {"n": 3}}),
 })
 

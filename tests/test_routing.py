@@ -224,7 +224,7 @@ def test_now_is_the_ingestion_time() -> None:
               "    targets: [a]\n")
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert rs.evaluate({"x": 1}, now=now)[0].payload == {"at": "2026-01-02T03:04:05Z"}
-    assert rs.evaluate({"x": 1})[0].payload == {"at": None}
+    assert rs.evaluate({"x": 1})[0].payload == {"at": ""}  # a variable without a value: "" (AWS)
 
 
 def test_engines_agree() -> None:

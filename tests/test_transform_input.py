@@ -79,7 +79,7 @@ def fill(template: str, event: dict[str, Any] = EC2, paths: tuple[tuple[str, str
                      id="cloudwatch-log-group-strings-get-quotes"),
         # A template that is not JSON is a plain string: values pasted in as text.
         pytest.param("<instance> is in state <state>", "i-0123456789 is in state RUNNING", id="plain-text"),
-        pytest.param("no placeholders <b>here</b>", "no placeholders <b>here</b>", id="plain-text-other-angles"),
+        pytest.param("no placeholders: a < b, c > d", "no placeholders: a < b, c > d", id="plain-text-other-angles"),
         pytest.param('{"r": <resource>}', {"r": "arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"},
                      id="array-index"),
     ],
@@ -92,13 +92,15 @@ def test_documented_templates(template: str, output: Any) -> None:
     ("template", "output"),
     [
         # "If you specify a variable to match a JSON path that doesn't exist in the event, that variable
-        # isn't created and won't appear in the output": nothing in text, null as a JSON value.
-        pytest.param('{"gone": <gone>, "state": <state>}', {"gone": None, "state": "RUNNING"}, id="missing-json-value"),
+        # isn't created and won't appear in the output": nothing in text, and "" as a JSON value (what AWS
+        # delivered in LocalStack's recorded snapshots; issue 9, defect 18).
+        pytest.param('{"gone": <gone>, "state": <state>}', {"gone": "", "state": "RUNNING"}, id="missing-json-value"),
         pytest.param('{"msg": "[<gone>]"}', {"msg": "[]"}, id="missing-in-string"),
-        pytest.param("[<gone>]", [None], id="missing-in-array"),
+        pytest.param("[<gone>]", [""], id="missing-in-array"),
         pytest.param("state=<state> gone=<gone>", "state=RUNNING gone=", id="missing-in-plain-text"),
-        # An object or array referenced inside a string loses its inner quotes (AWS Pipes' common issues).
-        pytest.param('{"d": "detail is <detail>"}', {"d": "detail is {instance-id:i-0123456789,state:RUNNING}"},
+        # An object or array pasted into a plain-text template loses its inner quotes (AWS Pipes' common
+        # issues); inside a string of a JSON template it is an error (tests/test_input_transformer_aws.py).
+        pytest.param("detail is <detail>", "detail is {instance-id:i-0123456789,state:RUNNING}",
                      id="object-in-string-loses-quotes"),
         pytest.param('{"d": <detail>}', {"d": {"instance-id": "i-0123456789", "state": "RUNNING"}},
                      id="object-as-json-value"),
@@ -117,14 +119,16 @@ def test_common_issues(template: str, output: Any) -> None:
 
 def test_reserved_event_variables() -> None:
     out = fill('{"e": <aws.events.event>, "j": <aws.events.event.json>, "t": <aws.events.event.ingestion-time>}')
-    assert out["e"] == {k: v for k, v in EC2.items() if k != "detail"}  # without `detail`
+    # without `detail`, with `detailType` and the ingestion time in epoch milliseconds, as AWS delivers it
+    assert out["e"] == {("detailType" if k == "detail-type" else k): (int(NOW.timestamp() * 1000) if k == "time" else v)
+                        for k, v in EC2.items() if k != "detail"}
     assert out["j"] == EC2  # the whole event
     assert out["t"] == "2026-11-20T10:00:05Z"  # the time the caller supplied, never a clock read
 
 
 def test_ingestion_time_without_a_time_is_missing() -> None:
     fn = compile_input_transformer(ir.InputTransformer((), '{"t": <aws.events.event.ingestion-time>, "s": "<aws.events.event.ingestion-time>"}'))
-    assert fn is not None and fn(EC2, "r", None) == {"t": None, "s": ""}
+    assert fn is not None and fn(EC2, "r", None) == {"t": "", "s": ""}
 
 
 @pytest.mark.parametrize(
@@ -179,6 +183,8 @@ def test_wildcards_collect_matches() -> None:
         pytest.param((), "<aws.events.event.json> as text", "E373", id="event-json-in-plain-text"),
         pytest.param((), '{"arn": <aws.events.rule-arn>}', "E373", id="rule-arn"),
         pytest.param((), '{"x": <aws.events.other>}', "E373", id="unknown-reserved"),
+        pytest.param((), "no placeholders <b>here</b>", "E373", id="undefined-placeholder-in-text"),
+        pytest.param((("v", "$.a"),), '{"x": <w>}', "E373", id="undefined-placeholder"),
     ],
 )
 def test_refused_at_load(paths: tuple[tuple[str, str], ...], template: str, code: str) -> None:

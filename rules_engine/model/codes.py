@@ -207,6 +207,12 @@ RENAME_SOURCE_MISSING = _c("E512", "rename source missing", "cannot rename {path
 TRANSFORM_PATH_CONFLICT = _c("E513", "transform path conflict", "cannot write {path}: {detail}")
 CEL_VALUE_FAILED = _c("E514", "CEL value failed", "CEL value for {path} failed: {detail}")
 BAD_ENVELOPE_VALUE = _c("E515", "invalid CloudEvents attribute value", "CloudEvents attribute {name!r}: {detail}")
+INPUT_VALUE_NOT_TEXT = _c(
+    "E516",
+    "object or array inside a JSON template string",
+    "{path}: <{name}> is {kind} inside a string of a JSON template; EventBridge would paste its JSON text "
+    "and deliver something that is not JSON",
+)
 # E520..E529: CEL at evaluation time (explanations of a CEL filter that did not hold).
 CEL_FALSE = _c("E520", "CEL filter is false", "CEL expression evaluated to false")
 CEL_EVAL_ERROR = _c("E521", "CEL evaluation error", "CEL error: {detail}")

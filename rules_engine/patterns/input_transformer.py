@@ -21,14 +21,26 @@ The facts used here, from those pages:
 * EventBridge quotes string values itself where a placeholder is a JSON value
   (``{"state": <state>}`` gives ``{"state": "RUNNING"}``), and inserts the text
   as it is inside a string (``"instance <instance> is in <state>"``); an object
-  or array referenced inside a string loses its inner quotes;
-* a variable whose path is not in the event is not created: it leaves nothing
-  in text and ``null`` as a JSON value (so the output stays JSON);
+  or array referenced inside a *plain-text* template loses its inner quotes;
+* a placeholder that names neither a variable nor a reserved variable makes
+  AWS refuse the target ("InputTemplate ... contains invalid placeholder"):
+  E373 at load time;
+* a variable whose path is not in the event leaves nothing in text and ``""``
+  as a JSON value (what AWS delivers);
 * reserved variables: ``aws.events.rule-name`` (the rule), ``aws.events.event``
-  (the original event without ``detail``), ``aws.events.event.json`` (the whole
-  original event) — these two only as the value of a JSON field — and
-  ``aws.events.event.ingestion-time`` (ISO 8601).  ``aws.events.rule-arn`` has
-  no meaning outside AWS and is refused.
+  (the original event without ``detail``, with ``detail-type`` as ``detailType``
+  and ``time`` as the ingestion time in epoch milliseconds, as AWS delivers it),
+  ``aws.events.event.json`` (the whole original event) — these two only as the
+  value of a JSON field — and ``aws.events.event.ingestion-time`` (ISO 8601).
+  ``aws.events.rule-arn`` has no meaning outside AWS and is refused.
+
+Checked against messages AWS delivered (LocalStack's AWS-recorded snapshots):
+an object or array placeholder inside a string of a JSON template makes AWS
+paste the value's JSON text into the string, so the result is not JSON and the
+target receives nothing.  Such a template is refused at load time when the
+path's kind is known (``$`` is an object, a wildcard path an array: E373), and
+otherwise the event's transform fails (:class:`NotText`, E516 under the rule's
+``on_error``).
 
 Where AWS's output would not be JSON (a string value holding a quote, pasted
 unescaped) this module escapes it, so a JSON template always gives JSON.
@@ -53,6 +65,7 @@ from rules_engine.model.values import MISSING
 
 __all__ = [
     "MAX_VARIABLES",
+    "NotText",
     "RESERVED",
     "InputTransformerFn",
     "check_input_transformer",
@@ -71,7 +84,7 @@ RESERVED: Final = frozenset({RULE_NAME, INGESTION_TIME, EVENT, EVENT_JSON})
 _JSON_ONLY: Final = frozenset({EVENT, EVENT_JSON})
 
 InputTransformerFn = Callable[[Mapping[str, Any], str, "datetime | None"], Any]
-"""``fn(event, rule_name, now) -> payload``: never raises."""
+"""``fn(event, rule_name, now) -> payload``: raises :class:`NotText` only."""
 
 _NAME: Final = re.compile(r"[A-Za-z0-9_\-]+")
 _PLACEHOLDER: Final = re.compile(r"<([A-Za-z0-9_.\-]+)>")
@@ -202,7 +215,14 @@ class _Problem(Exception):
 
 
 def _is_placeholder(name: str, variables: Mapping[str, Any]) -> bool:
-    return name in variables or name.startswith("aws.")
+    """Every ``<name>`` is a placeholder; one that names nothing is refused (AWS refuses the target)."""
+    if name not in variables and not name.startswith("aws."):
+        raise _Problem(
+            codes.INPUT_TEMPLATE_INVALID,
+            detail=f"<{name}> is not a variable of the input paths map nor a reserved variable "
+            "(EventBridge refuses such a template: 'invalid placeholder')",
+        )
+    return True
 
 
 def _reserved_check(name: str, in_text: bool) -> None:
@@ -231,8 +251,7 @@ def _text_tree(text: str, variables: Mapping[str, Any]) -> _Text:
     pos = 0
     for m in _PLACEHOLDER.finditer(text):
         name = m.group(1)
-        if not _is_placeholder(name, variables):
-            continue  # `<b>` in plain text is just text
+        _is_placeholder(name, variables)
         _reserved_check(name, in_text=True)
         if m.start() > pos:
             parts.append((False, text[pos : m.start()]))
@@ -349,17 +368,31 @@ def _as_text(v: Any) -> str:
     return text.replace('"', "") if isinstance(v, (dict, list, tuple)) else text
 
 
-def _fill(node: _Node, values: Mapping[str, Any]) -> Any:
+class NotText(Exception):
+    """An object or array for a placeholder inside a string of a JSON template (AWS would deliver
+    text that is not JSON, so nothing): the transform fails with E516."""
+
+    def __init__(self, name: str, value: Any) -> None:
+        super().__init__(name)
+        self.name = name
+        self.kind = "an object" if isinstance(value, Mapping) else "an array"
+
+
+def _fill(node: _Node, values: Mapping[str, Any], in_json: bool) -> Any:
     if isinstance(node, _Const):
         return node.value
     if isinstance(node, _Value):
         v = values[node.var]
-        return None if v is MISSING else v
+        return "" if v is MISSING else v  # AWS delivers "" for a path the event lacks
     if isinstance(node, _Text):
+        if in_json:
+            for is_var, text in node.parts:
+                if is_var and isinstance(values[text], (Mapping, list, tuple)):
+                    raise NotText(text, values[text])
         return "".join([_as_text(values[text]) if is_var else text for is_var, text in node.parts])
     if isinstance(node, _Obj):
-        return {k: _fill(x, values) for k, x in node.items}
-    return [_fill(x, values) for x in node.items]
+        return {k: _fill(x, values, True) for k, x in node.items}
+    return [_fill(x, values, True) for x in node.items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,8 +400,10 @@ class _Compiled:
     paths: tuple[tuple[str, tuple[Step, ...]], ...]
     tree: _Node
     uses: frozenset[str]
+    json: bool  # a JSON template (a plain-text one is a _Text at the root)
 
     def __call__(self, event: Mapping[str, Any], rule: str, now: datetime | None) -> Any:
+        """The payload; raises :class:`NotText` only (an object or array inside a JSON string)."""
         values: dict[str, Any] = {}
         for name, steps in self.paths:
             values[name] = select(event, steps)
@@ -377,10 +412,10 @@ class _Compiled:
         if INGESTION_TIME in self.uses:
             values[INGESTION_TIME] = format_time(now) if now is not None else MISSING
         if EVENT in self.uses:
-            values[EVENT] = {k: v for k, v in event.items() if k != "detail"}
+            values[EVENT] = _event_without_detail(event, now)
         if EVENT_JSON in self.uses:
             values[EVENT_JSON] = event
-        return _fill(self.tree, values)
+        return _fill(self.tree, values, self.json)
 
 
 def _problems(it: ir.InputTransformer) -> tuple[_Compiled | None, list[tuple[codes.Code, dict[str, Any]]]]:
@@ -412,7 +447,69 @@ def _problems(it: ir.InputTransformer) -> tuple[_Compiled | None, list[tuple[cod
         return None, found
     uses = frozenset(_names(tree))
     used_paths = tuple((n, s) for n, s in paths if n in uses)
-    return _Compiled(used_paths, tree, uses), found
+    is_json = not isinstance(tree, _Text) or it.template.strip().startswith('"')
+    if is_json:
+        for name in sorted(_text_names(tree)):
+            steps_of = dict(paths).get(name)
+            if steps_of is not None and (steps_of == () or any(x is WILDCARD for x in steps_of)):
+                kind = "an object (the whole event)" if steps_of == () else "an array (a wildcard path)"
+                found.append((codes.INPUT_TEMPLATE_INVALID, {
+                    "detail": f"<{name}> is {kind} inside a string: EventBridge would paste its JSON text "
+                    "there and deliver something that is not JSON; use it as a value, outside quotes"}))
+        if found:
+            return None, found
+    return _Compiled(used_paths, tree, uses, is_json), found
+
+
+def _text_names(node: _Node) -> set[str]:
+    """Variables used inside strings of a JSON template."""
+    out: set[str] = set()
+    stack: list[_Node] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _Text):
+            out.update(text for is_var, text in n.parts if is_var)
+        elif isinstance(n, _Obj):
+            stack.extend(x for _, x in n.items)
+        elif isinstance(n, _Arr):
+            stack.extend(n.items)
+    return out
+
+
+def _event_without_detail(event: Mapping[str, Any], now: datetime | None) -> dict[str, Any]:
+    """``<aws.events.event>`` as AWS delivers it: no ``detail``, ``detailType`` for ``detail-type``,
+    and ``time`` the ingestion time in epoch milliseconds.  Without an ingestion time (this module
+    reads no clock) the event's own ``time`` stands in for it; without either, ``time`` is left out."""
+    out: dict[str, Any] = {}
+    for k, v in event.items():
+        if k == "detail":
+            continue
+        if k == "time":
+            ms = _epoch_ms(now) if now is not None else _epoch_ms(_parse_time(v))
+            if ms is not None:
+                out["time"] = ms
+            continue
+        out["detailType" if k == "detail-type" else k] = v
+    if "time" not in out and now is not None:
+        out["time"] = _epoch_ms(now)
+    return out
+
+
+def _parse_time(v: Any) -> datetime | None:
+    if not isinstance(v, str):
+        return None
+    try:
+        return datetime.fromisoformat(v)
+    except ValueError:
+        return None
+
+
+def _epoch_ms(t: datetime | None) -> int | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp() * 1000)
 
 
 def _names(node: _Node) -> list[str]:

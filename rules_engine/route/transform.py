@@ -67,7 +67,7 @@ from rules_engine.model.values import (
     to_json_text,
     type_name,
 )
-from rules_engine.patterns.input_transformer import compile_input_transformer, format_time
+from rules_engine.patterns.input_transformer import NotText, compile_input_transformer, format_time
 
 __all__ = [
     "CompiledTransform",
@@ -547,7 +547,11 @@ def _input_step(step: ir.InputTransformer) -> _Step:
         return invalid
 
     def input_transformer(run: _Run) -> None:
-        run.payload = fn(run.event, run.rule, run.now)
+        try:
+            run.payload = fn(run.event, run.rule, run.now)
+        except NotText as e:
+            if run.fail(codes.INPUT_VALUE_NOT_TEXT, "input_template", name=e.name, kind=e.kind) is None:
+                run.payload = None  # null_fill: the payload is the failed value
 
     return input_transformer
 

@@ -162,7 +162,9 @@ class _Lowerer:
                     ir.InputTransformer(tuple((str(k), str(v)) for k, v in val.items()), template, self.loc.key(kp))
                 )
             elif key == "input_template":
-                continue  # consumed with input_paths_map (the schema requires the map)
+                if "input_paths_map" not in raw:  # AWS accepts a template of reserved variables only
+                    steps.append(ir.InputTransformer((), str(val), self.loc.key(kp)))
+                continue  # else consumed with input_paths_map
             elif key == "envelope":
                 envelope = self.envelope(val, kp)
         return ir.Transform(tuple(steps), envelope, self.loc.value(ptr))
