@@ -97,6 +97,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E350": ("like.yaml", rule('    when: name like "ab\\\\"\n')),
     "E351": ("arith.yaml", rule("    when: x == 1\n    transform:\n      set: {data.y: 'data.total * \"x\"'}\n")),
     "E352": ("dupkey.yaml", rule('    when: x == 1\n    transform:\n      payload: \'{"a": 1, "a": 2}\'\n')),
+    "E332": ("scope.yaml", rule("    when: 'any(i in data.items: i.x == 1) and i.y == 2'\n")),
     "E353": ("dynregex.yaml", rule("    when: name matches data.pattern\n")),
     "E354": ("lookahead.yaml", rule("    when: 'subject matches \"^(?=.*x)order-[0-9]+$\"'\n")),
     "E380": ("cesqlfn.yaml", rule("    cesql: \"SUBSTRING(subject) = 'a'\"\n")),
@@ -203,17 +204,6 @@ def _explain(expr: str, event: dict[str, object]) -> Callable[[Path], str]:
     return run
 
 
-def _unbound_variable(_: Path) -> str:
-    # The parsers bind quantifier variables themselves, so only IR built by a
-    # tool (not parsed text) can hold an unbound one; check_expr guards it.
-    from rules_engine.expressions.check import check_expr
-    from rules_engine.model import ir
-    from rules_engine.model.source import Span
-
-    expr = ir.Compare(">", ir.Field(("price",), var="item", span=Span("tool.yaml", 3, 9, 3, 19)), ir.Literal(1))
-    return render_text(check_expr(expr)) + "\n"
-
-
 def _pattern_too_large(_: Path) -> str:
     # "k0.p" is assigned again inside the first $or, so the groups must be
     # expanded into explicit branches: 2**11 of them, past the cap.
@@ -227,7 +217,6 @@ def _pattern_too_large(_: Path) -> str:
 
 CALLS: dict[str, Callable[[Path], str]] = {
     "E318": _pattern_too_large,
-    "E332": _unbound_variable,
     "E113": _json_pattern,
     "E117": _missing_file,
     "E118": _no_rule_files,

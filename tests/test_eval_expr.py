@@ -664,7 +664,7 @@ RENDER = [
     ),
     pytest.param(
         ir.Quantifier("any", "data", D("xs"), cmp("==", F(var="data"), D("y"))),
-        "any(data in data.xs: data == $.data.y)", id="event-field-shadowed-by-variable",
+        "any(data in $.data.xs: data == $.data.y)", id="event-field-shadowed-by-variable",
     ),
     pytest.param(
         ir.Conditional(D("vip"), L("gold"), ir.Conditional(D("x"), L(1), L(2))),

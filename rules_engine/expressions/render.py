@@ -24,6 +24,7 @@ import json
 import re
 from typing import Any
 
+from rules_engine.expressions.shape import children
 from rules_engine.model import ir
 from rules_engine.model.values import MISSING, is_array, is_number, is_object, number_text
 
@@ -36,9 +37,22 @@ def render_expr(expr: ir.Expr) -> str:
     expression language.
     """
     try:
-        return _render(expr, frozenset())
+        # An event field named like a quantifier variable of the same expression is written from
+        # `$` everywhere, since a bare name there is refused as the variable out of scope (E332).
+        return _render(expr, _quantifier_vars(expr))
     except RecursionError:
         return "<expression nested too deeply>"
+
+
+def _quantifier_vars(expr: ir.Expr) -> frozenset[str]:
+    out: set[str] = set()
+    stack: list[ir.Expr] = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, ir.Quantifier):
+            out.add(e.var)
+        stack.extend(children(e))
+    return frozenset(out)
 
 
 def render_scoped(expr: ir.Expr, bound: frozenset[str]) -> str:

@@ -100,6 +100,11 @@ class ExprLowerer:
         self.diags: list[Diagnostic] = []
         self.bound: list[str] = []  # innermost last
         self._deep_reported = False
+        # Within one top-level expression: quantifier variables declared, and bare names read as
+        # event fields (E332 when one of those is a quantifier's variable used outside it).
+        self._outermost = True
+        self._declared: set[str] = set()
+        self._free: list[tuple[str, Span]] = []
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -171,6 +176,22 @@ class ExprLowerer:
         return cast(list[ir.Expr], out)
 
     def expr(self, node: AnyNode, depth: int) -> ir.Expr | None:
+        if not self._outermost:
+            return self._expr(node, depth)
+        self._outermost, self._declared, self._free = False, set(), []
+        try:
+            e = self._expr(node, depth)
+        finally:
+            self._outermost = True
+        for name, sp in self._free:
+            if name in self._declared:
+                self.error(codes.UNKNOWN_VARIABLE.at(sp, notes=[
+                    f"{name!r} is bound only inside its any({name} in ...: ...) / all({name} in ...: ...)",
+                    f"to read the event's field {name!r} here, write $.{name} or `{name}`",
+                ], name=name))
+        return e
+
+    def _expr(self, node: AnyNode, depth: int) -> ir.Expr | None:
         # ``depth`` is the depth of the node being built; the check comes before any recursion.
         if depth > MAX_DEPTH:
             self.too_deep(node)
@@ -238,6 +259,7 @@ class ExprLowerer:
             var = str(head.value)  # a quantifier's variable; `x` in backticks is always an event field
         elif head.type == "NAME":
             path.append(str(head.value))
+            self._free.append((str(head.value), self.span(head)))
         elif head.type == "BACKTICK":
             path.append(str(head.value)[1:-1])
         ok = True
@@ -305,7 +327,11 @@ class ExprLowerer:
     def quantifier(self, node: Node, kind: Lit["any", "all"], depth: int) -> ir.Quantifier | None:
         var_tok, coll_node, pred_node = node.children
         var = str(as_token(var_tok).value)
+        self._declared.add(var)
+        mark = len(self._free)
         collection = self.expr(coll_node, depth)
+        # any(data in data.items: ...): the collection can only mean the event field
+        self._free[mark:] = [(n, sp) for n, sp in self._free[mark:] if n != var]
         self.bound.append(var)  # inner quantifiers shadow outer ones: lookups find the name anywhere
         try:
             predicate = self.expr(pred_node, depth)
