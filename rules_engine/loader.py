@@ -13,7 +13,9 @@ so one run reports every error; diagnostics are returned, never raised.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -124,8 +126,31 @@ def _meaningful_dsl(text: str) -> bool:
     return False
 
 
+def _not_regular(path: str) -> str | None:
+    """Why ``path`` is not a regular file to read (a FIFO, a socket, a device: reading one can block
+    forever), or why it cannot be looked at (a symlink loop); None for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link that refers to itself (a loop)"
+        if not os.path.lexists(path):
+            return "no such file or directory"
+        return e.strerror or str(e)
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    return f"{kind}: only regular files are read"
+
+
 def collect_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
-    """Files named directly, plus rule files found recursively in folders (sorted, stable)."""
+    """Files named directly, plus rule files found recursively in folders (sorted, stable).
+
+    Only regular files are read, so nothing ever blocks on a FIFO: one found in a folder (or a
+    socket, a device, a symlink loop) is skipped with W101 saying what it is; one named directly
+    is E117.
+    """
     files: list[str] = []
     diags: list[Diagnostic] = []
     for p in paths:
@@ -136,13 +161,22 @@ def collect_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
                 dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, .venv, editor folders
                 found.extend(str(Path(root) / f) for f in names if is_rule_file(f))
             found.sort()
+            regular = []
+            for f in found:
+                why = _not_regular(f)
+                if why is None:
+                    regular.append(f)
+                else:
+                    diags.append(codes.FILE_SKIPPED.at(Span.point(f, 1, 1), path=f, detail=why))
             if not found:
                 diags.append(codes.NO_RULE_FILES.at(None, path=p))
-            files.extend(found)
-        elif path.exists():
+            files.extend(regular)
+            continue
+        why = _not_regular(p)
+        if why is None:
             files.append(str(path))
         else:
-            diags.append(codes.FILE_UNREADABLE.at(None, path=p, detail="no such file or directory"))
+            diags.append(codes.FILE_UNREADABLE.at(Span.point(p, 1, 1), path=p, detail=why))
     return files, diags
 
 
@@ -159,10 +193,9 @@ def discover_sets(path: str) -> list[list[str]]:
     p = Path(path)
     if not p.is_dir():
         return [[path]]
-    direct = [f for f in p.iterdir() if f.is_file() and is_rule_file(f.name)]
+    direct = [f for f in p.iterdir() if not f.is_dir() and f.exists() and is_rule_file(f.name)]
     if direct:
-        files, _ = collect_files([path])
-        return [files]
+        return [[path]]  # the folder itself: loading it collects (and reports) what it holds
     sets: list[list[str]] = []
     for sub in sorted(x for x in p.iterdir() if x.is_dir() and not x.name.startswith(".")):
         sets.extend(s for s in discover_sets(str(sub)) if s)
@@ -170,6 +203,9 @@ def discover_sets(path: str) -> list[list[str]]:
 
 
 def read_source(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[Source | None, list[Diagnostic]]:
+    why = _not_regular(path)
+    if why is not None:
+        return None, [codes.FILE_UNREADABLE.at(Span.point(path, 1, 1), path=path, detail=why)]
     try:
         size = os.path.getsize(path)
         if size > max_bytes:
@@ -177,7 +213,7 @@ def read_source(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[Source | No
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as e:
-        return None, [codes.FILE_UNREADABLE.at(None, path=path, detail=e.strerror or str(e))]
+        return None, [codes.FILE_UNREADABLE.at(Span.point(path, 1, 1), path=path, detail=e.strerror or str(e))]
     return decode(data, path, max_bytes)
 
 

@@ -166,6 +166,21 @@ def _missing_file(tmp: Path) -> str:
     return render_text(res.diagnostics, res.sources) + "\n"
 
 
+def _fifo_skipped(tmp: Path) -> str:
+    import os
+
+    (tmp / "rules").mkdir()
+    (tmp / "rules" / "a.yaml").write_text(rule("    when: x == 1\n"))
+    os.mkfifo(tmp / "rules" / "pipe.yaml")
+    old = os.getcwd()
+    os.chdir(tmp)
+    try:
+        res = load_paths(["rules"])
+    finally:
+        os.chdir(old)
+    return render_text(res.diagnostics, res.sources) + "\n"
+
+
 def _no_rule_files(tmp: Path) -> str:
     (tmp / "empty-dir").mkdir()
     import os
@@ -220,6 +235,7 @@ CALLS: dict[str, Callable[[Path], str]] = {
     "E113": _json_pattern,
     "E117": _missing_file,
     "E118": _no_rule_files,
+    "W101": _fifo_skipped,
     "E132": _too_long,
     "E501": _events_case(b'{"a": 1,}'),
     "E502": _events_case(b"[1, 2]"),

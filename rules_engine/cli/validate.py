@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             n_rules = sum(len(r.ir.rules) for _, r in results if r.ir is not None)
             status = "ok" if not errors else "FAILED"
             out.write(
-                f"{status}: {sum(len(files) for files, _ in results)} file(s), {len(results)} rule set(s), "
+                f"{status}: {len(sources)} file(s), {len(results)} rule set(s), "
                 f"{n_rules} rule(s); "
                 f"{len(errors)} error(s), {len(warnings)} warning(s)\n"
             )

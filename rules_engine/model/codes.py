@@ -259,6 +259,7 @@ TEST_FILE_INVALID = _c("E710", "invalid rule test file", "invalid rule test: {de
 TEST_UNKNOWN_NAME = _c("E711", "rule test names an unknown rule or target", "unknown {kind} {name!r} in test {test!r}")
 
 # --- Warnings -----------------------------------------------------------------------------
+FILE_SKIPPED = _c("W101", "file skipped", "skipped {path!r}: {detail}")
 UNUSED_TARGET = _c("W301", "unused target", "target {name!r} is not used by any rule")
 RULE_WITHOUT_FILTER = _c("W302", "rule matches every event", "rule {name!r} has no filter and matches every event")
 RULE_WITHOUT_TARGETS = _c("W303", "rule routes nowhere", "rule {name!r} has no targets")
