@@ -45,6 +45,7 @@ class LoadResult:
     ir: ir.RuleSetIR | None
     diagnostics: list[Diagnostic]
     sources: dict[str, Source] = field(default_factory=dict)
+    rules_found: int = 0  # rules in the files that parsed, also when the set as a whole has errors
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -242,7 +243,7 @@ def build(
         cdiags = [d for d in cdiags if d.code not in ("E302", "W301", "W304")]
     diags.extend(cdiags)
     result_ir = None if failed or any(d.is_error for d in diags) else merged
-    return LoadResult(result_ir, sort_diagnostics(diags), sources)
+    return LoadResult(result_ir, sort_diagnostics(diags), sources, len(merged.rules))
 
 
 def known_target_types() -> frozenset[str]:
@@ -281,4 +282,4 @@ def load_paths(
     if not files and not diags:
         all_diags.append(codes.NO_RULE_FILES.at(None, path=", ".join(paths)))
         ok = False
-    return LoadResult(res.ir if ok else None, all_diags, res.sources)
+    return LoadResult(res.ir if ok else None, all_diags, res.sources, res.rules_found)

@@ -61,3 +61,25 @@ def test_named_directly_is_E117(folder: Path, name: str, detail: str) -> None:
         rules_engine.load(path)
     [d] = ei.value.diagnostics
     assert (d.code, d.message, d.file) == ("E117", f"cannot read {path!r}: {detail}", path)
+
+
+def test_json_diagnostics_always_have_every_key(tmp_path: Path) -> None:
+    """Issue 9, defect 14: E117 names its file; notes and end positions are always present."""
+    import json
+
+    (tmp_path / "bad.yaml").write_text(RULES.replace("x == 1", "x == "))
+    r = _cli("validate", "--format", "json", "bad.yaml", "missing.yaml", cwd=tmp_path)
+    out = json.loads(r.stdout)
+    keys = ["code", "severity", "message", "file", "line", "column", "end_line", "end_column", "notes"]
+    assert all(list(d) == keys for d in out["diagnostics"])
+    by_code = {d["code"]: d for d in out["diagnostics"]}
+    assert by_code["E117"]["file"] == "missing.yaml" and by_code["E117"]["notes"] == []
+
+
+def test_summary_counts_rules_of_a_set_with_errors(tmp_path: Path) -> None:
+    """Issue 9, defect 14: the summary used to say 0 rule(s) whenever there was an error."""
+    (tmp_path / "a.yaml").write_text(RULES)
+    (tmp_path / "b.yaml").write_text("rules:\n  - {name: s, when: 'nosuch(x)', targets: [out]}\n")
+    r = _cli("validate", "a.yaml", "b.yaml", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "FAILED: 2 file(s), 1 rule set(s), 2 rule(s); 1 error(s), 0 warning(s)" in r.stdout

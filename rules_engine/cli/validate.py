@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if diags:
             out.write(render_text(diags, sources) + "\n")
         if not args.quiet:
-            n_rules = sum(len(r.ir.rules) for _, r in results if r.ir is not None)
+            n_rules = sum(r.rules_found for _, r in results)
             status = "ok" if not errors else "FAILED"
             out.write(
                 f"{status}: {len(sources)} file(s), {len(results)} rule set(s), "

@@ -52,20 +52,20 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.column, self.code)
 
     def to_dict(self) -> dict[str, object]:
-        d: dict[str, object] = {
+        """The JSON form (``validate --format json``): every key always present, so tools need no
+        special cases (``null`` where a diagnostic has no position, ``[]`` without notes)."""
+        sp = self.span
+        return {
             "code": self.code,
             "severity": self.severity,
             "message": self.message,
             "file": self.file,
             "line": self.line,
             "column": self.column,
+            "end_line": sp.end_line if sp is not None else None,
+            "end_column": sp.end_column if sp is not None else None,
+            "notes": list(self.notes),
         }
-        if self.span is not None:
-            d["end_line"] = self.span.end_line
-            d["end_column"] = self.span.end_column
-        if self.notes:
-            d["notes"] = list(self.notes)
-        return d
 
 
 def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
