@@ -194,6 +194,27 @@ def _no_rule_files(tmp: Path) -> str:
     return render_text(res.diagnostics, res.sources) + "\n"
 
 
+def _several_sets(tmp: Path) -> str:
+    import contextlib
+    import io
+    import os
+
+    from rules_engine.cli import main
+
+    for name in ("a", "b"):
+        (tmp / "rules" / name).mkdir(parents=True)
+        (tmp / "rules" / name / "r.yaml").write_text(rule("    when: x == 1\n"))
+    old = os.getcwd()
+    os.chdir(tmp)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            main(["compile", "--rules", "rules"])
+    finally:
+        os.chdir(old)
+    return err.getvalue()
+
+
 def _json_pattern(_: Path) -> str:
     from rules_engine.patterns.lower import parse_pattern_json
 
@@ -236,6 +257,7 @@ CALLS: dict[str, Callable[[Path], str]] = {
     "E117": _missing_file,
     "E118": _no_rule_files,
     "W101": _fifo_skipped,
+    "E150": _several_sets,
     "E132": _too_long,
     "E501": _events_case(b'{"a": 1,}'),
     "E502": _events_case(b"[1, 2]"),

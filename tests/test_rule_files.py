@@ -83,3 +83,38 @@ def test_summary_counts_rules_of_a_set_with_errors(tmp_path: Path) -> None:
     r = _cli("validate", "a.yaml", "b.yaml", cwd=tmp_path)
     assert r.returncode == 1
     assert "FAILED: 2 file(s), 1 rule set(s), 2 rule(s); 1 error(s), 0 warning(s)" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["validate", "r.yaml"], id="validate"),
+        pytest.param(["dry-run", "--rules", "r.yaml", "--event", "e.json"], id="dry-run"),
+        pytest.param(["compile", "--rules", "r.yaml"], id="compile"),
+        pytest.param(["convert", "r.yaml"], id="convert"),
+    ],
+)
+def test_max_file_size_on_every_command_that_reads_rules(tmp_path: Path, command: list[str]) -> None:
+    """Issue 9, defect 12: one option, every command; a big file that validates also dry-runs."""
+    (tmp_path / "r.yaml").write_text(RULES + "# " + "x" * 5_000_000 + "\n")
+    (tmp_path / "e.json").write_text('{"x": 1}')
+    refused = _cli(*command, cwd=tmp_path)
+    assert refused.returncode == 1 or command[0] == "convert" and refused.returncode == 2
+    assert "error[E104]" in refused.stdout + refused.stderr
+    allowed = _cli(*command, "--max-file-size", "6000000", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+@pytest.mark.parametrize("command", [["dry-run", "--event", "e.json"], ["compile"]], ids=["dry-run", "compile"])
+def test_a_folder_of_rule_sets_is_E150_with_the_sets(tmp_path: Path, command: list[str]) -> None:
+    """Issue 9, defect 16: validate treats sub-folders as separate sets; every command now does."""
+    for name in ("prod", "staging"):
+        (tmp_path / "rules" / name).mkdir(parents=True)
+        (tmp_path / "rules" / name / "r.yaml").write_text(RULES)
+    (tmp_path / "e.json").write_text('{"x": 1}')
+    assert _cli("validate", "rules", cwd=tmp_path).returncode == 0
+    r = _cli(command[0], "--rules", "rules", *command[1:], cwd=tmp_path)
+    assert r.returncode == 1
+    assert "error[E150]: 'rules' holds 2 independent rule sets" in r.stderr
+    assert "rule sets found: rules/prod; rules/staging" in r.stderr
+    assert _cli(command[0], "--rules", "rules/prod", *command[1:], cwd=tmp_path).returncode == 0

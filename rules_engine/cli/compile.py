@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from rules_engine import load
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK
+from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, add_max_file_size, load_one_set
 from rules_engine.compile import compile_ruleset, show_dot, show_mermaid, show_source, show_stats, show_tree
 from rules_engine.model.errors import RuleError, render_text
 
@@ -23,6 +22,7 @@ def add_parser(sub: Any) -> None:
                        "rules share predicates (docs/compile.md).")
     p.add_argument("--rules", action="append", required=True, metavar="PATH", help="rule file or folder (repeatable)")
     p.add_argument("--show", choices=("stats", "tree", "source"), default="stats")
+    add_max_file_size(p)
     p.add_argument("--format", choices=("text", "json", "mermaid", "dot"), default="text",
                    help="mermaid / dot draw the structure; json applies to stats")
     p.add_argument("--events", metavar="FILE",
@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        rs = load(*args.rules, engine="reference")
+        rs = load_one_set(args.rules, "reference", args.max_file_size)
     except RuleError as e:
         sys.stderr.write(render_text(e.diagnostics, e.sources) + "\n")
         return EXIT_FAIL

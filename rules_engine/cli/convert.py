@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rules_engine.author.convert import convert_source
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, FORMATS, read_input, render_diagnostics
+from rules_engine.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    FORMATS,
+    add_max_file_size,
+    read_input,
+    render_diagnostics,
+)
 from rules_engine.loader import format_of
 
 
@@ -25,6 +33,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--to", choices=tuple(FORMATS), help="output format (default: the other one)")
     p.add_argument("--from", dest="source_format", choices=tuple(FORMATS), help="input format (needed for '-')")
     p.add_argument("-o", "--output", metavar="PATH", help="write here instead of standard output")
+    add_max_file_size(p)
     p.set_defaults(run=run)
 
 
@@ -34,7 +43,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"rules-engine: error: cannot tell the format of {args.file!r}; use --from yaml|rules\n")
         return EXIT_USAGE
     dst_fmt = FORMATS[args.to] if args.to else ("dsl" if src_fmt == "yaml" else "yaml")
-    source = read_input(args.file)
+    source = read_input(args.file, max_bytes=args.max_file_size)
     if source is None:
         return EXIT_USAGE
     text, diags = convert_source(source, src_fmt, dst_fmt)

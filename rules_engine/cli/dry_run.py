@@ -11,8 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from rules_engine import load
-from rules_engine.cli.common import EXIT_BAD_EVENTS, EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from rules_engine.cli.common import (
+    EXIT_BAD_EVENTS,
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_max_file_size,
+    load_one_set,
+)
 from rules_engine.model.errors import RuleError, render_text
 from rules_engine.model.events import decode_event
 from rules_engine.ruleset import RuleSet
@@ -31,6 +37,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--explain", action="store_true", help="for every rule: why it matched or what failed")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--engine", choices=("compiled", "reference"), default="compiled")
+    add_max_file_size(p)
     p.add_argument("--ingestion-time", metavar="ISO8601", type=_iso_time, default=None,
                    help="the time transforms see as the event's ingestion time (default: none, so the output "
                    "does not depend on the clock)")
@@ -54,7 +61,7 @@ def _events(args: argparse.Namespace) -> Iterator[tuple[int, bytes]]:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        rs = load(*args.rules, engine=args.engine)
+        rs = load_one_set(args.rules, args.engine, args.max_file_size)
     except RuleError as e:
         sys.stderr.write(render_text(e.diagnostics, e.sources) + "\n")
         return EXIT_FAIL

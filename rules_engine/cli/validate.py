@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK
-from rules_engine.loader import MAX_FILE_BYTES, LoadResult, discover_sets, load_paths
+from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, add_max_file_size
+from rules_engine.loader import LoadResult, discover_sets, load_paths
 from rules_engine.model.errors import Diagnostic, render_github, render_text, sort_diagnostics
 
 NAME = "validate"
@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
     p.add_argument("--strict", action="store_true", help="warnings fail the run too")
-    p.add_argument("--max-file-size", type=int, default=MAX_FILE_BYTES, metavar="BYTES")
+    add_max_file_size(p)
     p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     p.set_defaults(run=run)
 

@@ -111,6 +111,11 @@ CESQL_SYNTAX = _c("E134", "CESQL syntax error", "CESQL syntax error: {detail}")
 # E140..E149: YAML values.
 YAML_NOT_JSON_NUMBER = _c("E140", "number JSON cannot hold", "{text} is {detail}")
 
+# E150..E159: rule sets (which files are loaded together).
+SEVERAL_RULE_SETS = _c(
+    "E150", "several rule sets", "{path!r} holds {count} independent rule sets; this command works on one"
+)
+
 # --- E2xx: schema ------------------------------------------------------------------
 UNKNOWN_KEY = _c("E201", "unknown key", "unknown key {key!r} in {where}")
 WRONG_TYPE = _c("E202", "wrong type", "{where} must be {expected}, not {found}")
