@@ -98,6 +98,7 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E351": ("arith.yaml", rule("    when: x == 1\n    transform:\n      set: {data.y: 'data.total * \"x\"'}\n")),
     "E352": ("dupkey.yaml", rule('    when: x == 1\n    transform:\n      payload: \'{"a": 1, "a": 2}\'\n')),
     "E332": ("scope.yaml", rule("    when: 'any(i in data.items: i.x == 1) and i.y == 2'\n")),
+    "W306": ("dotted.yaml", rule("    when: type == order.created\n")),
     "E353": ("dynregex.yaml", rule("    when: name matches data.pattern\n")),
     "E354": ("lookahead.yaml", rule("    when: 'subject matches \"^(?=.*x)order-[0-9]+$\"'\n")),
     "E380": ("cesqlfn.yaml", rule("    cesql: \"SUBSTRING(subject) = 'a'\"\n")),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -279,13 +280,24 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | 
 
 
 def parse_address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An IP address held in a string (``None`` for anything else: ints are not addresses here)."""
-    if not isinstance(value, str):
+    """An IP address held in a string (``None`` for anything else: ints are not addresses here).
+
+    What counts as an address is what EventBridge patterns count (``eval_pattern.ip_value``,
+    checked against AWS), so ``cidr`` means one thing in both dialects (docs/expressions.md): IPv4
+    is dotted decimal, IPv6 is hex groups without an embedded dotted part, and an IPv4-mapped
+    IPv6 address (``::ffff:a00:1``) is its IPv4 address.
+    """
+    if not isinstance(value, str) or not _IP_SHAPE.fullmatch(value):
         return None
     try:
-        return ipaddress.ip_address(value)
+        addr = ipaddress.ip_address(value)
     except ValueError:
         return None
+    mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+    return mapped if mapped is not None else addr
+
+
+_IP_SHAPE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+|[0-9a-fA-F:]*:[0-9a-fA-F:]*")
 
 
 def cidr_test(item: Any, network: str, negated: bool) -> bool:

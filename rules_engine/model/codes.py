@@ -292,3 +292,6 @@ UNREACHABLE_RULE = _c(
 KNATIVE_FILTER_IGNORED = _c(
     "W305", "legacy filter ignored", "`filter` is ignored: `filters` is given too, and takes precedence (as in Knative)"
 )
+DOTTED_WORD_IS_A_FIELD = _c(
+    "W306", "unquoted dotted word is a field path", "{text} is read as a field path, not as the text {text!r}"
+)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from typing import Any, cast
+from typing import Any, Final, cast
 from typing import Literal as Lit
 
 from lark import Token
@@ -87,6 +87,15 @@ def as_token(node: object) -> Token:
 def present(children: list[Any]) -> list[Any]:
     """Children without Lark's placeholders for absent optional parts."""
     return [c for c in children if c is not None]
+
+
+# Top-level names of CloudEvents and EventBridge envelopes: a dotted path that starts with one of
+# them reads the event on purpose (W306 stays quiet).
+_ENVELOPE_NAMES: Final = frozenset({
+    "id", "source", "specversion", "type", "datacontenttype", "dataschema", "subject", "time", "data",
+    "version", "account", "region", "resources", "detail", "detail-type",
+})
+_WORD: Final = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class ExprLowerer:
@@ -234,6 +243,8 @@ class ExprLowerer:
                 op = str(as_token(c[1]).value)
                 assert op in _COMPARE_OPS
                 pair = self.exprs([c[0], c[2]], d)
+                if pair is not None and op in ("==", "!="):
+                    self.dotted_word(pair, c[2])
                 return None if pair is None else ir.Compare(cast(Any, op), pair[0], pair[1], sp)
             case "in_" | "not_in":
                 return self.membership(node, kind == "not_in", d)
@@ -249,6 +260,24 @@ class ExprLowerer:
                 parts = self.exprs(c, d)
                 return None if parts is None else ir.Conditional(parts[0], parts[1], parts[2], sp)
         raise AssertionError(f"grammar rule {kind!r} has no lowering")
+
+    def dotted_word(self, pair: list[ir.Expr], right: AnyNode) -> None:
+        """W306 for ``type == order.created``: a bare dotted path of lowercase words outside the
+        envelope compared with a field is probably text the author forgot to quote (written as
+        ``$.order.created`` it is read on purpose, and not warned about)."""
+        field = pair[1]
+        if not (isinstance(pair[0], ir.Field) and isinstance(field, ir.Field) and field.var is None):
+            return
+        tree = as_tree(right)
+        head = tree.children[0] if str(tree.data) == "field" and tree.children else None
+        if not (isinstance(head, Token) and head.type == "NAME" and len(field.path) >= 2
+                and all(isinstance(p, str) and _WORD.fullmatch(p) for p in field.path)
+                and field.path[0] not in _ENVELOPE_NAMES):
+            return
+        text = ".".join(str(p) for p in field.path)
+        self.diags.append(codes.DOTTED_WORD_IS_A_FIELD.at(
+            field.span, notes=[f'to compare with the text, quote it: "{text}"',
+                               f"to read that field on purpose, write $.{text}"], text=text))
 
     def field(self, node: Node) -> ir.Field | None:
         head, *rest = node.children

@@ -440,6 +440,10 @@ def _load_yaml(
             notes.append("YAML does not allow tab characters for indentation; use spaces")
         if e.context:
             notes.append(e.context)
+        if mark is not None and _UNQUOTED_QUANTIFIER.search(source.line_text(mark.line + 1)):
+            # `when: any(x in l: x > 1)`: the ': ' inside the expression starts a YAML mapping.
+            notes.append("an expression holding ': ' (a quantifier) must be quoted in YAML: "
+                         "when: 'any(x in data.items: x.price > 3)'")
         diags.append(codes.YAML_SYNTAX.at(sp, notes=notes, detail=problem))
         return None, locator, diags
     except (yaml.YAMLError, ConstructorError) as e:
@@ -458,6 +462,7 @@ def _load_yaml(
 # float (``1e3`` is 1000.0, as json.loads and orjson read it).  The forms YAML 1.2 adds are
 # ``+1``, ``.5``, ``1.``, ``0o17`` and ``0x1F``; ``.inf`` and ``.nan`` are numbers no JSON text
 # holds and are refused (E140), as is a literal beyond the double range (``1e999``).
+_UNQUOTED_QUANTIFIER = re.compile(r":\s+(?=[^'\"|>\s]).*\b(?:any|all)\s*\(\s*\w+\s+in\b[^:]*:\s")
 _INT_RE = re.compile(r"[-+]?[0-9]+")
 _OCT_RE = re.compile(r"0o[0-7]+")
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]+")
