@@ -17,8 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from .seeds import load_seeds
-from .targets import Failure, Fuzzer
+from fuzz.seeds import load_seeds
+from fuzz.targets import Failure, Fuzzer
 
 
 def main(argv: list[str] | None = None) -> int:

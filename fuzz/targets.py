@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rules_engine
+from fuzz import mutate
+from fuzz.seeds import STDOUT_TARGETS, Seeds
 from rules_engine import RuleError, RuleSet
-
-from . import mutate
-from .seeds import STDOUT_TARGETS, Seeds
 
 
 class BudgetExceeded(BaseException):
@@ -141,10 +140,9 @@ class Fuzzer:
         """The rule sets events are fuzzed against: every seed file, and one of stress filters."""
         out: list[tuple[str, RuleSet, RuleSet]] = []
         texts = [(t, "yaml") for t in self.seeds.yaml_texts] + [(t, "dsl") for t in self.seeds.dsl_texts]
-        stress = {"targets": STDOUT_TARGETS,
-                  "rules": [dict(f, name=f"s{i}", targets=["out"]) for i, f in enumerate(mutate.STRESS_FILTERS)]}
-        for i, r in enumerate(stress["rules"]):  # one file per stress rule: one that does not load drops alone
-            texts.append((json.dumps({"targets": STDOUT_TARGETS, "rules": [r]}), "yaml"))
+        for i, f in enumerate(mutate.STRESS_FILTERS):  # one file per stress rule: one that does not load drops alone
+            rule = dict(f, name=f"s{i}", targets=["out"])
+            texts.append((json.dumps({"targets": STDOUT_TARGETS, "rules": [rule]}), "yaml"))
         for n, (text, fmt) in enumerate(texts):
             try:
                 comp = rules_engine.loads(text, format=fmt, name=f"seed{n}")
@@ -165,7 +163,8 @@ class Fuzzer:
             text = mutate.yaml_dump(rng, mutate.mutate_tree(rng, mutate.pick(rng, s.yaml_docs), s.yaml_docs))
             return {"format": "yaml", "text": text}
         if r < 0.65 and s.yaml_texts:
-            return {"format": "yaml", "text": mutate.mutate_text(rng, mutate.pick(rng, s.yaml_texts), mutate.YAML_TOKENS)}
+            text = mutate.mutate_text(rng, mutate.pick(rng, s.yaml_texts), mutate.YAML_TOKENS)
+            return {"format": "yaml", "text": text}
         if r < 0.9 and s.dsl_texts:
             return {"format": "dsl", "text": mutate.mutate_text(rng, mutate.pick(rng, s.dsl_texts), mutate.DSL_TOKENS)}
         fmt = rng.choice(["yaml", "dsl"])

@@ -200,7 +200,7 @@ def _several_sets(tmp: Path) -> str:
     import io
     import os
 
-    from rules_engine.cli import main
+    from rules_engine.cli.main import main
 
     for name in ("a", "b"):
         (tmp / "rules" / name).mkdir(parents=True)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 import rules_engine
-from rules_engine import RuleError, ir
-from rules_engine.input_transformer import check_input_transformer, compile_input_transformer
+from rules_engine import RuleError
+from rules_engine.model import ir
+from rules_engine.patterns.input_transformer import check_input_transformer, compile_input_transformer
 
 NOW = datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC)
 EVENT = {"version": "0", "id": "1", "detail-type": "cmd", "source": "app", "time": "2026-11-20T10:00:00Z",
