@@ -92,6 +92,8 @@ def test_summary_counts_rules_of_a_set_with_errors(tmp_path: Path) -> None:
         pytest.param(["dry-run", "--rules", "r.yaml", "--event", "e.json"], id="dry-run"),
         pytest.param(["compile", "--rules", "r.yaml"], id="compile"),
         pytest.param(["convert", "r.yaml"], id="convert"),
+        pytest.param(["fmt", "r.yaml"], id="fmt"),
+        pytest.param(["lint", "r.yaml"], id="lint"),
     ],
 )
 def test_max_file_size_on_every_command_that_reads_rules(tmp_path: Path, command: list[str]) -> None:

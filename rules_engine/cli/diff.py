@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from rules_engine import load
 from rules_engine.author.diff import diff_events, materialize, render_markdown, render_text
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_max_file_size
 from rules_engine.model.errors import RuleError
 from rules_engine.model.errors import render_text as render_diagnostics
 
@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
                    "('-' for standard input)")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--fail-on-change", action="store_true", help="exit 1 when any event is routed differently")
+    add_max_file_size(p)
     p.set_defaults(run=run)
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sets = []
         for path in (old_path, new_path):
             try:
-                sets.append(load(path))
+                sets.append(load(path, max_file_bytes=args.max_file_size))
             except RuleError as e:
                 sys.stderr.write(render_diagnostics(e.diagnostics, e.sources) + "\n")
                 return EXIT_FAIL

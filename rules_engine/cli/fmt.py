@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rules_engine.author.fmt import format_source
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, FORMATS, read_input, render_diagnostics
+from rules_engine.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    FORMATS,
+    add_max_file_size,
+    read_input,
+    render_diagnostics,
+)
 from rules_engine.loader import collect_files, format_of
 
 
@@ -28,6 +36,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="exit 1 if any file would change (write nothing)")
     p.add_argument("--diff", action="store_true", help="show what would change as a unified diff")
     p.add_argument("--write", action="store_true", help="rewrite the files in place")
+    add_max_file_size(p)
     p.add_argument("--from", dest="source_format", choices=tuple(FORMATS), default="rules",
                    help="format of standard input (default: rules)")
     p.set_defaults(run=run)
@@ -36,7 +45,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     paths = args.paths or ["-"]
     if paths == ["-"]:
-        source = read_input("-")
+        source = read_input("-", max_bytes=args.max_file_size)
         if source is None:
             return EXIT_USAGE
         text, diags = format_source(source, FORMATS[args.source_format])
@@ -50,13 +59,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     files, diags = collect_files([p for p in paths if p != "-"])
     if diags:
         render_diagnostics(diags, {})
-        return EXIT_FAIL if any(d.is_error for d in diags) else EXIT_OK
+        if any(d.is_error for d in diags):
+            return EXIT_FAIL  # warnings (W101: a FIFO skipped) leave the other files to format
     if len(files) > 1 and not (args.write or args.check or args.diff):
         sys.stderr.write("rules-engine: error: several files: use --write, --check or --diff\n")
         return EXIT_USAGE
     status = EXIT_OK
     for name in files:
-        source = read_input(name)
+        source = read_input(name, max_bytes=args.max_file_size)
         fmt = format_of(name)
         if source is None or fmt is None:
             status = EXIT_FAIL

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from rules_engine.author.lint import lint
 from rules_engine.author.sarif import to_sarif
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK
+from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, add_max_file_size
 from rules_engine.loader import discover_sets, load_paths
 from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic, render_github, render_text, sort_diagnostics
@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text")
     p.add_argument("--strict", action="store_true",
                    help="findings fail the run (exit 1); informational ones (W406) do not")
+    add_max_file_size(p)
     p.set_defaults(run=run)
 
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     searched: list[str] = []
     failed = False
     for rule_set in sets:
-        res = load_paths(rule_set)
+        res = load_paths(rule_set, args.max_file_size)
         sources.update(res.sources)
         diags.extend(res.diagnostics)
         if res.ir is None:
