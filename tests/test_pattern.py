@@ -638,3 +638,20 @@ def test_key_order_never_changes_a_verdict(pattern: dict[str, Any], event: dict[
 def test_or_of_two_patterns_is_either(p: dict[str, Any], q: dict[str, Any], event: dict[str, Any]) -> None:
     either = lower({"$or": [p, q]})
     assert match_pattern(either, event) is (match_pattern(lower(p), event) or match_pattern(lower(q), event))
+
+
+def test_a_long_wildcard_is_refused_without_exploring_every_state() -> None:
+    """Found by the fuzzer (docs/fuzzing.md): a 300-character wildcard with dozens of stars took
+    seconds of CPU to score; the loader only asks whether the score is over the limit, so the
+    exploration stops at the first set of live positions past it."""
+    import rules_engine
+    from rules_engine import RuleError
+
+    pattern = "/Users/*/dir/dir/dir/dir/dir/doc.txt" * 9
+    score = wildcard_complexity([pattern, "/Users/*/doc.txt"], stop_above=10)
+    assert 10 < score < 10_000
+    text = json.dumps({"targets": {"out": {"type": "stdout"}},
+                       "rules": [{"name": "r", "match": {"f": [{"wildcard": pattern}]}, "targets": ["out"]}]})
+    with pytest.raises(RuleError) as ei:
+        rules_engine.loads(text)
+    assert [d.code for d in ei.value.diagnostics] == ["E315"]

@@ -548,7 +548,7 @@ def lower_pattern(value: object, locator: Locator, pointer: Pointer) -> tuple[Ev
     wildcards: dict[str, list[tuple[str, Span]]] = {}
     _wildcards_by_name(items, wildcards)
     for found in wildcards.values():
-        if wildcard_complexity([p for p, _ in found]) > WILDCARD_COMPLEXITY_LIMIT:
+        if wildcard_complexity([p for p, _ in found], stop_above=WILDCARD_COMPLEXITY_LIMIT) > WILDCARD_COMPLEXITY_LIMIT:
             reason = (
                 "Rule is too complex - try using fewer wildcard characters or fewer repeating "
                 "character sequences after a wildcard character"

@@ -38,7 +38,7 @@ def _wildcard_tokens(pattern: str) -> list[int]:
     return out
 
 
-def wildcard_complexity(patterns: list[str], cap: int = 10_000) -> int:
+def wildcard_complexity(patterns: list[str], cap: int = 10_000, stop_above: int | None = None) -> int:
     """How many wildcard-pattern positions one input value can keep alive at once.
 
     This is our reading of event-ruler's MachineComplexityEvaluator ("the
@@ -48,6 +48,11 @@ def wildcard_complexity(patterns: list[str], cap: int = 10_000) -> int:
     largest set of live positions over every input, exploring sets of positions
     with one representative byte for "anything else".  Patterns without a ``*``
     are exact and do not count.  Returns ``cap`` when exploration runs too long.
+
+    With ``stop_above``, exploration ends at the first set of live positions larger than it and
+    that size is returned: the loader only asks "over the limit?", and a long hostile pattern
+    (a 300-character wildcard with dozens of stars, found by the fuzzer) then costs
+    milliseconds instead of seconds of exploring up to ``cap`` large sets.
     """
     tokens = [_wildcard_tokens(p) for p in patterns]
     tokens = [t for t in tokens if _STAR in t]
@@ -70,6 +75,8 @@ def wildcard_complexity(patterns: list[str], cap: int = 10_000) -> int:
     seen = {start}
     todo = [start]
     worst = len(start)
+    if stop_above is not None and worst > stop_above:
+        return worst
     while todo:
         current = todo.pop()
         for byte in alphabet:
@@ -89,4 +96,6 @@ def wildcard_complexity(patterns: list[str], cap: int = 10_000) -> int:
                 seen.add(state)
                 todo.append(state)
                 worst = max(worst, len(state))
+                if stop_above is not None and worst > stop_above:
+                    return worst
     return worst
