@@ -12,10 +12,10 @@ folder and measures, ``--runs`` times each (CPU time of this process, median and
 * **load**: ``rules_engine.load(path)``: the same plus compiling (what a reload does).
 
 ``--baseline DIR`` measures an older version of the package in a child process with
-``DIR`` first on ``sys.path`` (``DIR`` holds a checkout's ``rules_engine``, ``grammar``
-and ``schemas``)::
+``DIR`` first on ``sys.path`` (``DIR`` holds a checkout's ``rules_engine``; before the
+package layout of ff07c52, also its ``grammar`` and ``schemas``)::
 
-    mkdir -p /tmp/before && git archive OLD_COMMIT rules_engine grammar schemas | tar -x -C /tmp/before
+    mkdir -p /tmp/before && git archive OLD_COMMIT rules_engine | tar -x -C /tmp/before
     .venv/bin/python benchmarks/load_bench.py --baseline /tmp/before
 
 ``--profile`` runs one load under cProfile and prints the time spent in each stage
@@ -177,25 +177,43 @@ def main(argv: list[str]) -> int:
         print(json.dumps({fmt: measure(fmt, args.rules, args.runs) for fmt in fmts}))
         return 0
     print(f"{args.rules} rules, {args.runs} runs, CPU seconds, Python {sys.version.split()[0]}")
-    before: dict[str, dict[str, float]] = {}
-    if args.baseline:
-        env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
-        cmd = [sys.executable, os.path.abspath(__file__), "--json", f"--rules={args.rules}",
-               f"--runs={args.runs}", f"--format={args.format}"]
-        # Run from the baseline directory so this checkout's package is not imported instead.
-        out = subprocess.run(cmd, env=env, cwd=args.baseline, check=True, capture_output=True, text=True)
-        before = json.loads(out.stdout)
+    if not args.baseline:
+        for fmt in fmts:
+            show("now", fmt, measure(fmt, args.rules, args.runs))
+        return 0
+    # The machine is shared and noisy: baseline and this checkout run alternately, one
+    # child process each per round, and the medians over the rounds are compared.
+    here = str(Path(__file__).resolve().parent.parent)
     for fmt in fmts:
-        if fmt in before:
-            show("before", fmt, before[fmt])
-        now = measure(fmt, args.rules, args.runs)
-        show("now", fmt, now)
-        if fmt in before:
-            print(f"        speed-up (medians): validate {before[fmt]['validate'] / now['validate']:.2f}x, "
-                  f"load {before[fmt]['load'] / now['load']:.2f}x")
+        rounds: dict[str, list[dict[str, float]]] = {"before": [], "now": []}
+        for _ in range(args.runs):
+            rounds["before"].append(_child(os.path.abspath(args.baseline), fmt, args.rules))
+            rounds["now"].append(_child(here, fmt, args.rules))
+        med = {k: _medians(v) for k, v in rounds.items()}
+        show("before", fmt, med["before"])
+        show("now", fmt, med["now"])
+        print(f"        speed-up (medians): validate {med['before']['validate'] / med['now']['validate']:.2f}x, "
+              f"load {med['before']['load'] / med['now']['load']:.2f}x")
     return 0
 
 
+def _child(package_dir: str, fmt: str, rules: int) -> dict[str, float]:
+    """One measurement of the package in ``package_dir``, in a fresh process started there
+    (so that package, not this checkout's, is imported)."""
+    env = dict(os.environ, PYTHONPATH=package_dir)
+    cmd = [sys.executable, os.path.abspath(__file__), "--json", f"--rules={rules}", "--runs=1", f"--format={fmt}"]
+    out = subprocess.run(cmd, env=env, cwd=package_dir, check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(out.stdout)[fmt]
+    return result
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {"bytes": runs[0]["bytes"], "validate": statistics.median(r["validate"] for r in runs),
+            "validate_best": min(r["validate"] for r in runs), "load": statistics.median(r["load"] for r in runs),
+            "load_best": min(r["load"] for r in runs)}
+
+
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if "--json" not in sys.argv:  # a child measures the package its PYTHONPATH names
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main(sys.argv[1:]))
