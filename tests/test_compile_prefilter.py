@@ -66,8 +66,9 @@ F = ir.Field
         pytest.param({"a": [{"prefix": "pre"}]}, [(b'"pre', False)], id="prefix"),
         pytest.param({"a": [{"suffix": "fix"}]}, [(b'fix"', False)], id="suffix"),
         pytest.param({"a": [{"equals-ignore-case": "MiX"}]}, [(b'"mix"', True)], id="equals-ignore-case"),
-        pytest.param({"a": [{"prefix": {"equals-ignore-case": "Ab"}}]}, [(b'"ab', True)], id="prefix-ignore-case"),
-        pytest.param({"a": [{"suffix": {"equals-ignore-case": "Ab"}}]}, [(b'ab"', True)], id="suffix-ignore-case"),
+        pytest.param({"a": [{"prefix": {"equals-ignore-case": "Abc"}}]}, [(b'"abc', True)], id="prefix-ignore-case"),
+        pytest.param({"a": [{"suffix": {"equals-ignore-case": "Abc"}}]}, [(b'abc"', True)], id="suffix-ignore-case"),
+        pytest.param({"a": [{"equals-ignore-case": "st"}]}, None, id="ignore-case-too-short"),
         pytest.param({"a": [{"wildcard": "ab*cde*fg"}]}, [(b'"ab', False), (b"cde", False), (b'fg"', False)],
                      id="wildcard-pieces"),
         pytest.param({"a": [{"wildcard": "ab*c*fg"}]}, [(b'"ab', False), (b'fg"', False)], id="wildcard-short-middle"),
@@ -121,9 +122,9 @@ SPELLINGS = [
     pytest.param(b'{"a": "v1", "a": "v2"}', [], id="repeated-key-first-loses"),
     pytest.param(b'{"b": {"c": "p\\/q"}}', ["r1"], id="escaped-slash"),
     pytest.param(b'{"b.c": "p/q"}', ["r1"], id="dotted-key"),
-    pytest.param(b'{"d": "\\u212a"}', ["r2"], id="kelvin-ignore-case"),
-    pytest.param('{"d": "\u212a"}'.encode(), ["r2"], id="kelvin-raw-utf8"),
-    pytest.param(b'{"d": "K"}', ["r2"], id="ignore-case-ascii"),
+    pytest.param(b'{"d": "\\u212aKk"}', ["r2"], id="kelvin-ignore-case"),
+    pytest.param('{"d": "\u212aKk"}'.encode(), ["r2"], id="kelvin-raw-utf8"),
+    pytest.param(b'{"d": "KkK"}', ["r2"], id="ignore-case-ascii"),
     pytest.param(b'{"e": "sure\\"ly"}', ["r3"], id="escaped-quote"),
     pytest.param(b'{"e": "surely"}', ["r3"], id="prefix"),
     pytest.param(b'{"e": "su"}', [], id="prefix-too-short"),
@@ -131,7 +132,7 @@ SPELLINGS = [
     pytest.param(b'{"e": "surely", "f": 1}', ["r3"], id="prefix-then-more"),
     pytest.param(b'  {"a": "v1"}  ', ["r0"], id="outer-whitespace"),
 ]
-SPELLING_RULES = ({"a": ["v1"]}, {"b": {"c": ["p/q"]}}, {"d": [{"equals-ignore-case": "k"}]}, {"e": [{"prefix": "sur"}]})
+SPELLING_RULES = ({"a": ["v1"]}, {"b": {"c": ["p/q"]}}, {"d": [{"equals-ignore-case": "kkk"}]}, {"e": [{"prefix": "sur"}]})
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
