@@ -10,7 +10,13 @@ runs pinned to CPU 1 and reports requests/s and latency percentiles.  Measured:
   target; the answer comes after the file write is confirmed;
 * **batched**: the same with ``application/cloudevents-batch+json`` bodies of ``--batch`` events.
 
-Targets (issue 12): single >= 50% of bare; batched >= 50,000 events/s.  Prints a Markdown table.
+With ``--broker``: JetStream source -> JetStream target end to end (``rules-engine serve`` with a ``jetstream``
+source and a ``nats`` target with ``jetstream: true``), beside nats-py's own relay measured in the same run
+(pull-fetch 256, publish each with its ack, ack the source).  Rates are measured from the first message
+arriving on the output stream to the last, so process start-up is not counted.
+
+Targets (issue 12): single >= 50% of bare; batched >= 50,000 events/s; broker-to-broker >= 50% of the raw
+client rate.  Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -104,13 +110,120 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+async def _stream_count(js: object, name: str) -> int:
+    info = await js.stream_info(name)  # type: ignore[attr-defined]
+    return int(info.state.messages)
+
+
+async def _fill(js: object, subject: str, n: int) -> None:
+    import asyncio
+
+    for start in range(0, n, 1000):
+        await asyncio.gather(*(js.publish(subject, EVENT) for _ in range(start, min(n, start + 1000))))  # type: ignore[attr-defined]
+
+
+async def _until(js: object, stream: str, n: int, timeout: float) -> float:
+    """Seconds from the first message on ``stream`` to the n-th (rate = n / that)."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    first: tuple[float, int] | None = None
+    while True:
+        count = await _stream_count(js, stream)
+        now = time.monotonic()
+        if first is None and count > 0:
+            first = (now, count)
+        if count >= n:
+            assert first is not None
+            return (n - first[1]) / max(now - first[0], 1e-9)
+        if now > deadline:
+            raise RuntimeError(f"{stream}: {count} of {n} in time")
+        await asyncio.sleep(0.05)
+
+
+def broker_bench(n: int) -> list[tuple[str, float]]:
+    import asyncio
+    import uuid
+
+    import nats
+
+    tag = uuid.uuid4().hex[:8].upper()
+
+    async def setup(a: str, b: str) -> tuple[object, object]:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        js = nc.jetstream()
+        await js.add_stream(name=a, subjects=[a.lower()])
+        await js.add_stream(name=b, subjects=[b.lower()])
+        await _fill(js, a.lower(), n)
+        return nc, js
+
+    async def raw() -> float:
+        a, b = f"BENCH_RAW_A_{tag}", f"BENCH_RAW_B_{tag}"
+        nc, js = await setup(a, b)
+
+        async def relay() -> None:
+            psub = await js.pull_subscribe(a.lower(), durable="raw", stream=a)  # type: ignore[attr-defined]
+            done = 0
+            while done < n:
+                msgs = await psub.fetch(256, timeout=5)
+                await asyncio.gather(*(js.publish(b.lower(), m.data) for m in msgs))  # type: ignore[attr-defined]
+                await asyncio.gather(*(m.ack() for m in msgs))
+                done += len(msgs)
+
+        task = asyncio.create_task(relay())
+        rate = await _until(js, b, n, 300)
+        await task
+        for s in (a, b):
+            await js.delete_stream(s)  # type: ignore[attr-defined]
+        await nc.close()  # type: ignore[attr-defined]
+        return rate
+
+    async def sidecar() -> float:
+        a, b = f"BENCH_SC_A_{tag}", f"BENCH_SC_B_{tag}"
+        nc, js = await setup(a, b)
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            (tmp / "rules.yaml").write_text(
+                f"targets:\n  out: {{type: nats, subject: {b.lower()}, jetstream: true}}\n"
+                "rules:\n  - name: orders\n    match: {type: [order.created]}\n    targets: [out]\n")
+            (tmp / "sidecar.yaml").write_text(
+                f"listen: {{port: {free_port()}}}\nqueue: {{size: 64, workers: 16}}\nreload: {{watch: false}}\n"
+                "logging: {level: warning}\n"
+                f"sources:\n  - {{name: a, type: jetstream, stream: {a}, subject: {a.lower()}, batch: 256}}\n")
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "rules_engine", "serve", "--rules",
+                                     str(tmp / "rules.yaml"), "--config", str(tmp / "sidecar.yaml")], cwd=ROOT, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                rate = await _until(js, b, n, 300)
+            finally:
+                stop(proc)
+        for s in (a, b):
+            await js.delete_stream(s)  # type: ignore[attr-defined]
+        await nc.close()  # type: ignore[attr-defined]
+        return rate
+
+    return [("nats-py relay (fetch 256, publish with ack, ack)", asyncio.run(raw())),
+            ("rules-engine serve: jetstream source -> nats jetstream target", asyncio.run(sidecar()))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--broker", action="store_true", help="JetStream -> JetStream instead of HTTP")
+    ap.add_argument("--events", type=int, default=20_000, help="events for --broker")
     ap.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.broker:
+        rows = broker_bench(args.events)
+        print(f"\nJetStream -> JetStream, {args.events:,} events of {len(EVENT)} bytes\n")
+        print("| relay | events/s | vs raw |")
+        print("|---|---:|---:|")
+        for name, rate in rows:
+            print(f"| {name} | {rate:,.0f} | {rate / rows[0][1]:.0%} |")
+        return
     if args.bare_server:
         import uvicorn
 

@@ -125,8 +125,11 @@ class Pipeline:
         m = self.metrics
         m.events_received.labels(source).inc(len(events))
         pending = []
-        for ev in events:
+        indexes = []  # the event each pending dispatch belongs to (events without decisions need none)
+        for i, ev in enumerate(events):
             decisions = rs.evaluate(ev, now=now)
+            if not decisions:
+                continue
             res.decisions += len(decisions)
             for d in decisions:
                 if d.action == "skip":
@@ -134,12 +137,13 @@ class Pipeline:
                 res.matched[d.rule] = res.matched.get(d.rule, 0) + 1
             # Started in event order: each dispatch registers its decisions before the next one starts.
             pending.append(asyncio.ensure_future(self.dispatcher.dispatch(decisions, event=ev, version=version)))
+            indexes.append(i)
         m.in_flight.inc(len(events))
         try:
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         finally:
             m.in_flight.dec(len(events))
-        for i, out in enumerate(outcomes):
+        for i, out in zip(indexes, outcomes, strict=True):
             if isinstance(out, BaseException):
                 # A dispatcher that raises has lost the event's decisions: count them failed, never drop.
                 log.error("dispatch failed", extra={"error": repr(out)})
