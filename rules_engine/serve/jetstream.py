@@ -75,9 +75,10 @@ class JetStreamSource(SourceBase):
                 await msg.ack()
             else:
                 await msg.term()
-        if not good:
-            return
+        if good:
+            await self.settle_later(self._settle(good))
 
+    async def _settle(self, good: list[tuple[Msg, dict[str, Any]]]) -> None:
         async def keepalive() -> None:  # still ours: tell the broker, so ack_wait does not run out
             for m, _ in good:
                 await m.in_progress()

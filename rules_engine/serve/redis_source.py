@@ -67,7 +67,7 @@ class RedisSource(SourceBase):
             resp = await self._r.xreadgroup(cfg.group, self._consumer, {cfg.stream: ">"}, count=cfg.batch, block=1000)
             entries = list(resp[0][1]) if resp else []
         if entries:
-            await self._settle(entries)
+            await self.settle_later(self._settle(entries))
 
     async def _deliveries(self, entry_id: bytes) -> int:
         pending = await self._r.xpending_range(self.cfg.stream, self.cfg.group, entry_id, entry_id, 1)

@@ -35,6 +35,7 @@ __all__ = ["H_CODE", "H_DELIVERIES", "H_ERROR", "H_SOURCE", "SourceBase"]
 log = logging.getLogger("rules_engine.serve")
 
 STOP_TIMEOUT_S = 10.0
+IN_FLIGHT_BATCHES = 4
 H_CODE = "x-rules-engine-error-code"
 H_ERROR = "x-rules-engine-error"
 H_SOURCE = "x-rules-engine-source"
@@ -52,6 +53,9 @@ class SourceBase:
         self._drain_timeout = drain_timeout
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Batches being routed while the next one is fetched: at most IN_FLIGHT_BATCHES (the bound).
+        self._slots = asyncio.Semaphore(IN_FLIGHT_BATCHES)
+        self._settling: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -70,18 +74,37 @@ class SourceBase:
         self._task = asyncio.create_task(self._run(), name=f"source-{self.cfg.name}")
 
     async def stop(self) -> None:
-        """Stop fetching; let the batch in hand finish (bounded by the drain timeout), then disconnect."""
+        """Stop fetching; let the batches in hand finish (bounded by the drain timeout), then disconnect."""
         self._stopping.set()
         task, self._task = self._task, None
-        if task is not None:
-            try:
-                async with asyncio.timeout(min(self._drain_timeout, STOP_TIMEOUT_S) + 1.0):
-                    await asyncio.shield(task)
-            except TimeoutError:
-                task.cancel()
+        tasks = [t for t in (task, *self._settling) if t is not None]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=min(self._drain_timeout, STOP_TIMEOUT_S) + 1.0)
+            for t in pending:  # unacked messages come back from the broker
+                t.cancel()
+            for t in pending:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await t
         await self._disconnect()
+
+    async def settle_later(self, work: Awaitable[None]) -> None:
+        """Route and acknowledge a fetched batch in the background, so the next fetch overlaps it; waits
+        while IN_FLIGHT_BATCHES batches are in flight (no fetch meanwhile: the backlog stays in the broker)."""
+        await self._slots.acquire()
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - unacked messages come back from the broker
+                log.exception("settling a batch failed", extra={"source": self.cfg.name})
+            finally:
+                self._slots.release()
+
+        task = asyncio.create_task(run())
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
