@@ -38,7 +38,7 @@ from rules_engine.serve.binding import read_events
 from rules_engine.serve.config import SidecarConfig
 from rules_engine.serve.console import console_routes
 from rules_engine.serve.errors import IngestError, error_body
-from rules_engine.serve.metrics import CONTENT_TYPE_LATEST, DeliveryObserver, Metrics
+from rules_engine.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from rules_engine.serve.pipeline import JobResult, Pipeline
 from rules_engine.serve.ports import DispatcherPort, LiveRules
 
@@ -418,8 +418,3 @@ def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
 
             out.append(RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
     return out
-
-
-def observer_for(metrics: Metrics) -> DeliveryObserver:
-    """The ``DeliveryObserver`` to hand the dispatcher so its outcomes reach ``metrics``."""
-    return DeliveryObserver(metrics)
