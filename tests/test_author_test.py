@@ -41,6 +41,14 @@ def _run(tmp_path: Path, tests: str, coverage: bool = False) -> tuple[list[str],
             [e for c in result.cases for e in c.explain])
 
 
+# Line 1: a big order; 2: blank; 3: not an object; 4: a small EU order; there is no line 5.
+JSONL = '{"region": "us-east-1", "data": {"total": 500}}\n\n[1]\n{"region": "eu-west-1", "data": {"total": 5}}\n'
+
+
+def _line(path: str, line: int, expect: str = "      no_match: true\n") -> str:
+    return f"tests:\n  - name: t{line}\n    event_file: {path}\n    line: {line}\n    expect:\n{expect}"
+
+
 def _one(expect: str, event: str = EVENT) -> str:
     return f"tests:\n  - name: t\n    event: {event}\n    expect:\n{expect}"
 
@@ -96,14 +104,30 @@ def test_passing_expectations(tmp_path: Path, expect: str) -> None:
         pytest.param("tests: []\n", "E710", id="no-tests"),
         pytest.param(_one("      no_match: true\n").replace("    event:", "    at: yesterday\n    event:"), "E710",
                      id="bad-time"),
-        pytest.param("tests:\n  - name: t\n    event_file: missing.json\n    expect: {no_match: true}\n", "E710",
+        pytest.param("tests:\n  - name: t\n    event_file: missing.json\n    expect: {no_match: true}\n", "E712",
                      id="missing-event-file"),
+        pytest.param(_line("events.jsonl", 5), "E712", id="line-past-the-end"),
+        pytest.param(_line("events.jsonl", 2), "E712", id="blank-line"),
+        pytest.param(_line("events.jsonl", 0), "E710", id="line-zero"),
+        pytest.param(_line("events.jsonl", 3), "E710", id="line-not-an-object"),
+        pytest.param(_one("      no_match: true\n").replace("    event:", "    line: 1\n    event:"), "E710",
+                     id="line-without-event-file"),
         pytest.param("rules: [absent.yaml]\n" + _one("      no_match: true\n"), "E117", id="missing-rules"),
     ],
 )
 def test_invalid_tests_are_errors_not_passes(tmp_path: Path, tests: str, code: str) -> None:
+    (tmp_path / "events.jsonl").write_text(JSONL)
     failures, errors, _ = _run(tmp_path, tests)
     assert code in errors
+
+
+def test_event_from_a_jsonl_line(tmp_path: Path) -> None:
+    (tmp_path / "events.jsonl").write_text(JSONL)
+    tests = _line("events.jsonl", 1, "      rules: [big]\n") + _line("events.jsonl", 4, "      rules: [eu]\n")[6:]
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "rules_test.yaml").write_text(tests)
+    (result,) = run_test_files([str(tmp_path / "rules_test.yaml")])
+    assert result.diagnostics == [] and [c.failures for c in result.cases] == [[], []]
 
 
 def test_coverage_counts_or_branches_and_pattern_fields(tmp_path: Path) -> None:

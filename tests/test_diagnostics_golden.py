@@ -382,6 +382,8 @@ CALLS.update({
     "W406": _lint("W406"),
     "E710": _rule_test("tests:\n  - name: t\n    event: {x: 1}\n    expect:\n      rulez: [r]\n"),
     "E711": _rule_test("tests:\n  - name: t\n    event: {x: 1}\n    expect:\n      rules: [r, missing]\n"),
+    "E712": _rule_test("tests:\n  - name: t\n    event_file: recorded.jsonl\n    line: 3\n    expect:\n"
+                       "      rules: [r]\n"),
     "E701": _convert(DSL_HEAD + "rule r {\n  when x == 1\n  when y == 2\n  route to out\n}\n", "two.rules", "dsl",
                      "yaml"),
     "E702": _meaning_changed,

@@ -10,6 +10,7 @@ A test file::
     tests:
       - name: big orders from abroad get a review
         event: {type: order.created, data: {total: 5000}}    # or  event_file: events/big.json
+                                                              # or  event_file: orders.jsonl + line: 3
         at: "2024-05-01T12:00:00+00:00"                       # optional ingestion time
         expect:
           rules: [high-value-fraud-review]     # exactly these rules match (any order)
@@ -22,8 +23,8 @@ A test file::
 
 The rules are evaluated through the public API (:class:`~rules_engine.ruleset.RuleSet`); a
 payload assertion written as an expression or CEL is a one-rule rule set matched against the
-payload.  A test naming a rule or target the rule set does not have is E711, a malformed test
-file E710: errors, never passes.
+payload.  A test naming a rule or target the rule set does not have is E711, an event file or
+JSONL line that is not there E712, a malformed test file E710: errors, never passes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from rules_engine.ruleset import RuleSet
 from rules_engine.syntax.yaml_loader import load_yaml
 
 _EXPECT_KEYS = ("rules", "rules_include", "no_match", "targets", "targets_include", "payloads")
-_CASE_KEYS = ("name", "event", "event_file", "at", "expect")
+_CASE_KEYS = ("name", "event", "event_file", "line", "at", "expect")
 _PAYLOAD_KEYS = ("equals", "subset", "when", "cel")
 
 
@@ -164,7 +165,7 @@ class _Run:
             if k not in _CASE_KEYS:
                 self.bad(loc.key(ptr + (k,)), f"unknown key {k!r}; a test has {', '.join(_CASE_KEYS)}")
         name = str(case.get("name") or f"test {ptr[-1] + 1}")
-        event = self.event(case, ptr, loc)
+        event = self.event(case, name, ptr, loc)
         expect = case.get("expect")
         if not isinstance(expect, dict) or not expect:
             self.bad(loc.value(ptr + ("expect",)) if "expect" in case else span,
@@ -199,24 +200,43 @@ class _Run:
         result.seconds = time.perf_counter() - started
         return result
 
-    def event(self, case: dict[str, Any], ptr: tuple[Any, ...], loc: Any) -> dict[str, Any] | None:
+    def event(self, case: dict[str, Any], test: str, ptr: tuple[Any, ...], loc: Any) -> dict[str, Any] | None:
         if ("event" in case) == ("event_file" in case):
             self.bad(loc.value(ptr), "a test needs exactly one of `event` (inline) and `event_file`")
             return None
         if "event" in case:
+            if "line" in case:
+                self.bad(loc.key(ptr + ("line",)), "`line` picks a line of `event_file`; this test has none")
             ev = case["event"]
             if not isinstance(ev, dict):
                 self.bad(loc.value(ptr + ("event",)), "`event` must be a mapping (a JSON object)")
                 return None
             return ev
+        at = loc.value(ptr + ("event_file",))
         path = Path(self.file).parent / str(case["event_file"])
+        line = case.get("line")
+        if "line" in case and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
+            self.bad(loc.value(ptr + ("line",)), f"`line` is a line number of the JSONL file (1 for the first), "
+                     f"not {line!r}")
+            return None
+        where = f"{str(path)!r}" if line is None else f"line {line} of {str(path)!r}"
         try:
-            ev = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            self.bad(loc.value(ptr + ("event_file",)), f"cannot read event {str(path)!r}: {e}")
+            text = path.read_text(encoding="utf-8") if line is None else _jsonl_line(path, line)
+        except OSError as e:
+            self.diags.append(codes.TEST_EVENT_MISSING.at(at, test=test, detail=f"cannot read {str(path)!r}: "
+                                                          f"{e.strerror or e}"))
+            return None
+        except _NoLine as e:
+            self.diags.append(codes.TEST_EVENT_MISSING.at(loc.value(ptr + ("line",)), test=test,
+                                                          detail=f"{str(path)!r} {e}"))
+            return None
+        try:
+            ev = json.loads(text)
+        except ValueError as e:
+            self.bad(at, f"{where} is not JSON: {e}")
             return None
         if not isinstance(ev, dict):
-            self.bad(loc.value(ptr + ("event_file",)), f"{str(path)!r} does not hold a JSON object")
+            self.bad(at, f"{where} does not hold a JSON object")
             return None
         return ev
 
@@ -285,6 +305,22 @@ class _Run:
                     if verdict is not True:
                         f.append(f"payload for {target}: `{kind}: {spec[kind]}` {verdict}\n"
                                  f"    actual: {_show(payload)}")
+
+
+class _NoLine(Exception):
+    pass
+
+
+def _jsonl_line(path: Path, line: int) -> str:
+    """Line ``line`` (1-based) of a JSONL file, read up to that line only."""
+    seen = 0
+    with path.open(encoding="utf-8") as f:
+        for seen, text in enumerate(f, start=1):
+            if seen == line:
+                if not text.strip():
+                    raise _NoLine(f"line {line} is blank")
+                return text
+    raise _NoLine(f"has {seen} line{'s' if seen != 1 else ''}, no line {line}")
 
 
 def _diff_sets(what: str, expected: list[Any], actual: list[str]) -> str:

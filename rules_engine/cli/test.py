@@ -2,7 +2,7 @@
 
 Thin: finds the files, runs them (rules_engine/author/testing.py), renders the report.
 Exit 0: every test passed (and coverage reached ``--threshold``); 1: a failure, an invalid test
-(E710/E711), or coverage below the threshold; 2: usage (no test files found).
+(E710-E712), or coverage below the threshold; 2: usage (no test files found).
 """
 
 from __future__ import annotations

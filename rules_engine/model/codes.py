@@ -262,6 +262,7 @@ MEANING_CHANGED = _c(
 )
 TEST_FILE_INVALID = _c("E710", "invalid rule test file", "invalid rule test: {detail}")
 TEST_UNKNOWN_NAME = _c("E711", "rule test names an unknown rule or target", "unknown {kind} {name!r} in test {test!r}")
+TEST_EVENT_MISSING = _c("E712", "rule test event not found", "event of test {test!r} not found: {detail}")
 
 # --- Warnings -----------------------------------------------------------------------------
 FILE_SKIPPED = _c("W101", "file skipped", "skipped {path!r}: {detail}")
