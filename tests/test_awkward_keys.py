@@ -39,3 +39,17 @@ def test_rule_language_key_with_backslash() -> None:
         rs = rules_engine.loads(text, format="dsl", engine=engine)
         assert rs.match(ev) == rs.match(json.dumps(ev).encode()) == ["r"]
         assert rs.match({"data": {"back\\slash": 1}}) == []
+
+
+@pytest.mark.parametrize("engine", ["compiled", "reference"])
+def test_control_characters_in_conditions_reach_generated_comments_safely(engine: str) -> None:
+    """Found by the fuzzer: the compiled rule set comments its generated code with each rule's
+    conditions, and a NUL there made Python refuse the source (a raw SyntaxError from loads)."""
+    text = json.dumps({"targets": {"out": {"type": "stdout"}}, "rules": [
+        {"name": "r", "when": 'x == "\\u0000\\u2028\\ud7ff" and y != "\\u001f"', "targets": ["out"]},
+        {"name": "p", "match": {"time": [{"prefix": "2022"}], "detail": {"c": {"\x00": [{"numeric": [">", 0]}]},
+                                                                        "d": [{"numeric": ["<", 10]}]}},
+         "targets": ["out"]}]})
+    rs = rules_engine.loads(text, engine=engine)
+    ev = {"x": "\x00\u2028\ud7ff", "y": 1, "time": "2022-07", "detail": {"c": {"\x00": 3}, "d": 1}}
+    assert rs.match(ev) == ["r", "p"]

@@ -34,8 +34,12 @@ class Lines:
         self.lines.append("    " * indent + text)
 
     def comment(self, indent: int, text: str) -> None:
-        """A ``#`` comment on one line (line breaks in ``text`` become spaces, so it cannot end early)."""
-        self.lines.append("    " * indent + "# " + " ".join(text.split()))
+        """A ``#`` comment on one line (line breaks in ``text`` become spaces, so it cannot end early;
+        any other character Python source cannot hold — NUL, a lone surrogate — is escaped, as a rule
+        name or condition may carry one: found by the fuzzer)."""
+        flat = " ".join(text.split())
+        safe = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in flat)
+        self.lines.append("    " * indent + "# " + safe)
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
