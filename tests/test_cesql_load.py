@@ -74,3 +74,19 @@ def test_filters_take_precedence_over_filter() -> None:
 )
 def test_invalid_knative_filters(filters: str, code: str) -> None:
     assert [c for c, _, _ in codes_of(HEAD + f"    filters: {filters}\n")] == [code]
+
+
+def test_like_runs_in_linear_time_on_a_pattern_that_backtracks() -> None:
+    """Twelve ``%a`` then ``%b`` against 40 ``a``: a backtracking matcher explores millions of
+    splits (over a minute); RE2 answers at once.  Counted, not timed: the answer must be False
+    and the same on both engines, and a 100,000-character subject must still be answered."""
+    pattern = "%a" * 12 + "%b"
+    text = (
+        "targets: {o: {type: stdout}}\nrules:\n  - name: r\n"
+        f"    cesql: \"subject LIKE '{pattern}'\"\n    targets: [o]\n"
+    )
+    for engine in ("reference", "compiled"):
+        rs = rules_engine.loads(text, engine=engine)
+        assert rs.match({"specversion": "1.0", "id": "1", "source": "s", "type": "t", "subject": "a" * 40}) == []
+        long = "a" * 100_000 + "b"
+        assert rs.match({"specversion": "1.0", "id": "1", "source": "s", "type": "t", "subject": long}) == ["r"]
