@@ -131,3 +131,13 @@ def test_opaque_cel_values_are_decided_on_the_parse_tree(text: str, opaque: bool
     from rules_engine.cel.parse import makes_opaque_values, parse_cel
 
     assert makes_opaque_values(parse_cel(text)) is opaque
+
+
+def test_linecache_holds_a_bounded_number_of_generated_sources() -> None:
+    import linecache
+
+    from rules_engine.compile import emit
+
+    names = [emit.load(f"x = {i}\n", "bound-test", {}) for i in range(emit.MAX_REGISTERED + 20)]
+    kept = [n for n in names if n in linecache.cache]
+    assert len(kept) <= emit.MAX_REGISTERED and names[-1] in linecache.cache and names[0] not in linecache.cache

@@ -9,17 +9,25 @@ source`` prints the very text that was compiled.
 
 The file name is the content's hash (``<rules-engine match 3f2a…>``): the same
 source is registered once however often it is compiled (a reload of unchanged
-rules adds nothing); linecache keeps each distinct source for the life of the
-process, as it does for any imported module.
+rules adds nothing).  At most :data:`MAX_REGISTERED` generated sources stay in
+linecache, the oldest dropped first, so a long-running sidecar that reloads edited
+rules (or a console sandbox compiling drafts) does not grow without bound; a
+traceback into code that old shows no source line, nothing else changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import linecache
+from collections import OrderedDict
 from typing import Any
 
-__all__ = ["Lines", "load"]
+__all__ = ["MAX_REGISTERED", "Lines", "load"]
+
+MAX_REGISTERED = 512
+"""Generated sources kept in linecache at most (a bound, like an lru_cache's: invisible to callers)."""
+
+_registered: OrderedDict[str, None] = OrderedDict()
 
 
 class Lines:
@@ -51,5 +59,10 @@ def load(source: str, kind: str, namespace: dict[str, Any]) -> str:
     filename = f"<rules-engine {kind} {digest}>"
     # (size, mtime, lines, name); mtime None: linecache.checkcache never drops the entry.
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    _registered[filename] = None
+    _registered.move_to_end(filename)
+    while len(_registered) > MAX_REGISTERED:
+        old, _ = _registered.popitem(last=False)
+        linecache.cache.pop(old, None)
     exec(compile(source, filename, "exec"), namespace)  # our own generated source, built from the IR only
     return filename

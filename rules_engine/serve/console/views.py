@@ -6,6 +6,7 @@ authentication as the API; a bad sandbox input is shown as diagnostics on the pa
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Iterable, Mapping
@@ -183,7 +184,8 @@ async def sandbox_page(request: Request) -> Response:
         event = pick["text"] if pick else '{\n  "type": "example"\n}'
     draft = str(form.get("draft") or "")
     draft_format = str(form.get("draft_format") or "yaml")
-    result = run_sandbox(rs, event, draft, draft_format) if request.method == "POST" else None
+    # A draft recompiles the whole rule set: off the event loop, so ingest is not held up meanwhile.
+    result = await asyncio.to_thread(run_sandbox, rs, event, draft, draft_format) if request.method == "POST" else None
     return _page(request, "sandbox.html", samples=samples, chosen=chosen, event=event, draft=draft,
                  draft_format=draft_format, result=result, error="")
 
@@ -196,7 +198,7 @@ async def structure_page(request: Request) -> Response:
     cache = request.app.state.console_graphs
     picture = cache.get(rs.version)
     if picture is None:
-        picture = svg(*structure_graph(compile_ruleset(rs.ir)))
+        picture = await asyncio.to_thread(lambda: svg(*structure_graph(compile_ruleset(rs.ir))))
         cache.clear()  # one version at a time: bounded
         cache[rs.version] = picture
     return _page(request, "structure.html", picture=picture)
