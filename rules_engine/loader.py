@@ -21,6 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from rules_engine.check.ruleset import BUILTIN_TARGET_TYPES, check
+from rules_engine.check.targets import TargetCatalog, check_target_options
 from rules_engine.model import codes, ir
 from rules_engine.model.errors import Diagnostic, sort_diagnostics
 from rules_engine.model.source import Source, Span
@@ -219,9 +220,17 @@ def read_source(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[Source | No
 
 
 def build(
-    parts: list[tuple[Source, str]], target_types: frozenset[str] = BUILTIN_TARGET_TYPES
+    parts: list[tuple[Source, str]],
+    target_types: frozenset[str] = BUILTIN_TARGET_TYPES,
+    catalog: TargetCatalog | None = None,
 ) -> LoadResult:
-    """Pure: parse each source, merge, check.  ``parts`` are (source, format) in load order."""
+    """Pure: parse each source, merge, check.  ``parts`` are (source, format) in load order.
+
+    With ``catalog`` (the delivery layer's adapter registry, injected by the caller), the
+    known target types are its types and every target's options are checked by its type (E60x).
+    """
+    if catalog is not None:
+        target_types = catalog.types()
     diags: list[Diagnostic] = []
     irs: list[ir.RuleSetIR] = []
     sources: dict[str, Source] = {}
@@ -239,6 +248,8 @@ def build(
     # problems in the good ones; unknown-target noise from a failed file is the
     # price (those names may live in the broken file), so skip E302 then.
     cdiags = check(merged, target_types)
+    if catalog is not None:
+        cdiags.extend(check_target_options(merged, catalog))
     if failed:
         cdiags = [d for d in cdiags if d.code not in ("E302", "W301", "W304")]
     diags.extend(cdiags)
@@ -257,7 +268,10 @@ def known_target_types() -> frozenset[str]:
 
 
 def load_paths(
-    paths: list[str], max_bytes: int = MAX_FILE_BYTES, target_types: frozenset[str] | None = None
+    paths: list[str],
+    max_bytes: int = MAX_FILE_BYTES,
+    target_types: frozenset[str] | None = None,
+    catalog: TargetCatalog | None = None,
 ) -> LoadResult:
     files, diags = collect_files(paths)
     parts: list[tuple[Source, str]] = []
@@ -274,8 +288,8 @@ def load_paths(
         sources[src.name] = src
         parts.append((src, fmt))
     if target_types is None:
-        target_types = known_target_types()
-    res = build(parts, target_types)
+        target_types = catalog.types() if catalog is not None else known_target_types()
+    res = build(parts, target_types, catalog)
     res.sources.update(sources)
     all_diags = sort_diagnostics(diags + res.diagnostics)
     ok = res.ir is not None and not any(d.is_error for d in all_diags)

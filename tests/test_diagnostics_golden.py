@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from serve_diagnostics import SERVE_CALLS
 
+from rules_engine.deliver import AdapterRegistry
 from rules_engine.loader import load_paths
-from rules_engine.model import codes
+from rules_engine.model import codes, ir
 from rules_engine.model.errors import RuleError, render_text
 from rules_engine.model.source import Source
 
@@ -70,8 +71,13 @@ FILES: dict[str, tuple[str, bytes | str]] = {
     "E202": ("type.yaml", rule("    when: x == 1\n    priority: high\n")),
     "E203": ("req.yaml", T + "rules:\n  - targets: [out]\n    when: x == 1\n"),
     "E204": ("enum.yaml", rule("    when: x == 1\n    on_match: halt\n")),
-    "E205": ("redis.yaml", "targets:\n  r: {type: redis, stream: s, list: l}\nrules:\n  - name: a\n    when: x == 1\n    targets: [r]\n"),
+    "E205": ("anyof.yaml", rule('    when: x == 1\n    transform:\n      set: {data.x: {value: 1, cel: "x"}}\n')),
     "E206": ("emptywhen.yaml", rule('    when: ""\n')),
+    # Target options, checked by the adapter type (both formats; tests/test_target_options.py pairs them).
+    "E601": ("opt.rules", 'target out = stdout(prety: true)\nrule r {\n  when x == 1\n  route to out\n}\n'),
+    "E602": ("opttype.yaml", "targets:\n  out: {type: stdout, retry: {attempts: many}}\nrules:\n  - name: r\n    when: x == 1\n    targets: [out]\n"),
+    "E603": ("optreq.rules", 'target hook = http(timeout: 5)\nrule r {\n  when x == 1\n  route to hook\n}\n'),
+    "E604": ("optval.yaml", "targets:\n  m: {type: mqtt, topic: a/b, qos: 7}\nrules:\n  - name: r\n    when: x == 1\n    targets: [m]\n"),
     "E301": ("duprule.yaml", rule("    when: x == 1\n") + "  - name: r\n    when: x == 2\n    targets: [out]\n"),
     "E302": ("alerts.yaml", yaml_rules("  - name: r\n    when: x == 1\n    targets: [slack-ops]\n") + "default_targets: [out]\n"),
     "E303": ("duptarget.rules", "target out = stdout\ntarget out = file(path: \"x\")\nrule r {\n  when x == 1\n  route to out\n}\n"),
@@ -143,7 +149,7 @@ def _render_files(tmp: Path, code: str) -> str:
     old = os.getcwd()
     os.chdir(tmp)
     try:
-        res = load_paths([name])
+        res = load_paths([name], catalog=AdapterRegistry())
     finally:
         os.chdir(old)
     return render_text(res.diagnostics, res.sources) + "\n"
@@ -322,6 +328,56 @@ def _convert(text: str, name: str, src: str, dst: str) -> Callable[[Path], str]:
     return run
 
 
+def _delivery(case: str) -> Callable[[Path], str]:
+    """Run-time delivery codes: a real dispatcher, file targets and a local port nothing listens on."""
+
+    def run(tmp: Path) -> str:
+        import asyncio
+
+        from rules_engine.deliver import Dispatcher
+        from rules_engine.route.router import Decision
+
+        def t(name: str, type_: str, **options: object) -> ir.Target:
+            return ir.Target(name, type_, ir.freeze(options))
+
+        fast = {"attempts": 2, "initial": 0.01, "jitter": 0}
+        closed = "http://127.0.0.1:9/hook"  # the discard port: nothing answers
+        targets = {
+            "E610": [t("hook", "http", url="{hook}/bad")],
+            "E611": [t("hook", "http", url=closed, retry=fast)],
+            "E612": [t("hook", "http", url=closed, retry=fast, dead_letter="dl"), t("dl", "http", url=closed, retry=fast)],
+            "E613": [t("out", "stdout")],
+            "E614": [t("hook", "http", url=closed, auth={"bearer_token_env": "RULES_ENGINE_NO_SUCH_VARIABLE"})],
+        }[case]
+        decision = Decision("r", targets[0].name, {"a": 1})
+        if case == "E613":
+            decision = Decision("r", "out", {"a": 1}, None, (("x-rules-engine-target", "out"),
+                                                             ("x-rules-engine-error", "data.missing is missing")),
+                                None, "dead_letter")
+
+        async def go() -> str:
+            if case == "E610":
+                from delivery_helpers import webhook
+
+                async with webhook() as hook:
+                    hook.script["/bad"] = [(400, {}, 0)]
+                    url = str(targets[0].options.get("url")).format(hook=hook.url)
+                    return (await deliver([t("hook", "http", url=url)])).replace(hook.url, "http://127.0.0.1:PORT")
+            return await deliver(targets)
+
+        async def deliver(targets: list[ir.Target]) -> str:
+            d = Dispatcher(targets)
+            await d.start()
+            res = await d.dispatch([decision], event={"a": 1}, version="v")
+            await d.close(1)
+            o = res.outcomes[0]
+            return f"error[{o.code}]: {o.message}\n"
+
+        return asyncio.run(go())
+
+    return run
+
+
 def _meaning_changed(_: Path) -> str:
     # The safety net behind convert and fmt: text that loads to other rules than the IR it was printed from.
     from rules_engine.author.convert import reload_check
@@ -388,6 +444,9 @@ CALLS.update({
                      "yaml"),
     "E702": _meaning_changed,
 })
+
+
+CALLS.update({c: _delivery(c) for c in ("E610", "E611", "E612", "E613", "E614")})
 
 # Codes reserved for later stages, without a producer yet; each must name its stage.
 RESERVED = {

@@ -29,6 +29,7 @@ def test_readme_opens_with_two_commands() -> None:
     assert lines[0] == "```sh"
     assert lines[3] == "```"
     assert "pip install -q ." in lines[1] and "rules-engine validate sample-rules" in lines[1]
+    assert "rules-engine run --rules sample-rules/local" in lines[1]  # real delivery, no broker needed
     assert 'pip install -q ".[test]"' in lines[2] and "pytest" in lines[2]
 
 

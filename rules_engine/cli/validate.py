@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, add_max_file_size
+from rules_engine.deliver import AdapterRegistry
 from rules_engine.loader import LoadResult, discover_sets, load_paths
 from rules_engine.model.errors import Diagnostic, render_github, render_text, sort_diagnostics
 
@@ -41,8 +42,9 @@ def _rule_sets(paths: Sequence[str]) -> list[list[str]]:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     results: list[tuple[list[str], LoadResult]] = []
+    registry = AdapterRegistry()  # target types, built-in and plugin, and the check of their options
     for rule_set in _rule_sets(args.paths):
-        results.append((rule_set, load_paths(rule_set, args.max_file_size)))
+        results.append((rule_set, load_paths(rule_set, args.max_file_size, catalog=registry)))
     diags: list[Diagnostic] = sort_diagnostics(d for _, r in results for d in r.diagnostics)
     sources = {k: v for _, r in results for k, v in r.sources.items()}
     errors = [d for d in diags if d.is_error]

@@ -224,6 +224,24 @@ CEL_EVAL_ERROR = _c("E521", "CEL evaluation error", "CEL error: {detail}")
 CEL_NOT_BOOL = _c("E522", "CEL filter is not a bool", "CEL expression evaluated to {kind} {value}, not a bool")
 
 # --- E6xx: delivery ---------------------------------------------------------------------
+# E600..E609: target options, checked at load time by the adapter that owns the type
+# (both rule-file formats; the adapter's JSON Schema, rules_engine/deliver/registry.py).
+TARGET_UNKNOWN_OPTION = _c("E601", "unknown target option", "unknown option {key!r} for target type {type!r}")
+TARGET_OPTION_TYPE = _c("E602", "wrong type of target option", "{where} must be {expected}, not {found}")
+TARGET_MISSING_OPTION = _c("E603", "missing target option", "target type {type!r} needs the option {key!r}")
+TARGET_OPTION_VALUE = _c("E604", "invalid target option", "{where}: {detail}")
+# E610..E619: delivery at run time (rendered without a position: the event is the input).
+DELIVERY_REJECTED = _c("E610", "delivery rejected", "target {target!r} refused the message: {detail}")
+DELIVERY_EXHAUSTED = _c(
+    "E611", "delivery retries exhausted", "target {target!r}: gave up after {attempts} attempt(s) ({condition}): {detail}"
+)
+DEAD_LETTER_FAILED = _c(
+    "E612", "dead letter failed", "dead letter of rule {rule!r} for target {target!r} to {dead_letter!r} failed: {detail}"
+)
+NO_DEAD_LETTER = _c(
+    "E613", "no dead-letter target", "target {target!r} has no dead_letter target; the message of rule {rule!r} is lost: {detail}"
+)
+ADAPTER_UNAVAILABLE = _c("E614", "target cannot start", "target {target!r} ({type}) cannot start: {detail}")
 # E650..E699: the sidecar (serve/): E650..E659 its config file, E660..E679 HTTP ingest refusals
 # (each answered with the HTTP status in serve/errors.py), E680..E699 broker sources.
 SIDECAR_UNKNOWN_OPTION = _c("E650", "unknown sidecar option", "unknown option {name!r} in {where}")

@@ -20,7 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from typing import Literal as Lit
@@ -482,10 +482,51 @@ class Target:
     transform: Transform | None = None
     partition_key: Expr | None = None
     span: Span = _span()
+    option_spans: OptionSpans = field(default=(), compare=False, repr=False)
+    """Where each option (and each value inside one) is written, by pointer ``(name, ...)``;
+    for diagnostics about options (E6xx), whichever rule-file format they came from."""
 
     @property
     def file(self) -> str:
         return self.span.file
+
+    def option_span(self, pointer: tuple[str | int, ...], key: bool = False) -> Span:
+        """The span of the option value at ``pointer`` (of its key with ``key``), or of its
+        nearest written parent, or the target's."""
+        best, best_len = self.span, -1
+        for p, key_span, value_span in self.option_spans:
+            if len(p) > best_len and pointer[: len(p)] == p:
+                exact = len(p) == len(pointer)
+                best, best_len = (key_span if key or not exact else value_span), len(p)
+        return best
+
+
+OptionSpans: TypeAlias = tuple[tuple[tuple[str | int, ...], Span, Span], ...]
+
+
+def option_spans(
+    options: Mapping[str, Any],
+    key_of: Callable[[tuple[str | int, ...]], Span | None],
+    value_of: Callable[[tuple[str | int, ...]], Span | None],
+) -> OptionSpans:
+    """Spans of every node of ``options``: (pointer, key span, value span)."""
+    out: list[tuple[tuple[str | int, ...], Span, Span]] = []
+
+    def walk(value: Any, ptr: tuple[str | int, ...]) -> None:
+        vs = value_of(ptr)
+        ks = key_of(ptr) or vs
+        if ks is not None and vs is not None:
+            out.append((ptr, ks, vs))
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, ptr + (str(k),))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, ptr + (i,))
+
+    for k, v in options.items():
+        walk(v, (str(k),))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

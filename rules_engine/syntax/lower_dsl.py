@@ -164,8 +164,11 @@ class FileLowerer(ExprLowerer):
             obj[key] = value
         return ok, obj
 
-    def options(self, nodes: list[Any], what: str) -> tuple[bool, dict[str, Any], dict[str, Node]]:
-        """``name: json`` pairs (target options, input transformer) -> dict; also the value trees."""
+    def options(
+        self, nodes: list[Any], what: str, acc: _Json | None = None
+    ) -> tuple[bool, dict[str, Any], dict[str, Node]]:
+        """``name: json`` pairs (target options, input transformer) -> dict; also the value trees.
+        With ``acc``, the spans of every option (pointer ``(name, ...)``) are recorded there."""
         out: dict[str, Any] = {}
         trees: dict[str, Node] = {}
         ok = True
@@ -176,7 +179,9 @@ class FileLowerer(ExprLowerer):
                 self.error(codes.DSL_DUPLICATE_NAME.at(self.span(name_tok), what=what, name=name))
                 ok = False
                 continue
-            good, value = self.json(value_node, (), _Json())
+            if acc is not None:
+                acc.keys[(name,)] = self.span(name_tok)
+            good, value = self.json(value_node, (name,) if acc is not None else (), acc or _Json())
             ok = ok and good
             out[name] = value
             trees[name] = as_tree(value_node)
@@ -434,8 +439,9 @@ class FileLowerer(ExprLowerer):
         where = f"target {name!r}"
         before = self.error_count()
         options: dict[str, Any] = {}
+        acc = _Json()
         if args is not None:
-            _, options, _ = self.options(as_tree(args).children, "option")
+            _, options, _ = self.options(as_tree(args).children, "option", acc)
         partition: ir.Expr | None = None
         steps = _Steps()
         seen: set[str] = set()
@@ -456,6 +462,7 @@ class FileLowerer(ExprLowerer):
             steps.transform(),
             partition,
             self.span(label_tok),
+            ir.option_spans(options, acc.keys.get, acc.values.get),
         )
 
     # --- the file --------------------------------------------------------------------------------------

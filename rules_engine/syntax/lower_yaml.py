@@ -185,7 +185,8 @@ class _Lowerer:
         options = {k: v for k, v in raw.items() if k not in _TARGET_RESERVED}
         transform = self.transform(raw["transform"], ptr + ("transform",)) if "transform" in raw else None
         pkey = self.expr(raw["partition_key"], ptr + ("partition_key",)) if "partition_key" in raw else None
-        return ir.Target(name, raw["type"], ir.freeze(options), transform, pkey, self.loc.key(ptr))
+        spans = ir.option_spans(options, lambda p: self.loc.key(ptr + p), lambda p: self.loc.value(ptr + p))
+        return ir.Target(name, raw["type"], ir.freeze(options), transform, pkey, self.loc.key(ptr), spans)
 
     def rule(self, raw: dict[str, Any], ptr: Pointer) -> ir.Rule:
         filters: list[ir.Filter] = []

@@ -188,11 +188,4 @@ def _translate(err: Any, doc: Any, locator: Locator) -> list[Diagnostic]:
         return [codes.NO_FILTER_VALUE.at(locator.value(ptr), where=where)]
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"):
         return [codes.INVALID_VALUE.at(locator.value(ptr), where=where, detail=err.message)]
-    if v == "oneOf" and ptr and len(ptr) >= 2 and ptr[0] == "targets":
-        return [
-            codes.SCHEMA_OTHER.at(
-                locator.value(ptr), where=where,
-                detail="a redis target needs exactly one of 'stream', 'channel' or 'list'"
-            )
-        ]
     return [codes.SCHEMA_OTHER.at(locator.value(ptr), where=where, detail=err.message)]

@@ -1,0 +1,195 @@
+"""The dispatcher's own rules, with in-process adapter types (no service needed): ordering by
+partition key, the in-flight bound, batching; the stdout and file adapters; and the entry-point
+path a third-party adapter takes (a plugin package made on the fly as a dist-info on sys.path)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from delivery_helpers import Counts, target
+
+import rules_engine
+from rules_engine.deliver import CONFIRMED, AdapterRegistry, Dispatcher, Health, Message, SendResult, transient
+from rules_engine.model.errors import RuleError
+from rules_engine.route.router import Decision
+
+
+class Recorder:
+    """Confirms after a short pause; fails the first attempt of every message whose payload says so."""
+
+    options_schema: ClassVar[Mapping[str, Any]] = {"properties": {"pause": {"type": "number"}}}
+    sent: ClassVar[list[Any]] = []
+    active: ClassVar[int] = 0
+    peak: ClassVar[int] = 0
+    failed_once: ClassVar[set[Any]] = set()
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.pause = float(options.get("pause", 0.0))
+
+    async def open(self) -> None:
+        return None
+
+    async def send(self, batch: Sequence[Message]) -> Sequence[SendResult]:
+        cls = type(self)
+        cls.active += len(batch)
+        cls.peak = max(cls.peak, cls.active)
+        try:
+            await asyncio.sleep(self.pause)
+            out: list[SendResult] = []
+            for m in batch:
+                if m.payload.get("flaky") and m.id not in cls.failed_once:
+                    cls.failed_once.add(m.id)
+                    out.append(transient("busy", "try again"))
+                else:
+                    cls.sent.append(m.payload)
+                    out.append(CONFIRMED)
+            return out
+        finally:
+            cls.active -= len(batch)
+
+    async def health(self) -> Health:
+        return Health(True)
+
+    async def close(self, timeout: float) -> None:
+        return None
+
+
+@pytest.fixture
+def recorder() -> type[Recorder]:
+    Recorder.sent, Recorder.active, Recorder.peak, Recorder.failed_once = [], 0, 0, set()
+    return Recorder
+
+
+async def test_ordered_target_keeps_each_partition_key_in_order(recorder: type[Recorder]) -> None:
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    d = Dispatcher([target("t", "rec", ordered=True, retry={"initial": 0.01, "jitter": 0})], registry=reg)
+    await d.start()
+    # Every third message of key "a" fails once: without ordering, its retry would land after later ones.
+    evs = [({"i": i}, Decision("r", "t", {"i": i, "key": "a" if i % 2 else "b", "flaky": i % 3 == 0},
+                               "a" if i % 2 else "b")) for i in range(30)]
+    results = await asyncio.gather(*(d.dispatch([dec], event=ev, version="v") for ev, dec in evs))
+    await d.close()
+    assert all(r.ok for r in results)
+    for key in ("a", "b"):
+        seen = [p["i"] for p in recorder.sent if p["key"] == key]
+        assert seen == sorted(seen) and len(seen) == 15
+
+
+async def test_in_flight_bound_is_never_exceeded(recorder: type[Recorder]) -> None:
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    counts = Counts()
+    d = Dispatcher([target("t", "rec", pause=0.01, max_in_flight=8, batch=3)], registry=reg, observer=counts)
+    await d.start()
+    results = await asyncio.gather(*(d.dispatch([Decision("r", "t", {"i": i})], event={}, version="v") for i in range(100)))
+    await d.close()
+    assert all(r.ok for r in results) and counts.ok["t"] == 100
+    assert 1 < recorder.peak <= 8  # batched and concurrent, within the bound
+
+
+async def test_skip_decisions_are_not_sent_and_unknown_targets_are_failed(recorder: type[Recorder]) -> None:
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    d = Dispatcher([target("t", "rec")], registry=reg)
+    await d.start()
+    res = await d.dispatch([Decision("r", "t", None, action="skip"), Decision("r", "gone", {"x": 1})], event={}, version="v")
+    await d.close()
+    assert (res.delivered, res.failed) == (0, 1) and recorder.sent == []
+
+
+async def test_file_adapter_appends_json_lines_and_rotates(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "events.jsonl"
+    d = Dispatcher([target("f", "file", path=str(path), rotate_bytes=2048, keep=2, fsync="always")])
+    await d.start()
+    for i in range(60):
+        await d.dispatch([Decision("r", "f", {"i": i, "pad": "x" * 40}, "k")], event={}, version="v")
+    await d.close()
+    files = sorted(tmp_path.joinpath("out").iterdir())
+    assert [f.name for f in files] == ["events.jsonl", "events.jsonl.1", "events.jsonl.2"]
+    assert all(f.stat().st_size <= 2048 for f in files)
+    lines = [json.loads(x) for f in reversed(files) for x in f.read_text().splitlines()]
+    assert lines[-1] == {"rule": "r", "target": "f", "partition_key": "k", "payload": {"i": 59, "pad": "x" * 40}}
+    assert [x["payload"]["i"] for x in lines] == list(range(60 - len(lines), 60))  # oldest rotated out, order kept
+
+
+async def test_stdout_adapter_writes_records(capsys: pytest.CaptureFixture[str]) -> None:
+    d = Dispatcher([target("o", "stdout"), target("p", "stdout", format="payload")])
+    await d.start()
+    await d.dispatch([Decision("r", "o", {"a": 1}), Decision("r", "p", {"b": 2})], event={}, version="v")
+    await d.close()
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(out) == sorted(['{"rule":"r","target":"o","payload":{"a":1}}', '{"b":2}'])
+
+
+async def test_update_targets_keeps_unchanged_adapters(recorder: type[Recorder], tmp_path: Path) -> None:
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    d = Dispatcher([target("t", "rec"), target("f", "file", path=str(tmp_path / "a.jsonl"))], registry=reg)
+    await d.start()
+    before = d._lanes["t"]
+    await d.update_targets([target("t", "rec"), target("f", "file", path=str(tmp_path / "b.jsonl"))])
+    assert d._lanes["t"] is before and set(d.health()) == {"t", "f"}
+    res = await d.dispatch([Decision("r", "f", {"x": 1})], event={}, version="v")
+    await d.close()
+    assert res.ok and (tmp_path / "b.jsonl").exists()
+
+
+PLUGIN = '''
+"""A third-party target type: keeps messages in memory (tests only)."""
+from typing import Any
+SENT: list[Any] = []
+
+class MemoryAdapter:
+    options_schema = {"required": ["bucket"], "properties": {"bucket": {"type": "string"}}}
+
+    def __init__(self, name, options):
+        self.name = name
+        self.bucket = options["bucket"]
+
+    async def open(self):
+        return None
+
+    async def send(self, batch):
+        from rules_engine.deliver import CONFIRMED
+        SENT.extend((self.bucket, m.payload) for m in batch)
+        return [CONFIRMED] * len(batch)
+
+    async def health(self):
+        from rules_engine.deliver import Health
+        return Health(True)
+
+    async def close(self, timeout):
+        return None
+'''
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An installed plugin package: a module plus a dist-info whose entry point names it."""
+    name = f"re_plugin_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(PLUGIN))
+    info = tmp_path / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[rules_engine.adapters]\nmemory = {name}:MemoryAdapter\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+async def test_plugin_adapter_found_through_its_entry_point(plugin: str) -> None:
+    text = "target m = memory(bucket: \"b1\")\nrule r {\n  when x == 1\n  route to m\n}\n"
+    rs = rules_engine.loads(text, format="dsl")
+    with pytest.raises(RuleError) as e:  # the plugin's own option schema applies at load time
+        rules_engine.loads(text.replace('bucket: "b1"', "bukket: 1"), format="dsl")
+    assert [d.code for d in e.value.diagnostics] == ["E603", "E601"]  # sorted by position: target, then option
+    d = Dispatcher(rs.targets)
+    await d.start()
+    res = await d.dispatch(rs.evaluate({"x": 1}), event={"x": 1}, version=rs.version)
+    await d.close()
+    assert res.ok and sys.modules[plugin].SENT == [("b1", {"x": 1})]
