@@ -103,6 +103,22 @@ async def test_skip_decisions_are_not_sent_and_unknown_targets_are_failed(record
     assert (res.delivered, res.failed) == (0, 1) and recorder.sent == []
 
 
+async def test_close_settles_what_is_still_retrying(recorder: type[Recorder]) -> None:
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    counts = Counts()
+    d = Dispatcher([target("t", "rec", retry={"initial": 30, "jitter": 0})], registry=reg, observer=counts)
+    await d.start()
+    task = asyncio.create_task(d.dispatch([Decision("r", "t", {"flaky": True})], event={}, version="v"))
+    for _ in range(200):  # bounded: until the first attempt failed and a retry is waiting
+        if counts.retries["t"]:
+            break
+        await asyncio.sleep(0.01)
+    await d.close(timeout=0.1)
+    res = await asyncio.wait_for(task, 5)  # settled by close, not after the 30 s retry
+    o = res.outcomes[0]
+    assert (o.status, o.code, o.detail) == ("failed", "E611", "shutdown") and counts.lost["t"] == 1
+
+
 async def test_file_adapter_appends_json_lines_and_rotates(tmp_path: Path) -> None:
     path = tmp_path / "out" / "events.jsonl"
     d = Dispatcher([target("f", "file", path=str(path), rotate_bytes=2048, keep=2, fsync="always")])

@@ -130,7 +130,9 @@ class _Lane:
         self.owner = owner
         self.permits = asyncio.Semaphore(settings.max_in_flight)
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bound set by Dispatcher._bound_queues
-        self.batches = asyncio.Semaphore(max(1, min(16, settings.max_in_flight // max(1, settings.batch) + 1)))
+        # Batches in flight at once: the permits already bound the messages, so this only keeps a
+        # trickle of one-message batches from serialising a target that confirms slowly.
+        self.batches = asyncio.Semaphore(max(1, min(256, settings.max_in_flight)))
         self.keys: dict[str, asyncio.Future[Outcome]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.opened = False
@@ -138,6 +140,7 @@ class _Lane:
         self.health = Health(True, "not used yet")
         self.worker: asyncio.Task[None] | None = None
         self.inflight = 0  # messages holding a permit (admitted, not yet settled)
+        self.admitted: set[_Item] = set()  # those messages, so that close() can settle every one
 
     # --- admission -------------------------------------------------------------------------
     def start(self) -> None:
@@ -265,6 +268,7 @@ class _Lane:
             it.permit.release()
             it.permit = None
             self.inflight -= 1
+            self.admitted.discard(it)
         if not it.done.done():
             it.done.set_result(outcome)
 
@@ -277,6 +281,14 @@ class _Lane:
         for t in list(self.tasks):
             t.cancel()
         await asyncio.gather(*(t for t in [self.worker, *self.tasks] if t is not None), return_exceptions=True)
+        # What is still unsettled now never will be: say so to every waiting dispatch() (no hang).
+        for it in list(self.admitted):
+            m = it.message
+            d = codes.DELIVERY_EXHAUSTED.at(None, target=m.target, attempts=it.attempts, condition="shutdown",
+                                            detail="the dispatcher closed before the message was confirmed")
+            log.error("[%s] %s", d.code, d.message)
+            self.owner.observer_failed(m.target, m.rule, "shutdown")
+            self._finish(it, Outcome(m.rule, m.target, "failed", it.attempts, d.code, "shutdown", None, d.message))
         if self.opened:
             try:
                 await asyncio.wait_for(self.adapter.close(timeout), timeout)
@@ -390,6 +402,7 @@ class Dispatcher:
                 d.payload, d.partition_key, d.headers, event, d.rule, d.target, d.version or version, self._next_id()
             )
             item = _Item(msg, loop.create_future(), lane.permits)
+            lane.admitted.add(item)
             lane.enqueue(item)
             waits.append(item.done)
         outcomes = settled + list(await asyncio.gather(*waits))
