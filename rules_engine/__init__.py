@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules_engine.deliver.registry import AdapterRegistry  # target types and the check of their options
+from rules_engine.check.target_types import TargetTypes  # target types and the check of their options
 from rules_engine.loader import MAX_FILE_BYTES, build, load_paths
 from rules_engine.loader import decode as _decode_source
 from rules_engine.model.errors import Diagnostic, RuleError
@@ -40,7 +40,7 @@ def load(*paths: str, engine: str = "compiled", max_file_bytes: int = MAX_FILE_B
 
     Raises :class:`RuleError` with every diagnostic when anything is wrong.
     """
-    return _finish(load_paths([str(p) for p in paths], max_file_bytes, catalog=AdapterRegistry()), engine)
+    return _finish(load_paths([str(p) for p in paths], max_file_bytes, catalog=TargetTypes()), engine)
 
 
 def loads(text: str | bytes, format: str = "yaml", name: str = "<string>", engine: str = "compiled") -> RuleSet:
@@ -51,7 +51,7 @@ def loads(text: str | bytes, format: str = "yaml", name: str = "<string>", engin
     src, diags = _decode_source(data, name)
     if src is None:
         raise RuleError(diags)
-    return _finish(build([(src, format)], catalog=AdapterRegistry()), engine)
+    return _finish(build([(src, format)], catalog=TargetTypes()), engine)
 
 
 def test_event_pattern(pattern: Any, event: Any) -> bool:

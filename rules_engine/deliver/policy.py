@@ -5,7 +5,7 @@ Position in the pipeline::
     ir.Target.options ──**settings_of**──▶ TargetSettings ──▶ the dispatcher's lane for that target
 
 The options are the ones every target type shares (their schema is
-:data:`COMMON_OPTIONS_SCHEMA`, merged into each type's schema by the registry)::
+``rules_engine.check.target_types.COMMON_OPTIONS_SCHEMA``, checked at load time)::
 
     retry: {attempts: 6, backoff: exponential, initial: 0.2, max: 10, jitter: 0.2, max_age: 60}
     timeout: 10          # seconds for one attempt to be confirmed
@@ -25,9 +25,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
-__all__ = ["COMMON_OPTIONS_SCHEMA", "RetryPolicy", "TargetSettings", "settings_of"]
+__all__ = ["RetryPolicy", "TargetSettings", "settings_of"]
 
 Backoff = Literal["exponential", "linear"]
 
@@ -60,30 +60,6 @@ class TargetSettings:
     ordered: bool = False
     max_in_flight: int = 256
     batch: int = 64
-
-
-COMMON_KEYS: Final = frozenset({"retry", "timeout", "dead_letter", "ordered", "max_in_flight", "batch"})
-
-_POSITIVE: Final = {"type": "number", "exclusiveMinimum": 0}
-COMMON_OPTIONS_SCHEMA: Final[Mapping[str, Any]] = {
-    "retry": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "attempts": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "backoff": {"enum": ["exponential", "linear"]},
-            "initial": {"type": "number", "minimum": 0},
-            "max": {"type": "number", "minimum": 0},
-            "jitter": {"type": "number", "minimum": 0, "maximum": 1},
-            "max_age": _POSITIVE,
-        },
-    },
-    "timeout": _POSITIVE,
-    "dead_letter": {"type": "string", "minLength": 1},
-    "ordered": {"type": "boolean"},
-    "max_in_flight": {"type": "integer", "minimum": 1, "maximum": 100000},
-    "batch": {"type": "integer", "minimum": 1, "maximum": 10000},
-}
 
 
 def settings_of(options: Mapping[str, Any], max_in_flight: int = 256) -> TargetSettings:

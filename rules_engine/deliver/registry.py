@@ -1,179 +1,29 @@
-"""Where target types come from, and the load-time check of their options.
+"""The adapter registry: target types (check/target_types.py) that can also build adapters.
 
 Position in the pipeline::
 
-    entry points (rules_engine.adapters) ─▶ **AdapterRegistry** ─┬─▶ loader (check_options: E60x, positions)
-                                                                 └─▶ Dispatcher (create: one adapter per target)
-
-A target type is an :class:`~rules_engine.deliver.base.AdapterType`: a JSON
-Schema of its own options plus a constructor.  The built-in types are named
-by import path below *and* registered as entry points in pyproject.toml (so
-an installed copy finds them the way it finds plugins; a source checkout
-finds them here); an installed plugin of the same name wins.  Modules are
-imported only when a type is used, and broker client libraries only when an
-adapter opens, so the core imports without any of them.
+    TargetTypes (names, option schemas) ─▶ **AdapterRegistry.create** ─▶ one Adapter per target ─▶ Dispatcher
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
-from typing import Any, Final, cast
+from collections.abc import Mapping
+from typing import Any, cast
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
-from rules_engine.check.targets import OptionProblem
+from rules_engine.check.target_types import BUILTIN_ADAPTERS, ENTRY_POINT_GROUP, TargetTypes
 from rules_engine.deliver.base import Adapter, AdapterType
-from rules_engine.deliver.policy import COMMON_OPTIONS_SCHEMA
-from rules_engine.model import codes
 
 __all__ = ["BUILTIN_ADAPTERS", "ENTRY_POINT_GROUP", "AdapterRegistry", "known_target_types"]
 
-ENTRY_POINT_GROUP: Final = "rules_engine.adapters"
 
-BUILTIN_ADAPTERS: Final[Mapping[str, str]] = {
-    "stdout": "rules_engine.deliver.adapters.stdout:StdoutAdapter",
-    "file": "rules_engine.deliver.adapters.file:FileAdapter",
-    "http": "rules_engine.deliver.adapters.http:HttpAdapter",
-    "nats": "rules_engine.deliver.adapters.nats:NatsAdapter",
-    "redis": "rules_engine.deliver.adapters.redis:RedisAdapter",
-    "amqp": "rules_engine.deliver.adapters.amqp:AmqpAdapter",
-    "mqtt": "rules_engine.deliver.adapters.mqtt:MqttAdapter",
-}
-
-_TYPE_WORDS: Final = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-
-def _found(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    for t, word in (
-        ((int,), "an integer"),
-        ((float,), "a number"),
-        ((str,), "a string"),
-        ((list,), "a list"),
-        ((dict,), "a mapping"),
-    ):
-        if isinstance(value, t):
-            return word
-    return "null" if value is None else type(value).__name__
-
-
-def _where(type_: str, path: Sequence[str | int]) -> str:
-    return f"{type_} option " + "".join(
-        f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path)
-    )
-
-
-def _load(spec: str) -> AdapterType:
-    module, _, attr = spec.partition(":")
-    return cast(AdapterType, getattr(importlib.import_module(module), attr))
-
-
-class AdapterRegistry:
-    """Target types by name: built-ins, installed plugins, and ``extra`` ones (tests, embedding)."""
+class AdapterRegistry(TargetTypes):
+    """Target types by name (built-in, plugin, ``extra``), and the adapters they make."""
 
     def __init__(self, extra: Mapping[str, AdapterType] | None = None, *, plugins: bool = True) -> None:
-        self._specs: dict[str, str] = dict(BUILTIN_ADAPTERS)
-        self._entry: dict[str, Any] = {}
-        if plugins:
-            for ep in entry_points(group=ENTRY_POINT_GROUP):
-                self._entry[ep.name] = ep
-        self._loaded: dict[str, AdapterType] = dict(extra or {})
-        self._validators: dict[str, jsonschema.Draft202012Validator] = {}
-
-    def types(self) -> frozenset[str]:
-        return frozenset(self._specs) | frozenset(self._entry) | frozenset(self._loaded)
-
-    def get(self, type_: str) -> AdapterType:
-        """The adapter type ``type_`` (KeyError when unknown)."""
-        found = self._loaded.get(type_)
-        if found is None:
-            ep = self._entry.get(type_)
-            found = cast(AdapterType, ep.load()) if ep is not None else _load(self._specs[type_])
-            self._loaded[type_] = found
-        return found
-
-    def schema(self, type_: str) -> dict[str, Any]:
-        """The full options schema of ``type_``: its own options plus the common ones."""
-        own = dict(self.get(type_).options_schema)
-        props = {**COMMON_OPTIONS_SCHEMA, **own.get("properties", {})}
-        return {**own, "type": "object", "properties": props, "additionalProperties": False}
+        super().__init__(extra, plugins=plugins)
 
     def create(self, type_: str, name: str, options: Mapping[str, Any]) -> Adapter:
-        return self.get(type_)(name, options)
-
-    # --- TargetCatalog -------------------------------------------------------------------------
-    def check_options(self, type: str, options: Mapping[str, Any]) -> Sequence[OptionProblem]:
-        v = self._validators.get(type)
-        if v is None:
-            v = self._validators[type] = jsonschema.Draft202012Validator(self.schema(type))
-        out: list[OptionProblem] = []
-        for err in sorted(v.iter_errors(options), key=lambda e: [str(p) for p in e.absolute_path]):
-            out.extend(self._problems(type, err))
-        return out
-
-    def _problems(self, type_: str, err: ValidationError) -> list[OptionProblem]:
-        path = tuple(err.absolute_path)
-        node = err.schema if isinstance(err.schema, dict) else {}
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = sorted(node.get("properties", {}))
-            unknown = [k for k in err.instance if k not in node.get("properties", {})]
-            out = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
-                notes: tuple[str, ...] = (f"did you mean {close[0]!r}?",) if close else ()
-                notes += (
-                    f"{_where(type_, path) if path else 'target type ' + repr(type_)} takes: {', '.join(allowed)}",
-                )
-                if path:
-                    out.append(
-                        OptionProblem(
-                            codes.TARGET_OPTION_VALUE,
-                            (*path, k),
-                            {"where": _where(type_, path), "detail": f"unknown key {k!r}"},
-                            True,
-                            notes,
-                        )
-                    )
-                else:
-                    out.append(OptionProblem(codes.TARGET_UNKNOWN_OPTION, (k,), {"key": k, "type": type_}, True, notes))
-            return out
-        if err.validator == "required" and not path:
-            key = str(err.message).split("'")[1] if "'" in err.message else "?"
-            return [OptionProblem(codes.TARGET_MISSING_OPTION, (), {"type": type_, "key": key})]
-        if err.validator == "type":
-            expected = node.get("type")
-            listed = [str(t) for t in (expected if isinstance(expected, list) else [expected])]
-            words = " or ".join(_TYPE_WORDS.get(t, t) for t in listed)
-            return [
-                OptionProblem(
-                    codes.TARGET_OPTION_TYPE,
-                    path,
-                    {"where": _where(type_, path), "expected": words, "found": _found(err.instance)},
-                )
-            ]
-        detail = node.get("x-message")
-        if not isinstance(detail, str):
-            if err.validator == "enum":
-                detail = "must be one of " + ", ".join(repr(o) for o in node["enum"]) + f", not {err.instance!r}"
-            elif err.validator in ("oneOf", "anyOf", "not"):
-                detail = "these options do not fit together"
-            else:
-                detail = err.message
-        where = _where(type_, path) if path else f"target type {type_!r}"
-        return [OptionProblem(codes.TARGET_OPTION_VALUE, path, {"where": where, "detail": detail})]
+        return cast(AdapterType, self.get(type_))(name, options)
 
 
 def known_target_types() -> frozenset[str]:

@@ -225,7 +225,7 @@ CEL_NOT_BOOL = _c("E522", "CEL filter is not a bool", "CEL expression evaluated 
 
 # --- E6xx: delivery ---------------------------------------------------------------------
 # E600..E609: target options, checked at load time by the adapter that owns the type
-# (both rule-file formats; the adapter's JSON Schema, rules_engine/deliver/registry.py).
+# (both rule-file formats; the adapter's JSON Schema, rules_engine/check/target_types.py).
 TARGET_UNKNOWN_OPTION = _c("E601", "unknown target option", "unknown option {key!r} for target type {type!r}")
 TARGET_OPTION_TYPE = _c("E602", "wrong type of target option", "{where} must be {expected}, not {found}")
 TARGET_MISSING_OPTION = _c("E603", "missing target option", "target type {type!r} needs the option {key!r}")
