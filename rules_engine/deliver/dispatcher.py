@@ -120,6 +120,9 @@ class _Item:
     diagnostic: str = ""  # why it was dead-lettered (the E6xx message)
 
 
+_HEALTHY: Final = Health(True)
+
+
 class _Lane:
     """One target: its adapter, bounded queue, batching worker, retries."""
 
@@ -137,7 +140,7 @@ class _Lane:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.opened = False
         self.open_lock = asyncio.Lock()
-        self.health = Health(True, "not used yet")
+        self.health = _HEALTHY
         self.worker: asyncio.Task[None] | None = None
         self.inflight = 0  # messages holding a permit (admitted, not yet settled)
         self.admitted: set[_Item] = set()  # those messages, so that close() can settle every one
@@ -173,6 +176,10 @@ class _Lane:
     async def _run(self) -> None:
         while True:
             first = await self.queue.get()  # idle wait: this task is cancelled by close()
+            if self.queue.empty():
+                # One turn of the loop lets the producers that are ready add theirs, so a batch is
+                # more than one message (fewer, larger writes: a pipeline, one socket send).
+                await asyncio.sleep(0)
             batch = [first]
             while len(batch) < self.settings.batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
@@ -231,7 +238,8 @@ class _Lane:
         it.result = r
         m = it.message
         if r.ok:
-            self.health = Health(True)
+            if not self.health.ok:
+                self.health = _HEALTHY
             self.owner.observer_delivered(m.target, m.rule, seconds)
             if it.origin is None:
                 self._finish(it, Outcome(m.rule, m.target, "delivered", it.attempts))
@@ -405,7 +413,10 @@ class Dispatcher:
             lane.admitted.add(item)
             lane.enqueue(item)
             waits.append(item.done)
-        outcomes = settled + list(await asyncio.gather(*waits))
+        if len(waits) == 1 and not settled:  # the common case: one decision, no gather to build
+            outcomes = [await waits[0]]
+        else:
+            outcomes = settled + list(await asyncio.gather(*waits))
         return DispatchResult(
             sum(o.status == "delivered" for o in outcomes),
             sum(o.status == "dead_lettered" for o in outcomes),

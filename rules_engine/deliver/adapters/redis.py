@@ -59,7 +59,7 @@ class RedisAdapter:
 
     @staticmethod
     def fields(m: Message) -> dict[str, bytes | str]:
-        f: dict[str, bytes | str] = {"payload": body(m.payload), "rule": m.rule, "target": m.target, "id": m.id}
+        f: dict[str, bytes | str] = {"payload": body(m.payload), "id": m.id}
         if m.partition_key is not None:
             f["partition_key"] = m.partition_key
         for k, v in m.headers:
