@@ -1,27 +1,27 @@
-"""Helpers of the sidecar tests: rule files, a live rule set and a dispatcher for the app.
-
-Until the delivery layer is on main, ``FileDispatcher`` stands in for
-``deliver.Dispatcher`` (the same contract, INTERFACES.md): every decision is
-appended to a JSON Lines file, which the tests read back.
+"""Helpers of the sidecar tests: rule files, the app over the real ``LiveRuleSet`` and ``Dispatcher``
+(file targets written in the test's folder), a local HTTP target that can be slow or refuse, and a uvicorn
+server in a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import http.server
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
+from starlette.applications import Starlette
 
-import rules_engine
+from rules_engine.deliver import Dispatcher
 from rules_engine.reload import LiveRuleSet
-from rules_engine.route.router import Decision
-from rules_engine.ruleset import RuleSet
+from rules_engine.serve.app import create_app
 from rules_engine.serve.config import SidecarConfig
+from rules_engine.serve.metrics import DeliveryObserver, Metrics
 
 RULES = """\
 targets:
@@ -37,56 +37,59 @@ rules:
 """
 
 
-@dataclass(frozen=True)
-class Result:
-    delivered: int
-    dead_lettered: int
-    failed: int
+def rules_with_failing_hook(hook_url: str) -> str:
+    """RULES plus a ``dlq`` file target and a rule sending events with ``data.fail`` to ``hook_url``
+    (a Hook that refuses them with 400: the decision fails and is not retried)."""
+    return RULES.replace("rules:\n", f"  dlq: {{type: file, path: dlq.jsonl}}\n  hook: {{type: http, url: '{hook_url}'}}\n"
+                         "rules:\n  - name: flaky\n    match: {data: {fail: [true]}}\n    targets: [hook]\n", 1)
 
 
-class FileDispatcher:
-    def __init__(self, folder: Path, delay: float = 0.0, fail: bool = False) -> None:
-        self.folder = folder
+def make_app(folder: Path, config: SidecarConfig | None = None, rules: str = RULES,
+             tokens: Mapping[str, str] | None = None) -> Starlette:
+    """The sidecar app over ``rules`` (file targets in ``folder``), delivering through the real Dispatcher."""
+    lv = live(folder, rules)
+    metrics = Metrics()
+    dispatcher = Dispatcher(lv.current.targets, observer=DeliveryObserver(metrics))
+    return create_app(config or SidecarConfig(), lv, dispatcher, metrics=metrics, tokens=tokens)
+
+
+class Hook:
+    """A local HTTP target: records each body, answers ``status`` after ``delay`` seconds (400 for a body
+    holding ``refuse``)."""
+
+    def __init__(self, delay: float = 0.0, refuse: bytes | None = None) -> None:
         self.delay = delay
-        self.fail = fail
-        self.started = False
-        self.closed = False
+        self.refuse = refuse
+        self.received: list[bytes] = []
+        self.started = threading.Event()
+        hook = self
 
-    async def start(self) -> None:
-        self.started = True
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                hook.started.set()
+                time.sleep(hook.delay)
+                refused = hook.refuse is not None and hook.refuse in body
+                if not refused:
+                    hook.received.append(body)
+                self.send_response(400 if refused else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
 
-    async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> Result:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        n = 0
-        for d in decisions:
-            if d.action == "skip":
-                continue
-            if self.fail:
-                continue
-            with open(self.folder / f"{d.target}.jsonl", "ab") as f:
-                f.write(orjson.dumps({"rule": d.rule, "payload": d.payload, "version": version}) + b"\n")
-            n += 1
-        failed = sum(d.action != "skip" for d in decisions) if self.fail else 0
-        return Result(n, 0, failed)
+            def log_message(self, *args: object) -> None:
+                pass
 
-    async def update_targets(self, targets: Sequence[Any]) -> None:
-        pass
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
 
-    def health(self) -> Mapping[str, Any]:
-        return {"out": {"ok": True}, "big": {"ok": True}}
+    def __enter__(self) -> Hook:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
 
-    async def close(self, timeout: float = 10.0) -> None:
-        self.closed = True
-
-
-class FlakyDispatcher(FileDispatcher):
-    """Loses the decisions of events with ``data.fail`` (as a target that never answers would)."""
-
-    async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> Result:
-        if isinstance(event.get("data"), dict) and event["data"].get("fail") and decisions[0].target != "dlq":
-            return Result(0, 0, len(decisions))
-        return await super().dispatch(decisions, event=event, version=version)
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def live(folder: Path, text: str = RULES) -> LiveRuleSet:
@@ -102,8 +105,6 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def ruleset(text: str = RULES) -> RuleSet:
-    return rules_engine.loads(text)
 
 
 @contextlib.contextmanager

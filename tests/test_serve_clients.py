@@ -14,17 +14,15 @@ import httpx
 import pytest
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
-from serve_helpers import FileDispatcher, lines, live, running
+from serve_helpers import lines, make_app, running
 
-from rules_engine.serve.app import create_app
-from rules_engine.serve.config import SidecarConfig
 
 JS_DIR = Path(__file__).resolve().parent / "js-client"
 
 
 @pytest.fixture
 def url(tmp_path: Path) -> Iterator[str]:
-    app = create_app(SidecarConfig(), live(tmp_path), FileDispatcher(tmp_path))
+    app = make_app(tmp_path)
     with running(app) as base:
         yield base
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import orjson
 import pytest
-from serve_helpers import FileDispatcher, lines, live
+from serve_helpers import RULES, Hook, lines, make_app
 from starlette.testclient import TestClient
 
-from rules_engine.serve.app import create_app
 from rules_engine.serve.config import AuthConfig, LimitsConfig, PublisherConfig, QueueConfig, SidecarConfig
 
 ORDER = {"specversion": "1.0", "id": "o-1", "source": "/checkout", "type": "order.created",
@@ -21,12 +20,10 @@ CE_HEADERS = {"ce-specversion": "1.0", "ce-id": "o-1", "ce-source": "/checkout",
 
 
 def client(tmp_path: Path, config: SidecarConfig | None = None, tokens: dict[str, str] | None = None,
-           dispatcher: Any = None) -> Iterator[TestClient]:
-    disp = dispatcher or FileDispatcher(tmp_path)
-    app = create_app(config or SidecarConfig(), live(tmp_path), disp, tokens=tokens)
+           rules: str = RULES) -> Iterator[TestClient]:
+    app = make_app(tmp_path, config, rules, tokens)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
-    assert disp.closed
 
 
 @pytest.fixture
@@ -97,7 +94,7 @@ def test_plain_json(http: TestClient, tmp_path: Path) -> None:
 def test_no_match_delivers_nothing(http: TestClient, tmp_path: Path) -> None:
     r = http.post("/events", json={"type": "other"})
     assert r.status_code == 200 and r.json()["decisions"] == 0
-    assert not (tmp_path / "out.jsonl").exists()
+    assert lines(tmp_path / "out.jsonl") == []
 
 
 BAD = [
@@ -170,10 +167,19 @@ def test_security_refusals(tmp_path: Path) -> None:
 
 
 def test_undeliverable_is_503(tmp_path: Path) -> None:
-    for http in client(tmp_path, dispatcher=FileDispatcher(tmp_path, fail=True)):
-        r = http.post("/events", headers={"content-type": "application/cloudevents+json"}, content=orjson.dumps(ORDER))
-        assert r.status_code == 503 and r.json()["error"]["code"] == "E672"
-        assert r.json()["summary"]["failed"] == 2 and r.headers["retry-after"] == "1"
+    with Hook(refuse=b"o-1") as hook:  # answers 400 to this event: not retried, and no dead letter configured
+        rules = RULES.replace("{type: file, path: big.jsonl}", f"{{type: http, url: '{hook.url}'}}")
+        for http in client(tmp_path, rules=rules):
+            r = http.post("/events", headers={"content-type": "application/cloudevents+json"},
+                          content=orjson.dumps(ORDER))
+            assert r.status_code == 503 and r.json()["error"]["code"] == "E672", r.text
+            assert r.json()["summary"] | {"version": ""} == {"mode": "structured", "events": 1, "decisions": 2,
+                                                          "delivered": 1, "dead_lettered": 0, "failed": 1,
+                                                          "skipped": 0, "version": ""}
+            assert r.headers["retry-after"] == "1"
+            m = http.get("/metrics").text
+            assert 'rules_engine_decisions_failed_total{rule="big-orders",target="big"} 1.0' in m
+            assert 'rules_engine_decisions_delivered_total{rule="orders",target="out"} 1.0' in m
 
 
 def test_evaluate_and_explain(http: TestClient, tmp_path: Path) -> None:
@@ -184,7 +190,7 @@ def test_evaluate_and_explain(http: TestClient, tmp_path: Path) -> None:
     r = http.post("/explain", json={"type": "order.created", "data": {"total": 3}})
     rules = {v["rule"]: v for v in r.json()["events"][0]["rules"]}
     assert rules["orders"]["matched"] and not rules["big-orders"]["matched"] and rules["big-orders"]["reason"]
-    assert not (tmp_path / "out.jsonl").exists()  # dry runs deliver nothing
+    assert lines(tmp_path / "out.jsonl") == []  # dry runs deliver nothing
 
 
 def test_operations_endpoints(http: TestClient) -> None:
@@ -205,25 +211,26 @@ def test_queue_full_is_429(tmp_path: Path) -> None:
     import threading
 
     cfg = SidecarConfig(queue=QueueConfig(size=1, workers=1, retry_after=3))
-    for http in client(tmp_path, cfg, dispatcher=FileDispatcher(tmp_path, delay=0.5)):
-        results: list[int] = []
+    with Hook(delay=0.5) as hook:
+        rules = RULES.replace("{type: file, path: out.jsonl}", f"{{type: http, url: '{hook.url}'}}")
+        for http in client(tmp_path, cfg, rules=rules):
+            results: list[tuple[int, str | None]] = []
 
-        def send(http: Any = http, results: list[int] = results) -> None:
-            results.append(http.post("/events", json={"type": "order.created"}).status_code)
+            def send() -> None:
+                r = http.post("/events", json={"type": "order.created"})
+                results.append((r.status_code, r.headers.get("retry-after")))
 
-        threads = [threading.Thread(target=send) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
-        assert sorted(results).count(200) >= 2 and 429 in results, results
-        r = http.post("/events", json={"type": "order.created"})
-        assert r.status_code in (200, 429)
+            threads = [threading.Thread(target=send) for _ in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+            statuses = [st for st, _ in results]
+            assert 200 in statuses and (429, "3") in results, results
+            assert len(hook.received) == statuses.count(200)
 
 
 def test_reload_endpoint(tmp_path: Path) -> None:
-    from serve_helpers import RULES
-
     for http in client(tmp_path):
         v1 = http.get("/rules").json()["version"]
         (tmp_path / "rules.yaml").write_text("targets: {out: {type: stdout}\n")  # broken

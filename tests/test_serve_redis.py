@@ -12,12 +12,10 @@ import httpx
 import orjson
 import pytest
 import redis
-from serve_helpers import RULES, FlakyDispatcher, lines, live, require_service, running, wait_for
+from serve_helpers import Hook, lines, make_app, require_service, rules_with_failing_hook, running, wait_for
 
-from rules_engine.serve.app import create_app
 from rules_engine.serve.config import SidecarConfig, SourceConfig
 
-RULES_DLQ = RULES.replace("rules:\n", "  dlq: {type: file, path: dlq.jsonl}\nrules:\n", 1)
 
 
 @pytest.fixture
@@ -45,13 +43,13 @@ def test_redis_group_source(tmp_path: Path, stream: tuple[redis.Redis, str]) -> 
     src = SourceConfig("orders", "redis", key, group="routers", consumer="live-replica", claim_idle=0.3,
                        batch=8, max_deliver=3, dead_letter="dlq")
     cfg = SidecarConfig(sources=(src,))
-    app = create_app(cfg, live(tmp_path, RULES_DLQ), FlakyDispatcher(tmp_path))
-    with running(app, cfg) as url:
-        wait_for(lambda: len(lines(tmp_path / "out.jsonl")) >= 30 and len(lines(tmp_path / "dlq.jsonl")) >= 3,
+    with Hook(refuse=b'"fail"') as hook, running(make_app(tmp_path, cfg, rules_with_failing_hook(hook.url)), cfg) as url:
+        wait_for(lambda: len(lines(tmp_path / "dlq.jsonl")) >= 3,
                  what="30 routed events and 3 dead letters")
         wait_for(lambda: r.xpending(key, "routers")["pending"] == 0, what="every entry acknowledged")
         metrics = httpx.get(url + "/metrics", timeout=10).text
-    assert sorted(x["payload"]["id"] for x in lines(tmp_path / "out.jsonl")) == sorted(f"e{i}" for i in range(30))
+    routed = [x["payload"]["id"] for x in lines(tmp_path / "out.jsonl") if x["payload"]["id"] != "flaky"]
+    assert sorted(routed) == sorted(f"e{i}" for i in range(30))
     dlq = lines(tmp_path / "dlq.jsonl")
     assert sorted(base64.b64decode(d["payload"]["data_base64"]) for d in dlq if "data_base64" in d["payload"]) \
         == [b"", b"{oops"]

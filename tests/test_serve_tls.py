@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_helpers import FileDispatcher, lines, live, running
+from serve_helpers import lines, make_app, running
 
-from rules_engine.serve.app import create_app
 from rules_engine.serve.config import ListenConfig, SidecarConfig, TlsConfig
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
@@ -39,7 +38,7 @@ def test_mtls(tmp_path: Path) -> None:
     _pki(pki)
     tls = TlsConfig(str(pki / "server.pem"), str(pki / "server.key"), str(pki / "ca.pem"), "required")
     cfg = SidecarConfig(listen=ListenConfig(tls=tls))
-    app = create_app(cfg, live(tmp_path), FileDispatcher(tmp_path))
+    app = make_app(tmp_path, cfg)
     with running(app, cfg) as url:
         assert url.startswith("https://")
         ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))

@@ -8,6 +8,7 @@ Subcommands::
     compile --rules PATH [--show stats|tree|source] [--format text|json|mermaid|dot]   the compiled structure
     convert FILE --to yaml|rules   one rule format to the other (docs/authoring.md)
     run --rules PATH --events FILE.jsonl|-   evaluate and deliver (exit 0 nothing lost, 1 lost, 3 bad lines)
+    serve --rules PATH [--config FILE]   the sidecar (docs/sidecar.md)
 
 Exit codes are part of the interface: CI scripts depend on them.
 """
@@ -20,10 +21,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rules_engine import __version__
-from rules_engine.cli import compile, convert, diff, dry_run, fmt, lint, run, test, test_pattern, validate
+from rules_engine.cli import compile, convert, diff, dry_run, fmt, lint, run, serve, test, test_pattern, validate
 from rules_engine.cli.common import EXIT_OK, EXIT_USAGE
 
-COMMANDS = (validate, dry_run, run, test_pattern, compile, test, fmt, lint, diff, convert)
+COMMANDS = (validate, dry_run, run, test_pattern, compile, test, fmt, lint, diff, convert, serve)
 """The subcommands in the order ``--help`` lists them; each has ``add_parser(sub)`` and ``run(args, out)``."""
 
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
+import signal
 import ssl
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 from typing import Any, TextIO
 
 import uvicorn
@@ -95,6 +98,22 @@ def uvicorn_config(app: Any, config: SidecarConfig) -> uvicorn.Config:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, with a second stop signal ending the process at once.
+
+    uvicorn's own forced exit still waits for the event loop's tasks to be cancelled (a target stuck in a
+    send can hold that up); a second SIGTERM/SIGINT means "now", so the process ends here with status 1.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig in (signal.SIGINT, signal.SIGTERM):
+            log.error("second stop signal: exiting at once; accepted work may not be delivered")
+            for h in logging.getLogger("rules_engine").handlers:
+                h.flush()
+            os._exit(1)
+        super().handle_exit(sig, frame)
+
+
 def run_server(rules: Sequence[str], config_path: str | None, dispatcher_factory: DispatcherFactory, *,
                host: str | None = None, port: int | None = None, err: TextIO | None = None) -> int:
     """``rules-engine serve``: serve until SIGTERM/SIGINT; 0 after a clean shutdown, 1 for invalid rules or
@@ -111,8 +130,14 @@ def run_server(rules: Sequence[str], config_path: str | None, dispatcher_factory
     except RuleError as e:
         print(render_text(e.diagnostics, e.sources), file=err)
         return 1
-    server = uvicorn.Server(uvicorn_config(app, config))
+    server = _Server(uvicorn_config(app, config))
     log.info("listening", extra={"host": config.listen.host, "port": config.listen.port,
                                  "tls": config.listen.tls is not None})
-    server.run()
+    # uvicorn re-raises the stop signal once it has shut down; after a graceful shutdown that is the end of
+    # the story, so the process exits 0 instead of dying by the signal.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0 if server.started else 1
