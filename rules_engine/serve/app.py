@@ -413,8 +413,12 @@ def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
             from rules_engine.serve.jetstream import JetStreamSource
 
             out.append(JetStreamSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
-        else:
+        elif s.type == "redis":
             from rules_engine.serve.redis_source import RedisSource
 
             out.append(RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+        else:
+            from rules_engine.serve.amqp_source import AmqpSource
+
+            out.append(AmqpSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
     return out

@@ -116,14 +116,15 @@ class SourceConfig:
 
     ``type: jetstream`` reads ``stream`` through the durable pull consumer ``durable`` (filter ``subject``);
     ``type: redis`` reads the Redis stream ``stream`` in the consumer group ``group`` (the event JSON in the
-    entry's ``field``), claiming entries idle for ``claim_idle`` seconds from dead consumers.
+    entry's ``field``), claiming entries idle for ``claim_idle`` seconds from dead consumers; ``type: amqp``
+    consumes the RabbitMQ quorum queue ``stream`` with a prefetch of ``batch``.
     """
 
     name: str
-    type: Literal["jetstream", "redis"]
+    type: Literal["jetstream", "redis", "amqp"]
     stream: str
     subject: str | None = None
-    url: str | None = None  # default: nats://127.0.0.1:4222 / redis://127.0.0.1:6379/0
+    url: str | None = None  # default: nats://127.0.0.1:4222, redis://127.0.0.1:6379/0, amqp://guest:guest@127.0.0.1:5672/
     durable: str = "rules-engine"
     group: str = "rules-engine"
     consumer: str | None = None  # default: host name and process id
