@@ -16,7 +16,6 @@ from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 from serve_helpers import lines, make_app, running
 
-
 JS_DIR = Path(__file__).resolve().parent / "js-client"
 
 

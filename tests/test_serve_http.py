@@ -3,9 +3,9 @@ limits and the ack summary (the app in-process, through Starlette's test client,
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -19,6 +19,7 @@ ORDER = {"specversion": "1.0", "id": "o-1", "source": "/checkout", "type": "orde
 CE_HEADERS = {"ce-specversion": "1.0", "ce-id": "o-1", "ce-source": "/checkout", "ce-type": "order.created"}
 
 
+@contextlib.contextmanager
 def client(tmp_path: Path, config: SidecarConfig | None = None, tokens: dict[str, str] | None = None,
            rules: str = RULES) -> Iterator[TestClient]:
     app = make_app(tmp_path, config, rules, tokens)
@@ -28,7 +29,8 @@ def client(tmp_path: Path, config: SidecarConfig | None = None, tokens: dict[str
 
 @pytest.fixture
 def http(tmp_path: Path) -> Iterator[TestClient]:
-    yield from client(tmp_path)
+    with client(tmp_path) as c:
+        yield c
 
 
 def test_binary_mode(http: TestClient, tmp_path: Path) -> None:
@@ -130,7 +132,7 @@ def test_malformed_requests(http: TestClient, headers: dict[str, str], body: byt
 
 def test_limits(tmp_path: Path) -> None:
     cfg = SidecarConfig(limits=LimitsConfig(max_body_bytes=100, max_batch_events=2, max_header_bytes=600))
-    for http in client(tmp_path, cfg):
+    with client(tmp_path, cfg) as http:
         r = http.post("/events", json={"type": "x", "pad": "y" * 200})
         assert r.status_code == 413 and r.json()["error"]["code"] == "E665"
         batch = b"[{}, {}, {}]"
@@ -146,7 +148,7 @@ def test_limits(tmp_path: Path) -> None:
 def test_security_refusals(tmp_path: Path) -> None:
     cfg = SidecarConfig(auth=AuthConfig((PublisherConfig("checkout", token_env="T", sources=("/checkout*",),
                                                          types=("order.*",)),)))
-    for http in client(tmp_path, cfg, tokens={"s3cret-token": "checkout"}):
+    with client(tmp_path, cfg, tokens={"s3cret-token": "checkout"}) as http:
         ok = {"authorization": "Bearer s3cret-token", "content-type": "application/cloudevents+json"}
         assert http.post("/events", headers=ok, content=orjson.dumps(ORDER)).status_code == 200
         r = http.post("/events", headers={"content-type": "application/cloudevents+json"}, content=orjson.dumps(ORDER))
@@ -169,7 +171,7 @@ def test_security_refusals(tmp_path: Path) -> None:
 def test_undeliverable_is_503(tmp_path: Path) -> None:
     with Hook(refuse=b"o-1") as hook:  # answers 400 to this event: not retried, and no dead letter configured
         rules = RULES.replace("{type: file, path: big.jsonl}", f"{{type: http, url: '{hook.url}'}}")
-        for http in client(tmp_path, rules=rules):
+        with client(tmp_path, rules=rules) as http:
             r = http.post("/events", headers={"content-type": "application/cloudevents+json"},
                           content=orjson.dumps(ORDER))
             assert r.status_code == 503 and r.json()["error"]["code"] == "E672", r.text
@@ -213,7 +215,7 @@ def test_queue_full_is_429(tmp_path: Path) -> None:
     cfg = SidecarConfig(queue=QueueConfig(size=1, workers=1, retry_after=3))
     with Hook(delay=0.5) as hook:
         rules = RULES.replace("{type: file, path: out.jsonl}", f"{{type: http, url: '{hook.url}'}}")
-        for http in client(tmp_path, cfg, rules=rules):
+        with client(tmp_path, cfg, rules=rules) as http:
             results: list[tuple[int, str | None]] = []
 
             def send() -> None:
@@ -231,7 +233,7 @@ def test_queue_full_is_429(tmp_path: Path) -> None:
 
 
 def test_reload_endpoint(tmp_path: Path) -> None:
-    for http in client(tmp_path):
+    with client(tmp_path) as http:
         v1 = http.get("/rules").json()["version"]
         (tmp_path / "rules.yaml").write_text("targets: {out: {type: stdout}\n")  # broken
         r = http.post("/-/reload")

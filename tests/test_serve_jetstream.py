@@ -16,7 +16,6 @@ from serve_helpers import Hook, lines, make_app, require_service, rules_with_fai
 from rules_engine.serve.config import SidecarConfig, SourceConfig
 
 
-
 async def _setup(stream: str, subject: str, messages: list[bytes]) -> None:
     nc = await nats.connect("nats://127.0.0.1:4222", connect_timeout=5)
     js = nc.jetstream()

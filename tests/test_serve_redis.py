@@ -17,7 +17,6 @@ from serve_helpers import Hook, lines, make_app, require_service, rules_with_fai
 from rules_engine.serve.config import SidecarConfig, SourceConfig
 
 
-
 @pytest.fixture
 def stream() -> Iterator[tuple[redis.Redis, str]]:
     require_service(6379, "Redis")
