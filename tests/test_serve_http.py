@@ -4,6 +4,7 @@ limits and the ack summary (the app in-process, through Starlette's test client,
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,7 +146,8 @@ def test_limits(tmp_path: Path) -> None:
         assert r.status_code == 413
 
 
-def test_security_refusals(tmp_path: Path) -> None:
+def test_security_refusals(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     cfg = SidecarConfig(auth=AuthConfig((PublisherConfig("checkout", token_env="T", sources=("/checkout*",),
                                                          types=("order.*",)),)))
     with client(tmp_path, cfg, tokens={"s3cret-token": "checkout"}) as http:
@@ -166,6 +168,17 @@ def test_security_refusals(tmp_path: Path) -> None:
         assert 'rules_engine_events_rejected_total{code="E669"} 3.0' in metrics
         assert 'rules_engine_events_rejected_total{code="E670"} 2.0' in metrics
     assert len(lines(tmp_path / "out.jsonl")) == 1
+    assert caplog.records and "s3cret" not in caplog.text  # secrets never logged
+
+
+def test_json_logs() -> None:
+    from rules_engine.serve.logs import JsonFormatter
+
+    record = logging.LogRecord("rules_engine.serve", logging.INFO, "x.py", 1, "sidecar started", None, None)
+    record.version = "abc"
+    out = orjson.loads(JsonFormatter().format(record))
+    assert out["message"] == "sidecar started" and out["version"] == "abc" and out["level"] == "info"
+    assert out["logger"] == "rules_engine.serve" and out["time"].endswith("+00:00")
 
 
 def test_undeliverable_is_503(tmp_path: Path) -> None:
