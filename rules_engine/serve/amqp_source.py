@@ -60,6 +60,9 @@ class AmqpSource(SourceBase):
         msgs = [first]
         while len(msgs) < self.cfg.batch and not self._inbox.empty():
             msgs.append(self._inbox.get_nowait())
+        await self.settle_later(self._settle(msgs))
+
+    async def _settle(self, msgs: list[AbstractIncomingMessage]) -> None:
         good: list[tuple[AbstractIncomingMessage, dict[str, Any]]] = []
         for msg in msgs:
             event, problem = self.decode(msg.body)
