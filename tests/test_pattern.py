@@ -655,3 +655,14 @@ def test_a_long_wildcard_is_refused_without_exploring_every_state() -> None:
     with pytest.raises(RuleError) as ei:
         rules_engine.loads(text)
     assert [d.code for d in ei.value.diagnostics] == ["E315"]
+
+
+@pytest.mark.parametrize("engine", ["compiled", "reference"])
+def test_a_wildcard_holding_a_lone_surrogate_loads(engine: str) -> None:
+    """Found by the fuzzer: YAML's "\\ud800" escape gives a lone surrogate, and the wildcard
+    checks encoded the pattern as strict UTF-8 (a raw UnicodeEncodeError from loads)."""
+    import rules_engine
+
+    text = 'targets: {out: {type: stdout}}\nrules:\n  - {name: r, match: {x: [{wildcard: "a*\\ud800"}]}, targets: [out]}\n'
+    rs = rules_engine.loads(text, engine=engine)
+    assert rs.match({"x": "ab"}) == [] and rs.match({"x": "a\ud800"}) == ["r"]

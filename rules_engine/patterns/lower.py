@@ -297,7 +297,7 @@ class _Lowering:
         event-ruler reports them (``"arn:…:**"`` -> pos 26 for the second-from
         ``*`` at byte 25).
         """
-        data = text.encode("utf-8")
+        data = text.encode("utf-8", "surrogatepass")  # a YAML "\\ud800" escape gives a lone surrogate
         i = 0
         while i < len(data):
             if data[i] == 0x2A and i + 1 < len(data) and data[i + 1] == 0x2A:

@@ -26,7 +26,7 @@ _STAR = -1
 
 def _wildcard_tokens(pattern: str) -> list[int]:
     out: list[int] = []
-    data = pattern.encode("utf-8")
+    data = pattern.encode("utf-8", "surrogatepass")
     i = 0
     while i < len(data):
         if data[i] == 0x5C and i + 1 < len(data):
