@@ -85,20 +85,48 @@ def _when(dt: datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else "never"
 
 
-def _rule_text(rs: RuleSet, rule: Any) -> str:
-    """The rule as written in its file (YAML or the rule language), from its span."""
-    src = rs.sources.get(rule.file)
-    sp = rule.span
-    if src is None or sp.end_line < sp.line:
+def _rule_texts(rs: RuleSet) -> dict[tuple[str, int], str]:
+    """Each rule as written in its file (YAML or the rule language), keyed by (file, line).
+
+    A rule's span marks where it starts; it ends before the next rule of the same file, or earlier
+    where its YAML item's indentation closes (a top-level key follows) or its braces balance.
+    """
+    out: dict[tuple[str, int], str] = {}
+    by_file: dict[str, list[int]] = {}
+    for rule in rs.rules:
+        by_file.setdefault(rule.file, []).append(rule.span.line)
+    for name, starts in by_file.items():
+        src = rs.sources.get(name)
+        if src is None:
+            continue
+        lines = src.text.splitlines()
+        starts = sorted(set(starts))
+        for i, first in enumerate(starts):
+            stop = starts[i + 1] - 1 if i + 1 < len(starts) else len(lines)
+            out[(name, first)] = _one_rule(lines, first, stop, name.endswith((".yaml", ".yml")))
+    return out
+
+
+def _one_rule(lines: list[str], first: int, stop: int, yaml: bool) -> str:
+    chunk = lines[first - 1: stop]
+    if not chunk:
         return ""
-    lines = src.text.splitlines()[sp.line - 1: sp.end_line]
-    if not lines:
-        return ""
-    if len(lines) == 1:
-        return lines[0][sp.column - 1: sp.end_column - 1]
-    lines[0] = " " * (sp.column - 1) + lines[0][sp.column - 1:]
-    indent = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
-    return "\n".join(x[indent:] for x in lines).rstrip()
+    head = chunk[0]
+    indent = len(head) - len(head.lstrip(" -")) if yaml else 0
+    kept = [head]
+    depth = head.count("{") - head.count("}")
+    for line in chunk[1:]:
+        body = line.strip()
+        if yaml and body and not body.startswith("#") and len(line) - len(line.lstrip()) < indent:
+            break
+        if not yaml and depth <= 0 and body:
+            break
+        kept.append(line)
+        depth += line.count("{") - line.count("}")
+    while kept and (not kept[-1].strip() or kept[-1].strip().startswith("#")):
+        kept.pop()
+    lead = min((len(x) - len(x.lstrip(" -")) for x in kept if x.strip()), default=0)
+    return "\n".join(x[lead:] if len(x) >= lead else x.strip() for x in kept)
 
 
 async def rules_page(request: Request) -> Response:
@@ -109,8 +137,9 @@ async def rules_page(request: Request) -> Response:
     status = st.live.status
     query = request.query_params.get("q", "").strip()
     rows = []
+    texts = _rule_texts(rs)
     for rule in rs.rules:
-        text = _rule_text(rs, rule)
+        text = texts.get((rule.file, rule.span.line), "")
         haystack = " ".join([rule.name, text, *(t.name for t in rule.targets)]).lower()
         if query and query.lower() not in haystack:
             continue
