@@ -94,12 +94,15 @@ def test_summary_counts_rules_of_a_set_with_errors(tmp_path: Path) -> None:
         pytest.param(["convert", "r.yaml"], id="convert"),
         pytest.param(["fmt", "r.yaml"], id="fmt"),
         pytest.param(["lint", "r.yaml"], id="lint"),
+        pytest.param(["test", "r_test.yaml"], id="test"),
+        pytest.param(["run", "--rules", "r.yaml", "--events", "e.json"], id="run"),
     ],
 )
 def test_max_file_size_on_every_command_that_reads_rules(tmp_path: Path, command: list[str]) -> None:
     """Issue 9, defect 12: one option, every command; a big file that validates also dry-runs."""
     (tmp_path / "r.yaml").write_text(RULES + "# " + "x" * 5_000_000 + "\n")
     (tmp_path / "e.json").write_text('{"x": 1}')
+    (tmp_path / "r_test.yaml").write_text("rules: r.yaml\ntests:\n  - {name: t, event: {x: 1}, expect: {rules: [r]}}\n")
     refused = _cli(*command, cwd=tmp_path)
     assert refused.returncode == 1 or command[0] == "convert" and refused.returncode == 2
     assert "error[E104]" in refused.stdout + refused.stderr

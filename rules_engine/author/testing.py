@@ -39,7 +39,7 @@ from typing import Any
 
 from rules_engine import load, loads
 from rules_engine.author.coverage import Coverage
-from rules_engine.loader import TEST_SUFFIXES, read_source
+from rules_engine.loader import MAX_FILE_BYTES, TEST_SUFFIXES, read_source
 from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic, RuleError
 from rules_engine.model.source import Span
@@ -110,16 +110,17 @@ def _show(v: Any) -> str:
 
 
 class _Run:
-    def __init__(self, file: str, with_coverage: bool) -> None:
+    def __init__(self, file: str, with_coverage: bool, max_file_bytes: int = MAX_FILE_BYTES) -> None:
         self.file = file
         self.with_coverage = with_coverage
+        self.max_file_bytes = max_file_bytes
         self.diags: list[Diagnostic] = []
 
     def bad(self, span: Span, detail: str) -> None:
         self.diags.append(codes.TEST_FILE_INVALID.at(span, detail=detail))
 
     def run(self) -> FileResult:
-        src, diags = read_source(self.file)
+        src, diags = read_source(self.file, self.max_file_bytes)
         if src is None:
             return FileResult(self.file, [], diagnostics=diags)
         doc, loc, diags = load_yaml(src)
@@ -137,7 +138,7 @@ class _Run:
                 self.bad(loc.key((k,)), f"unknown key {k!r}; a test file has `rules` and `tests`")
         res = FileResult(self.file, rule_paths)
         try:
-            rs = load(*rule_paths)
+            rs = load(*rule_paths, max_file_bytes=self.max_file_bytes)
         except RuleError as e:
             res.diagnostics = self.diags + list(e.diagnostics)
             return res
@@ -349,8 +350,10 @@ def _assertion(kind: str, text: str, payload: Any) -> bool | str:
     return True if check.match(payload) else "does not hold"
 
 
-def run_test_files(files: Sequence[str], with_coverage: bool = False) -> list[FileResult]:
-    return [_Run(f, with_coverage).run() for f in files]
+def run_test_files(files: Sequence[str], with_coverage: bool = False,
+                   max_file_bytes: int = MAX_FILE_BYTES) -> list[FileResult]:
+    """Run each test file; rule files and test files over ``max_file_bytes`` are E104."""
+    return [_Run(f, with_coverage, max_file_bytes).run() for f in files]
 
 
 __all__ = ["TEST_SUFFIXES", "CaseResult", "FileResult", "find_test_files", "run_test_files"]

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import IO, Any, TextIO
 
 from rules_engine import load
-from rules_engine.cli.common import EXIT_BAD_EVENTS, EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from rules_engine.cli.common import EXIT_BAD_EVENTS, EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_max_file_size
 from rules_engine.deliver import Dispatcher, DispatchResult, Message
 from rules_engine.model.errors import RuleError, render_text
 from rules_engine.model.events import decode_event
@@ -156,6 +156,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rules", action="append", required=True, metavar="PATH", help="rule file or folder (repeatable)")
     p.add_argument("--events", metavar="FILE", default="-", help="events as JSON Lines ('-' for standard input)")
     p.add_argument("--engine", choices=("compiled", "reference"), default="compiled")
+    add_max_file_size(p)
     p.set_defaults(run=run)
 
 
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     """0 all delivered or dead-lettered, 1 something lost (or rule errors), 3 bad input lines."""
     err = sys.stderr
     try:
-        rs = load(*args.rules, engine=args.engine)
+        rs = load(*args.rules, engine=args.engine, max_file_bytes=args.max_file_size)
     except RuleError as e:
         err.write(render_text(e.diagnostics, e.sources) + "\n")
         return EXIT_FAIL

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from rules_engine.author.test_report import render_json, render_junit, render_text, total_coverage
 from rules_engine.author.testing import find_test_files, run_test_files
-from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
+from rules_engine.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_max_file_size
 
 
 def add_parser(sub: Any) -> None:
@@ -29,6 +29,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--threshold", type=float, default=None, metavar="PERCENT",
                    help="fail when total coverage is below PERCENT (implies --coverage)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    add_max_file_size(p)
     p.set_defaults(run=run)
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"rules-engine: error: no *_test.yaml files under {', '.join(args.paths)}\n")
         return EXIT_USAGE
     with_coverage = args.coverage or args.threshold is not None
-    results = run_test_files(files, with_coverage)
+    results = run_test_files(files, with_coverage, args.max_file_size)
     if args.format == "json":
         out.write(render_json(results))
     elif args.format == "junit":
