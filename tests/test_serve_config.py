@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from rules_engine.model.errors import RuleError
-from rules_engine.serve.config import AuthConfig, PublisherConfig, SidecarConfig, load_config, read_tokens
+from rules_engine.serve.config import (
+    AuthConfig,
+    PublisherConfig,
+    SidecarConfig,
+    load_config,
+    read_tokens,
+)
 
 FULL = """\
 listen: {host: 0.0.0.0, port: 9090}
@@ -81,3 +88,19 @@ def test_tokens_from_env_and_file(tmp_path: Path) -> None:
     with pytest.raises(RuleError) as e:
         read_tokens(auth, {"T1": "env-token"})
     assert e.value.diagnostics[0].code == "E654" and "env-token" not in str(e.value.diagnostics)
+
+
+def test_a_fifo_or_device_given_as_config_is_refused_not_read_forever(tmp_path: Path) -> None:
+    fifo = tmp_path / "sidecar.yaml"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        with pytest.raises(RuleError) as e:
+            load_config(path)
+        assert e.value.diagnostics[0].code == "E653" and "only regular files are read" in str(e.value)
+
+
+def test_one_token_for_two_publishers_is_refused(tmp_path: Path) -> None:
+    auth = AuthConfig(publishers=(PublisherConfig("a", token_env="TA"), PublisherConfig("b", token_env="TB")))
+    with pytest.raises(RuleError) as e:
+        read_tokens(auth, {"TA": "same", "TB": "same"})
+    assert "also the token of 'a'" in str(e.value) and "'same'" not in str(e.value)

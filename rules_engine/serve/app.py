@@ -21,7 +21,7 @@ import fnmatch
 import hmac
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -83,7 +83,7 @@ class SidecarState:
     dispatcher: DispatcherPort
     metrics: Metrics
     pipeline: Pipeline
-    tokens: Mapping[str, str]  # bearer token -> publisher name (empty: no authentication)
+    tokens: Mapping[str, str] = field(repr=False)  # bearer token -> publisher (empty: no auth); never shown
     publishers: Mapping[str, Any]  # publisher name -> PublisherConfig
     durable: Any = None  # durable.DurableIngest when `durable_ingest` is configured
 

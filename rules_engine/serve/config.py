@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rules_engine.loader import read_source
 from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic, RuleError
 from rules_engine.model.source import Locator, Pointer, Source
@@ -189,15 +190,22 @@ class SidecarConfig:
     drain_timeout: float = _opt(20.0, 0.0)
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest sidecar config file read."""
+MAX_TOKEN_BYTES = 64 * 1024
+"""Largest token file read."""
+
+
 def load_config(path: str | os.PathLike[str]) -> SidecarConfig:
     """Read and check a sidecar config file; raise :class:`RuleError` (E1xx YAML, E65x options)."""
-    name = str(path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        detail = e.strerror.lower() if isinstance(e, OSError) and e.strerror else str(e)
-        raise RuleError([codes.SIDECAR_UNREADABLE.at(None, path=name, detail=detail)]) from None
-    return parse_config(Source(name, text))
+    # Through the rule files' reader: only a regular file, at most MAX_CONFIG_BYTES, valid UTF-8
+    # (a FIFO or /dev/zero given by mistake is refused instead of read forever).
+    source, diags = read_source(str(path), MAX_CONFIG_BYTES)
+    if source is None:
+        # the reader's message names the path too ("cannot read 'x': why"): keep only the why
+        detail = diags[0].message.rpartition("': ")[2] if diags else "unreadable"
+        raise RuleError([codes.SIDECAR_UNREADABLE.at(None, path=str(path), detail=detail)])
+    return parse_config(source)
 
 
 def parse_config(source: Source) -> SidecarConfig:
@@ -375,17 +383,21 @@ def read_tokens(cfg: AuthConfig, environ: typing.Mapping[str, str] | None = None
                 continue
         else:
             assert p.token_file is not None
-            try:
-                token = Path(p.token_file).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as e:
-                detail = e.strerror.lower() if isinstance(e, OSError) and e.strerror else "not UTF-8 text"
-                problems.append(codes.SIDECAR_SECRET.at(None, where=where,
-                                                        detail=f"cannot read token file {p.token_file!r}: {detail}"))
+            src, _ = read_source(p.token_file, MAX_TOKEN_BYTES)  # its diagnostics could quote the file: not shown
+            if src is None:
+                problems.append(codes.SIDECAR_SECRET.at(
+                    None, where=where, detail=f"cannot read token file {p.token_file!r}: not a readable regular "
+                    f"UTF-8 file of at most {MAX_TOKEN_BYTES} bytes"))
                 continue
+            token = src.text.strip()
             if not token:
                 problems.append(codes.SIDECAR_SECRET.at(None, where=where,
                                                         detail=f"token file {p.token_file!r} is empty"))
                 continue
+        if token in tokens:  # one token, two publishers: which allow-list applies would be ambiguous
+            problems.append(codes.SIDECAR_SECRET.at(None, where=where,
+                                                    detail=f"its token is also the token of {tokens[token]!r}"))
+            continue
         tokens[token] = p.name
     if problems:
         raise RuleError(problems)
