@@ -99,10 +99,12 @@ CESQL_BASE_EVENT: dict[str, Any] = {
 def cesql_tck_cases() -> list[Any]:
     """One pytest param per CESQL TCK case: (expression, event, expected result or None, error class
     or None), id ``<file stem>/<case name>`` (a single skipped param when the corpus is absent)."""
-    if not CESQL_TCK.is_dir():
+    if not SHARED.is_dir():
         return [pytest.param("", {}, None, None, id="corpus-absent", marks=pytest.mark.skip(reason=ABSENT))]
+    files = sorted(CESQL_TCK.glob("*.yaml"))
+    assert files, f"the shared corpus is present but {CESQL_TCK} holds no TCK files"
     out: list[Any] = []
-    for path in sorted(CESQL_TCK.glob("*.yaml")):
+    for path in files:
         text = path.read_text(encoding="utf-8")
         suite = yaml.load(text, Loader=_TckLoader)
         # An expression is CESQL text even where YAML would read a boolean or a number

@@ -46,6 +46,9 @@ __all__ = ["Service", "SidecarState", "create_app"]
 
 log = logging.getLogger("rules_engine.serve")
 
+SWITCH_TIMEOUT = 30.0
+"""Seconds a reload may take to open its new targets before the switch is given up (old set keeps routing)."""
+
 
 class Service(Protocol):
     """Something the app's lifespan starts after the pipeline and stops before it (reloader, sources)."""
@@ -239,7 +242,11 @@ async def post_reload(request: Request) -> Response:
         _authenticate(request, st)
     except IngestError as e:
         return _refuse(e, st.metrics)
-    attempt = await asyncio.to_thread(st.live.reload, "http")
+    try:
+        async with asyncio.timeout(st.config.ack_timeout):
+            attempt = await asyncio.to_thread(st.live.reload, "http")
+    except TimeoutError:
+        return _refuse(IngestError.of(504, codes.ACK_TIMEOUT, timeout=st.config.ack_timeout), st.metrics)
     status, body = reload_body(attempt, st.live.status)
     if attempt.ok:
         return JSONResponse(body)
@@ -344,7 +351,14 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
         async with switching:
             rs = live.current  # the newest set, even if several reloads came in quick succession
             if rs is not pipeline.rules:
-                await dispatcher.update_targets(rs.targets)
+                try:
+                    async with asyncio.timeout(SWITCH_TIMEOUT):
+                        await dispatcher.update_targets(rs.targets)
+                except Exception:  # noqa: BLE001 - reported; the previous set keeps routing
+                    log.exception("opening the targets of rule set %s failed; %s keeps routing", rs.version,
+                                  pipeline.rules.version)
+                    metrics.reload_result(False, "targets")
+                    return
                 pipeline.rules = rs
 
     def on_failure(attempt: ReloadAttempt) -> None:
@@ -383,8 +397,10 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
                 except Exception:  # noqa: BLE001 - keep shutting the rest down
                     log.exception("stopping a service failed")
             await pipeline.stop(config.drain_timeout)
-            for t in list(background):
+            pending = list(background)
+            for t in pending:
                 t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await dispatcher.close(timeout=max(config.drain_timeout, 1.0))
             log.info("sidecar stopped")
 

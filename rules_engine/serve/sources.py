@@ -143,6 +143,8 @@ class SourceBase:
                 fut = await self.pipeline.submit(events, self.label, timeout=1.0)
                 break
             except TimeoutError:
+                if self._stopping.is_set():  # stopping: the messages stay unacked in the broker
+                    raise asyncio.CancelledError from None
                 with contextlib.suppress(Exception):
                     await keepalive()
         return await fut

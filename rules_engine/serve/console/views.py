@@ -187,12 +187,14 @@ def _pretty(line: str) -> str:
 
 async def _form(request: Request) -> dict[str, str]:
     """An URL-encoded form body (what the console's forms send), read within a bound."""
-    body = b""
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_LIMIT:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > FORM_LIMIT:
             return {"_too_large": "1"}
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return dict(parse_qsl(b"".join(chunks).decode("utf-8", "replace"), keep_blank_values=True))
 
 
 async def sandbox_page(request: Request) -> Response:
