@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from delivery_helpers import service
 from starlette.applications import Starlette
 
 from rules_engine.deliver import Dispatcher
@@ -141,19 +142,8 @@ def running(app: Any, config: SidecarConfig | None = None) -> Iterator[str]:
 
 
 def require_service(port: int, name: str) -> None:
-    """Skip (fail under CI) when a loopback service does not answer."""
-    import os
-    import socket
-
-    import pytest
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        msg = f"{name} is not answering on 127.0.0.1:{port}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+    """Skip (fail under CI) when a loopback service does not answer: the delivery tests' check."""
+    service(port, name)
 
 
 def wait_for(check: Any, timeout: float = 30.0, what: str = "condition") -> None:
