@@ -14,7 +14,6 @@ deliveries (E681); without a dead-letter target, or if that fails too, it is log
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import base64
 import contextlib
@@ -43,7 +42,7 @@ H_SOURCE = "x-rules-engine-source"
 H_DELIVERIES = "x-rules-engine-deliveries"
 
 
-class SourceBase(abc.ABC):
+class SourceBase:
     """A source's fetch loop (``_fetch_once``, one batch) owned by ``start``/``stop``."""
 
     def __init__(self, cfg: SourceConfig, pipeline: Pipeline, metrics: Metrics, *, drain_timeout: float) -> None:
@@ -59,15 +58,12 @@ class SourceBase(abc.ABC):
         self._settling: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
-    @abc.abstractmethod
     async def _connect(self) -> None:
         raise NotImplementedError
 
-    @abc.abstractmethod
     async def _disconnect(self) -> None:
         raise NotImplementedError
 
-    @abc.abstractmethod
     async def _fetch_once(self) -> None:
         """Fetch one batch (waiting at most about a second) and settle every message of it."""
         raise NotImplementedError
