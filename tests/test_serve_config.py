@@ -104,3 +104,29 @@ def test_one_token_for_two_publishers_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuleError) as e:
         read_tokens(auth, {"TA": "same", "TB": "same"})
     assert "also the token of 'a'" in str(e.value) and "'same'" not in str(e.value)
+
+
+def test_mqtt_source_options(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "sources:\n"
+        "  - {name: m, type: mqtt, stream: 'orders/+/created', group: routers, consumer: router-1,\n"
+        "     url: 'mqtt://user:pw@broker:1884', session_expiry: 600}\n")
+    s = load_config(tmp_path / "s.yaml").sources[0]
+    assert (s.type, s.stream, s.group, s.consumer, s.session_expiry) == ("mqtt", "orders/+/created", "routers",
+                                                                         "router-1", 600)
+
+
+@pytest.mark.parametrize(("source", "column", "detail"), [
+    pytest.param("stream: 'a/b+/c'", 55, "a wildcard '+' or '#' must be a whole topic level", id="plus-inside-level"),
+    pytest.param("stream: 'a/#/c'", 55, "'#' may only be the last topic level", id="hash-not-last"),
+    pytest.param("stream: '$share/g/a'", 55, "the share group is 'group'", id="share-prefix"),
+    pytest.param("stream: a, group: 'x/y'", 65, "a share group name is non-empty", id="group-slash"),
+    pytest.param("stream: a, url: 'nats://h:1'", 63, "expected mqtt://", id="url-scheme"),
+    pytest.param("stream: a, session_expiry: -1", 74, "out of range", id="expiry-range"),
+])
+def test_mqtt_source_bad_options(tmp_path: Path, source: str, column: int, detail: str) -> None:
+    (tmp_path / "s.yaml").write_text("sources:\n  - {name: m, type: mqtt, consumer: router-1, " + source + "}\n")
+    with pytest.raises(RuleError) as e:
+        load_config(tmp_path / "s.yaml")
+    [d] = e.value.diagnostics
+    assert (d.code, d.line, d.column) == ("E652", 2, column) and detail in d.message, (d.column, d.message)

@@ -412,8 +412,9 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
 
 
 def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
-    """The broker sources and durable ingest of the config (their client library, nats-py, is an optional
-    extra: imported only when configured).  Durable ingest starts before the source that drains it."""
+    """The broker sources and durable ingest of the config (each client library, nats-py, redis,
+    aio-pika or aiomqtt, is an optional extra, imported only when configured).  Durable ingest starts before
+    the source that drains it."""
     if not config.sources and config.durable_ingest is None:
         return []
     out: list[Service] = []
@@ -433,8 +434,12 @@ def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
             from rules_engine.serve.redis_source import RedisSource
 
             out.append(RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
-        else:
+        elif s.type == "amqp":
             from rules_engine.serve.amqp_source import AmqpSource
 
             out.append(AmqpSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+        else:
+            from rules_engine.serve.mqtt_source import MqttSource
+
+            out.append(MqttSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
     return out

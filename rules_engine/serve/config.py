@@ -20,6 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from rules_engine.loader import read_source
 from rules_engine.model import codes
@@ -118,14 +119,18 @@ class SourceConfig:
     ``type: jetstream`` reads ``stream`` through the durable pull consumer ``durable`` (filter ``subject``);
     ``type: redis`` reads the Redis stream ``stream`` in the consumer group ``group`` (the event JSON in the
     entry's ``field``), claiming entries idle for ``claim_idle`` seconds from dead consumers; ``type: amqp``
-    consumes the RabbitMQ quorum queue ``stream`` with a prefetch of ``batch``.
+    consumes the RabbitMQ quorum queue ``stream`` with a prefetch of ``batch``; ``type: mqtt`` subscribes at
+    QoS 1 to the topic filter ``stream`` as the MQTT 5 shared subscription ``$share/<group>/<stream>``,
+    client id ``consumer``, in a persistent session kept ``session_expiry`` seconds by the broker.
     """
 
     name: str
-    type: Literal["jetstream", "redis", "amqp"]
+    type: Literal["jetstream", "redis", "amqp", "mqtt"]
     stream: str
     subject: str | None = None
-    url: str | None = None  # default: nats://127.0.0.1:4222, redis://127.0.0.1:6379/0, amqp://guest:guest@127.0.0.1:5672/
+    # default: nats://127.0.0.1:4222, redis://127.0.0.1:6379/0, amqp://guest:guest@127.0.0.1:5672/,
+    # mqtt://127.0.0.1:1883
+    url: str | None = None
     durable: str = "rules-engine"
     group: str = "rules-engine"
     consumer: str | None = None  # default: host name and process id
@@ -135,6 +140,7 @@ class SourceConfig:
     max_deliver: int = _opt(5, 1)
     nak_delay: float = _opt(1.0, 0.0)
     ack_wait: float = _opt(30.0, 1.0)
+    session_expiry: int = _opt(3600, 0, 4_294_967_295)  # MQTT: seconds the broker keeps the session
     max_event_bytes: int = _opt(1024 * 1024, 1)
     dead_letter: str | None = None
 
@@ -356,11 +362,41 @@ def _check_cross(cfg: SidecarConfig, value: dict[str, Any], loc: Locator, out: l
             jptr: Pointer = ("sources", i)
             out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(jptr), where=_where(jptr),
                                                   detail="a jetstream source needs 'subject'"))
+        if s.type == "mqtt":
+            _check_mqtt(s, ("sources", i), loc, out)
         if s.name in seen:
             sptr: Pointer = ("sources", i, "name")
             out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(sptr), where=_where(sptr),
                                                   detail=f"source {s.name!r} is defined twice"))
         seen.add(s.name)
+
+
+def _check_mqtt(s: SourceConfig, ptr: Pointer, loc: Locator, out: list[Diagnostic]) -> None:
+    """An MQTT source's topic filter, share group and URL, as MQTT 5.0 (4.7, 4.8.2) allows them."""
+    problems: list[tuple[str, str]] = []
+    topic = s.stream
+    levels = topic.split("/")
+    if not topic or "\x00" in topic:
+        problems.append(("stream", "an MQTT topic filter is a non-empty string without NUL"))
+    elif topic.startswith("$share/"):
+        problems.append(("stream", "give the topic without '$share/<group>/': the share group is 'group'"))
+    elif any(("+" in lv and lv != "+") or ("#" in lv and lv != "#") for lv in levels):
+        problems.append(("stream", f"{topic!r}: a wildcard '+' or '#' must be a whole topic level"))
+    elif "#" in levels[:-1]:
+        problems.append(("stream", f"{topic!r}: '#' may only be the last topic level"))
+    if not s.group or any(c in s.group for c in "/+#\x00"):
+        problems.append(("group", f"{s.group!r}: a share group name is non-empty, without '/', '+', '#'"))
+    if s.url is not None:
+        url = urlsplit(s.url)
+        try:
+            port_ok = url.port is None or 0 < url.port
+        except ValueError:
+            port_ok = False
+        if url.scheme != "mqtt" or not url.hostname or not port_ok:
+            problems.append(("url", f"{s.url!r}: expected mqtt://[user:password@]host[:port]"))
+    for opt, detail in problems:
+        optr: Pointer = (*ptr, opt)
+        out.append(codes.SIDECAR_BAD_VALUE.at(loc.value(optr), where=_where(optr), detail=detail))
 
 
 def read_tokens(cfg: AuthConfig, environ: typing.Mapping[str, str] | None = None) -> dict[str, str]:
