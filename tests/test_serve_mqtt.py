@@ -182,6 +182,8 @@ def test_mqtt_source_reconnects_and_resumes_its_session(tmp_path: Path, names: t
         # Another connection with the same client id takes the session over: the broker drops the sidecar's.
         RawClient(cid).close()
         pub.publish(topic, [event(i) for i in range(10, 20)])
-        wait_for(lambda: len(routed(tmp_path)) >= 20, what="the 10 sent while it reconnected")
+        wait_for(lambda: set(routed(tmp_path)) >= {f"e{i}" for i in range(20)}, what="the 10 sent meanwhile")
     pub.close()
-    assert sorted(routed(tmp_path)) == sorted(f"e{i}" for i in range(20))
+    # None lost.  Some of the first 10 may come twice: routed, but their PUBACK not yet sent when the
+    # connection was taken over, so the broker resent them (at least once).
+    assert set(routed(tmp_path)) == {f"e{i}" for i in range(20)}
