@@ -61,30 +61,34 @@ F = ir.Field
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        pytest.param({"a": ["v1"]}, [(b'"v1"', False)], id="exact"),
-        pytest.param({"a": ["v1", "v2"]}, [(b'"v1"', False), (b'"v2"', False)], id="exact-or"),
-        pytest.param({"a": [{"prefix": "pre"}]}, [(b'"pre', False)], id="prefix"),
-        pytest.param({"a": [{"suffix": "fix"}]}, [(b'fix"', False)], id="suffix"),
-        pytest.param({"a": [{"equals-ignore-case": "MiX"}]}, [(b'"mix"', True)], id="equals-ignore-case"),
-        pytest.param({"a": [{"prefix": {"equals-ignore-case": "Abc"}}]}, [(b'"abc', True)], id="prefix-ignore-case"),
-        pytest.param({"a": [{"suffix": {"equals-ignore-case": "Abc"}}]}, [(b'abc"', True)], id="suffix-ignore-case"),
-        pytest.param({"a": [{"equals-ignore-case": "st"}]}, None, id="ignore-case-too-short"),
-        pytest.param({"a": [{"wildcard": "ab*cde*fg"}]}, [(b'"ab', False), (b"cde", False), (b'fg"', False)],
-                     id="wildcard-pieces"),
-        pytest.param({"a": [{"wildcard": "ab*c*fg"}]}, [(b'"ab', False), (b'fg"', False)], id="wildcard-short-middle"),
-        pytest.param({"a": [{"wildcard": "*"}]}, None, id="wildcard-star"),
-        pytest.param({"a": [{"wildcard": "2*0*1*7"}]}, None, id="wildcard-one-character-ends"),
-        pytest.param({"a": [{"prefix": "2"}]}, None, id="prefix-one-character"),
-        pytest.param({"a": ["2"]}, [(b'"2"', False)], id="exact-one-character"),
-        pytest.param({"a": ["x"], "b": [{"numeric": [">", 1]}]}, [(b'"x"', False)], id="and-keeps-the-literal"),
+        pytest.param({"a": ["v1"]}, [(b'"a":"v1"', False)], id="exact"),
+        pytest.param({"a": ["v1", "v2"]}, [(b'"a":"v1"', False), (b'"a":"v2"', False)], id="exact-or"),
+        pytest.param({"a": [{"prefix": "pre"}]}, [(b'"a":"pre', False)], id="prefix"),
+        pytest.param({"a": [{"suffix": "fix"}]}, [(b'"a":fix"', False)], id="suffix"),
+        pytest.param({"a": [{"equals-ignore-case": "MiX"}]}, [(b'"a":"mix"', True)], id="equals-ignore-case"),
+        pytest.param({"a": [{"prefix": {"equals-ignore-case": "Abc"}}]}, [(b'"a":"abc', True)], id="prefix-ignore-case"),
+        pytest.param({"a": [{"suffix": {"equals-ignore-case": "Abc"}}]}, [(b'"a":abc"', True)], id="suffix-ignore-case"),
+        pytest.param({"a": [{"equals-ignore-case": "st"}]}, [(b'"a":"st"', True)], id="ignore-case-short-bound"),
+        pytest.param({"a": [{"wildcard": "ab*cde*fg"}]}, [(b'"a":"ab*cde*fg"', False)], id="wildcard"),
+        pytest.param({"a": [{"wildcard": "*"}]}, [(b'"a":"*"', False)], id="wildcard-star"),
+        pytest.param({"a": [{"wildcard": "2*0*1*7"}]}, [(b'"a":"2*0*1*7"', False)], id="wildcard-one-character-pieces"),
+        pytest.param({"a": [{"prefix": "2"}]}, [(b'"a":"2', False)], id="prefix-one-character"),
+        pytest.param({"a": ["2"]}, [(b'"a":"2"', False)], id="exact-one-character"),
+        pytest.param({"a": [""]}, [(b'"a":""', False)], id="exact-empty"),
+        pytest.param({"a": ["x"], "b": [{"numeric": [">", 1]}]}, [(b'"a":"x"', False)], id="and-keeps-the-literal"),
+        pytest.param({"a": ["x"], "b": ["y"]}, [(b'"a":"x"', False), (b'"b":"y"', False)], id="and-both"),
+        pytest.param({"b": {"c": ["x"]}}, [(b'"b.c":"x"', False)], id="nested"),
         pytest.param({"a": ["x", 1]}, None, id="number-alternative"),
         pytest.param({"a": ["10.0.0.1"]}, None, id="ip-spellings"),
         pytest.param({"a": [{"equals-ignore-case": "Straße"}]}, None, id="non-ascii-ignore-case"),
-        pytest.param({"a": ["Straße"]}, [('"Straße"'.encode(), False)], id="non-ascii-exact"),
+        pytest.param({"a": ["Straße"]}, [('"a":"Straße"'.encode(), False)], id="non-ascii-exact"),
         pytest.param({"a": ['q"uote']}, None, id="needs-escape"),
+        pytest.param({'q"k': ["v"]}, [(b'"v"', False)], id="key-needs-escape-free-literal"),
+        pytest.param({'q"k': [{"wildcard": "v*w"}]}, None, id="key-needs-escape-wildcard"),
         pytest.param({"a": [{"anything-but": "x"}]}, None, id="anything-but"),
         pytest.param({"a": [{"exists": True}]}, None, id="exists"),
-        pytest.param({"$or": [{"a": ["x"]}, {"b": [{"prefix": "yz"}]}]}, [(b'"x"', False), (b'"yz', False)], id="or"),
+        pytest.param({"$or": [{"a": ["x"]}, {"b": [{"prefix": "yz"}]}]}, [(b'"a":"x"', False), (b'"b":"yz', False)],
+                     id="or"),
         pytest.param({"$or": [{"a": ["x"]}, {"b": [{"numeric": ["<", 3]}]}]}, None, id="or-without-literal"),
         pytest.param(ir.Compare("==", F(("a",)), ir.Literal("v")), [(b'"v"', False)], id="expr-eq"),
         pytest.param(ir.StringTest("contains", F(("a",)), ir.Literal("mid")), [(b"mid", False)], id="expr-contains"),
@@ -95,6 +99,16 @@ F = ir.Field
 )
 def test_literals_of_each_operator(pattern: dict[str, Any] | ir.Expr, expected: list[tuple[bytes, bool]] | None) -> None:
     assert _literals(pattern) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("a", rb'"a"'), ("a.b", rb'"(?:a\x2e)?b"'), ("a.b.c", rb'"(?:a\x2eb\x2e|b\x2e)?c"'), ('q"k', None)],
+)
+def test_bound_literals_take_every_key_a_dotted_name_can_have(name: str, expected: bytes | None) -> None:
+    """``field_values`` reads the name ``a.b.c`` from the keys ``a.b.c``, ``b.c`` or ``c`` (the name's suffixes
+    after a dot): the literal's key is any of them."""
+    assert prefilter._key_regex(name) == expected
 
 
 def test_a_rule_without_literals_turns_the_prefilter_off() -> None:
@@ -131,6 +145,14 @@ SPELLINGS = [
     pytest.param(b'{"e":"sur"}', ["r3"], id="prefix-exact-length"),
     pytest.param(b'{"e": "surely", "f": 1}', ["r3"], id="prefix-then-more"),
     pytest.param(b'  {"a": "v1"}  ', ["r0"], id="outer-whitespace"),
+    pytest.param(b'{"b": [{"c": "x"}, {"c": "p/q"}]}', ["r1"], id="array-along-the-path"),
+    pytest.param(b'{"b": {"c": ["x", ["p/q"]]}}', ["r1"], id="nested-arrays-at-the-key"),
+    pytest.param(b'{"c": "p/q", "b": {"c": "x"}}', [], id="same-key-elsewhere"),
+    pytest.param(b'{"x": {"b.c": "p/q"}}', [], id="dotted-key-under-another-name"),
+    pytest.param(b'{"b.c" : "p/q"}', ["r1"], id="dotted-key-spaced"),
+    pytest.param(b'{"a": {"a": "v1"}}', [], id="key-and-value-one-level-too-deep"),
+    pytest.param(b'{"a": "x", "k": "v1"}', [], id="value-under-another-key"),
+    pytest.param(b'{"d": "kkk", "d": "x"}', [], id="ignore-case-repeated-key"),
 ]
 SPELLING_RULES = ({"a": ["v1"]}, {"b": {"c": ["p/q"]}}, {"d": [{"equals-ignore-case": "kkk"}]}, {"e": [{"prefix": "sur"}]})
 

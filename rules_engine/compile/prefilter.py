@@ -9,22 +9,29 @@ Position in the pipeline::
 For every rule, the *literals* that any matching event's raw JSON text must
 contain are derived from its atoms (``normalize.py``), in a bounded DNF: the
 rule is a candidate only if, for some alternative, all its literals occur in
-the text.  For ``{"properties": {"MAPBLKLOT": ["1430022"]}}`` the only literal
-is ``"1430022"`` with its quotes; one Hyperscan scan of the event for every
-literal of the rule set (the optional extra ``fast``; without it, no prefilter) decides::
+the text.  An EventBridge field's literal is **bound to its key**: for
+``{"properties": {"MAPBLKLOT": ["1430022"]}}`` it is the pattern
+``"MAPBLKLOT"\\s*:\\s*(?:\\[|"1430022")`` (the key, then the value or an
+array).  One Hyperscan scan of the event for every literal of the rule set (the
+optional extra ``fast``; without it, no prefilter) decides::
 
     {"type":"Feature","properties":{"MAPBLKLOT":"1613035",...}}   no literal -> [] without decoding
-    {"type":"Feature","properties":{"MAPBLKLOT":"1430022",...}}   "1430022" -> decode, match as usual
+    {"type":"Feature","properties":{"MAPBLKLOT":"1430022",...}}   a hit -> decode, match as usual
 
 Literals per operator (only string operators give one; every other atom
 constrains nothing here)::
 
-    exact "v" / == "v" / in [...]       "v"         (one per value: an OR)
-    prefix "p" / starts with            "p
-    suffix "s" / ends with              s"
-    equals-ignore-case / prefix / suffix, ASCII pattern: the same, matched ASCII-caselessly
-    wildcard "a*b*c"                    "a  and  b  and  c"   (every fixed piece)
-    contains "x" (expressions)          x
+    EventBridge, after the key "k" : (an array, or)      expressions (free: anywhere)
+    exact "v"                       "v"                  == "v" / in [...]   "v" then the value's end
+    prefix "p"                      "p                   starts with         "p…" then the end
+    suffix "s"                      "…s"                 ends with           s" then the end
+    equals-ignore-case / prefix / suffix (ASCII)         equals_ignore_case  "v", 3+ letters, caselessly
+                                    the same, caselessly
+    wildcard "a*b*c"                "a…b…c"              contains "x"        x (3+ characters)
+
+A bound literal is selective whatever its length (``"ST_TYPE":"st"`` caselessly,
+the wildcard ``"2*0*1*7"``); a free one must be long enough not to be in every
+event (``on"`` ends ``"Polygon"``).
 
 Invariants (no false negatives; each is a reason to decode as before):
 
@@ -47,6 +54,11 @@ Invariants (no false negatives; each is a reason to decode as before):
     A rejected ``{…}`` is not otherwise validated: malformed JSON inside braces
     that no rule could match gives no match rather than an error.
   * Repeated keys only add text; the decoded value is still in it.
+  * A bound literal accepts every key the dotted name can be read from
+    (``a.b.c``: ``"a.b.c"``, ``"b.c"``, ``"c"``, as ``field_values`` reads it), any
+    whitespace around the colon, and any array after the key (not looked into);
+    inside a string ``[^"\\n]*`` stands for any characters (no backslash: a quote
+    ends the string, and a raw newline is not allowed in one).
 """
 
 from __future__ import annotations
@@ -86,37 +98,55 @@ _SEP = b"\n"  # joins a batch: no literal holds a control character, so none spa
 
 @dataclass(frozen=True, slots=True)
 class Literal:
-    """A byte string some matching event's raw text must contain (``caseless``: ASCII case ignored).
+    """A pattern some matching event's raw text must contain (``caseless``: ASCII case ignored).
 
-    ``end`` says where the string value it belongs to ends, so that a key spelled the same
-    (``"BLKLOT":`` for the prefix ``"BL``) is no hit.  After a string *value*, JSON has
-    optional whitespace and ``,``, ``}`` or ``]``; after a key, ``:``::
+    ``regex`` is what the scanners look for (Hyperscan and ``re`` read it alike), ``text`` its
+    readable form (``--show``, tests) and ``needle`` a fixed byte string every occurrence holds
+    (b"": none; the pure-Python scanner tests it first).  Two kinds:
 
-        END_NONE    anywhere (a middle piece of a wildcard, ``contains``)
-        END_HERE    the literal ends with the value's closing quote ("v", s")
-        END_LATER   the value goes on to its closing quote ("p): no '"' before it (no escapes: see above)
+    * **bound** to a key (EventBridge fields): ``"STREET"\\s*:\\s*(?:\\[|"MISS)`` -- the value
+      right after the field's key is a string that starts the right way, or an array (any array
+      counts as a hit: its elements are not examined).  The key is every spelling the dotted name
+      can take in an event (``a.b.c`` may be the keys ``a.b.c``, ``b.c`` or ``c``: ``field_values``);
+    * **free**: the value's text anywhere (expressions), with the value's end after it, so that a
+      key spelled the same (``"BLKLOT":`` for the prefix ``"BL``) is no hit.  After a string
+      *value*, JSON has optional whitespace and ``,``, ``}`` or ``]``; after a key, ``:``.
+
+    Inside a string ``[^"\\n]*`` is exact: without a backslash in the text (else the event is
+    decoded anyway), a quote ends the string and no raw newline is in it.
     """
 
     text: bytes
     caseless: bool
-    end: int = 0
+    regex: bytes
+    needle: bytes = b""
 
 
-END_NONE, END_HERE, END_LATER = 0, 1, 2
-_END_RE = {END_NONE: b"", END_HERE: rb"\s*[,}\]]", END_LATER: rb'[^"]*"\s*[,}\]]'}
+_VALUE_END = rb"\s*[,}\]]"
+_IN_STRING = b'[^"\\n]*'
 
 
-def _regex(lit: Literal) -> bytes:
-    """The literal and its end as a regular expression (Hyperscan and ``re`` read it alike)."""
-    return b"".join(b"%c" % c if chr(c).isalnum() and c < 128 else b"\\x%02x" % c for c in lit.text) + _END_RE[lit.end]
+def _esc(text: str, caseless: bool = False) -> bytes:
+    """``text`` as a regular expression matching its UTF-8 bytes (ASCII letters as ``[aA]`` if caseless)."""
+    out = []
+    for c in text.encode("utf-8"):
+        ch = chr(c)
+        if caseless and ch.isascii() and ch.isalpha():
+            out.append(b"[%c%c]" % (ord(ch.lower()), ord(ch.upper())))
+        elif c < 128 and ch.isalnum():
+            out.append(b"%c" % c)
+        else:
+            out.append(b"\\x%02x" % c)
+    return b"".join(out)
 
 
 MIN_CASELESS = 3
-"""An ignore-case literal shorter than this (not counting quotes) is not used: measured, the CL2 sets with
-two-character ignore-case values ran slower with the prefilter (it rejected 0-45% of events)."""
+"""A free ignore-case literal shorter than this (not counting quotes) is not used: measured, the CL2 sets with
+two-character ignore-case values ran slower with the prefilter (``on"`` ends ``"Polygon"`` in every event).
+Bound literals have no minimum: the key makes them selective."""
 
 MIN_BARE = 3
-"""A literal with no quote (a middle wildcard piece, ``contains``) shorter than this is not used: ``0`` is in
+"""A free literal with no quote (``contains``) shorter than this is not used: ``0`` is in
 every event's numbers, and dropping a conjunct keeps a necessary condition."""
 
 
@@ -138,6 +168,8 @@ def _spelled(s: str) -> bool:
 
 
 def _lit(s: str, *, before: str = "", after: str = "", caseless: bool = False) -> Literal | None:
+    """A free literal: ``before`` + ``s`` + ``after`` anywhere, followed by the value's end when it ends
+    with the closing quote or starts with the opening one (then the rest of the string, ``"p``)."""
     if not s or not _spelled(s) or (caseless and not s.isascii()):
         return None
     if not before and not after and len(s) < MIN_BARE:
@@ -146,37 +178,99 @@ def _lit(s: str, *, before: str = "", after: str = "", caseless: bool = False) -
         return None  # "2 or 7" (a one-character prefix or suffix) is in most events: it would reject few
     if caseless and len(s) < MIN_CASELESS:
         return None  # "st" ignoring case is in half the city lots (ST_TYPE): scanning costs more than it saves
-    text = before + (s.lower() if caseless else s) + after
-    end = END_HERE if after else END_LATER if before else END_NONE
-    return Literal(text.encode("utf-8"), caseless, end)
+    text = (before + (s.lower() if caseless else s) + after).encode("utf-8")
+    regex = _esc(before) + _esc(s, caseless) + _esc(after)
+    if after:
+        regex += _VALUE_END
+    elif before:
+        regex += _IN_STRING + b'"' + _VALUE_END
+    return Literal(text, caseless, regex, b"" if caseless else text)
 
 
-def _one(lit: Literal | None) -> Alternatives | None:
-    return None if lit is None else (frozenset((lit,)),)
+def _empty_string() -> Literal:
+    return Literal(b'""', False, b'""' + _VALUE_END, b'""')
 
 
-def matcher_literals(m: ir.Matcher) -> Alternatives | None:
-    """What a leaf value satisfying ``m`` leaves in the text; None: nothing usable."""
+def _key_regex(name: str) -> bytes | None:
+    """Every key that can hold the value at the dotted ``name`` (``patterns.evaluate.field_values``: the
+    name's suffixes that start after a dot, or the whole name), as ``"(?:a\\.b\\.|b\\.)?c"``."""
+    if not _spelled(name):
+        return None
+    cuts = [0] + [i + 1 for i, c in enumerate(name) if c == "."]
+    last = name[cuts[-1] :]
+    heads = sorted({name[i : cuts[-1]] for i in cuts[:-1]} - {""}, key=len, reverse=True)
+    key = _esc(last)
+    if heads:
+        key = b"(?:" + b"|".join(_esc(h) for h in heads) + b")?" + key
+    return b'"' + key + b'"'
+
+
+def _bound(name: str, text: str, body: bytes, caseless: bool) -> Literal | None:
+    """A literal bound to the key of ``name``: the value after it is an array, or a string matching
+    ``body`` (the regular expression from the opening quote on)."""
+    key = _key_regex(name)
+    if key is None:
+        return None
+    shown = f'"{name}":{text}'
+    regex = key + rb"\s*:\s*(?:\[|" + body + b")"
+    return Literal(shown.encode("utf-8"), caseless, regex, name.rsplit(".", 1)[-1].encode("utf-8") + b'"')
+
+
+def bound_literal(name: str, m: ir.Matcher) -> Literal | None:
+    """The literal a leaf value satisfying ``m`` at the field ``name`` leaves: its key, then the value."""
+
+    def body(pieces: Sequence[str], *, start: bool, end: bool, caseless: bool = False) -> bytes | None:
+        if not all(_spelled(p) for p in pieces) or (caseless and not all(p.isascii() for p in pieces)):
+            return None
+        out = b'"' + (b"" if start else _IN_STRING) + _IN_STRING.join(_esc(p, caseless) for p in pieces)
+        return out + b'"' if end else out
+
+    got: bytes | None
+    caseless = False
     if isinstance(m, ir.MExact):
         v = m.value
         if not isinstance(v, str) or ip_value(v) is not None:
             return None
-        return _one(_lit(v, before='"', after='"') if v else Literal(b'""', False, END_HERE))
+        got, text = body((v,), start=True, end=True), f'"{v}"'
+    elif isinstance(m, ir.MPrefix):
+        caseless = m.ignore_case
+        got, text = body((m.value,), start=True, end=False, caseless=caseless), f'"{m.value}'
+    elif isinstance(m, ir.MSuffix):
+        caseless = m.ignore_case
+        got, text = body((m.value,), start=False, end=True, caseless=caseless), f'{m.value}"'
+    elif isinstance(m, ir.MEqualsIgnoreCase):
+        caseless = True
+        got, text = body((m.value,), start=True, end=True, caseless=True), f'"{m.value}"'
+    elif isinstance(m, ir.MWildcard):
+        got, text = body(wildcard_pieces(m.pattern), start=True, end=True), f'"{m.pattern}"'
+    else:
+        return None  # numbers, ranges, anything-but, exists, CIDR
+    if got is None:
+        return None
+    return _bound(name, text.lower() if caseless else text, got, caseless)
+
+
+def matcher_literals(m: ir.Matcher, name: str | None = None) -> Alternatives | None:
+    """What a leaf value satisfying ``m`` leaves in the text (bound to ``name``'s key when given and
+    spelled plainly); None: nothing usable."""
+    if name is not None and _key_regex(name) is not None:
+        return _one(bound_literal(name, m))
+    if isinstance(m, ir.MExact):
+        v = m.value
+        if not isinstance(v, str) or ip_value(v) is not None:
+            return None
+        return _one(_lit(v, before='"', after='"') if v else _empty_string())
     if isinstance(m, ir.MPrefix):
         return _one(_lit(m.value, before='"', caseless=m.ignore_case))
     if isinstance(m, ir.MSuffix):
         return _one(_lit(m.value, after='"', caseless=m.ignore_case))
     if isinstance(m, ir.MEqualsIgnoreCase):
         return _one(_lit(m.value, before='"', after='"', caseless=True))
-    if isinstance(m, ir.MWildcard):
-        pieces = wildcard_pieces(m.pattern)
-        if len(pieces) == 1:
-            return _one(_lit(pieces[0], before='"', after='"') if pieces[0] else Literal(b'""', False, END_HERE))
-        found: list[Literal | None] = [_lit(pieces[0], before='"'), _lit(pieces[-1], after='"')]
-        found += [_lit(p) for p in pieces[1:-1]]
-        got = frozenset(x for x in found if x is not None)
-        return (got,) if got else None
-    return None  # numbers, ranges, anything-but, exists, CIDR
+    return None  # wildcards (bound only), numbers, ranges, anything-but, exists, CIDR
+
+
+def _one(lit: Literal | None) -> Alternatives | None:
+    return None if lit is None else (frozenset((lit,)),)
 
 
 def atom_literals(atom: Any) -> Alternatives | None:
@@ -184,7 +278,7 @@ def atom_literals(atom: Any) -> Alternatives | None:
     alts: list[frozenset[Literal]] = []
     if isinstance(atom, FieldAtom):
         for m in atom.matchers:
-            got = matcher_literals(m)
+            got = matcher_literals(m, ".".join(atom.path))
             if got is None:
                 return None  # one matcher without a literal: the atom may hold without any
             alts.extend(got)
@@ -195,7 +289,7 @@ def atom_literals(atom: Any) -> Alternatives | None:
             if not isinstance(x, str):
                 return None
             if op in ("==", "in"):
-                lit = _lit(x, before='"', after='"') if x else Literal(b'""', False, END_HERE)
+                lit = _lit(x, before='"', after='"') if x else _empty_string()
             elif op == "starts_with":
                 lit = _lit(x, before='"')
             elif op == "ends_with":
@@ -244,11 +338,23 @@ def rule_literals(n: Normalised, ordinal: int, cache: dict[int, Alternatives | N
 # --- scanners ----------------------------------------------------------------------------------------
 
 
-class _Hyperscan:
-    """Hyperscan block-mode databases of every literal (plus ``\\``), scratch space per thread.
+def _add_id(i: int, start: int, end: int, flags: int, found: set[int]) -> None:
+    found.add(i)
 
-    Two databases: one reporting each literal once per event (``rejects``) and one reporting
-    every occurrence with its offset (``to_decode`` scans a joined batch).
+
+def _add_hit(i: int, start: int, end: int, flags: int, found: list[tuple[int, int]]) -> None:
+    found.append((i, end))
+
+
+class _Hyperscan:
+    """One Hyperscan block-mode database of every literal (plus ``\\``), compiled on first use, and
+    scratch space per thread.
+
+    Lazy: a reload pays no Hyperscan compile (0.02-0.5 s for a few literals, more under load) until an
+    event is scanned.  The database reports every occurrence with its end offset (``to_decode`` scans a
+    joined batch); each literal ends at most once per occurrence of its key or value, so a per-event
+    scan sees few callbacks.  If the database cannot be built, the scanner reports a backslash for
+    every text: every event is decoded (slower, never wrong).
     """
 
     name = "hyperscan"
@@ -257,44 +363,56 @@ class _Hyperscan:
         import hyperscan
 
         self._hs = hyperscan
-        exprs = [_regex(lit) for lit in literals] + [b"\\x5c"]
-        flags = [hyperscan.HS_FLAG_CASELESS if lit.caseless else 0 for lit in literals] + [0]
-        self._single = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._single.compile(
-            expressions=exprs,
-            ids=list(range(len(exprs))),
-            elements=len(exprs),
-            flags=[f | hyperscan.HS_FLAG_SINGLEMATCH for f in flags],
-        )
-        self._every = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._every.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+        self._exprs = [lit.regex for lit in literals] + [b"\\x5c"]
+        self._backslash = backslash
+        self._db: Any = None
+        self._failed = False
+        self._lock = threading.Lock()
         self._local = threading.local()  # scratch space belongs to one scanning thread at a time
 
-    def _scratch(self) -> tuple[Any, Any]:
+    def _compile(self) -> Any:
+        with self._lock:
+            if self._db is None and not self._failed:
+                hs = self._hs
+                db = hs.Database(mode=hs.HS_MODE_BLOCK)
+                try:
+                    db.compile(
+                        expressions=self._exprs,
+                        ids=list(range(len(self._exprs))),
+                        elements=len(self._exprs),
+                        flags=[0] * len(self._exprs),
+                    )
+                except hs.error:  # pragma: no cover - every literal is a plain pattern Hyperscan accepts
+                    self._failed = True
+                    return None
+                self._db = db
+            return self._db
+
+    def _scratch(self) -> Any:
         s = getattr(self._local, "scratch", None)
         if s is None:
-            s = self._local.scratch = (self._hs.Scratch(self._single), self._hs.Scratch(self._every))
+            db = self._db if self._db is not None else self._compile()
+            if db is None:
+                return None
+            s = self._local.scratch = (db, self._hs.Scratch(db))
         return s
 
     def hits(self, data: bytes) -> set[int]:
         found: set[int] = set()
-        add = found.add
-
-        def on_match(i: int, start: int, end: int, flags: int, ctx: Any) -> None:
-            add(i)
-
-        self._single.scan(data, match_event_handler=on_match, scratch=self._scratch()[0])
+        s = getattr(self._local, "scratch", None) or self._scratch()
+        if s is None:
+            found.add(self._backslash)
+            return found
+        s[0].scan(data, match_event_handler=_add_id, context=found, scratch=s[1])
         return found
 
-    def hits_joined(self, data: bytes) -> list[tuple[int, int]]:
-        """(literal id, end offset) of every occurrence in a joined batch."""
+    def hits_joined(self, data: bytes) -> list[tuple[int, int]] | None:
+        """(literal id, end offset) of every occurrence in a joined batch; None: no database (decode all)."""
         found: list[tuple[int, int]] = []
-        add = found.append
-
-        def on_match(i: int, start: int, end: int, flags: int, ctx: Any) -> None:
-            add((i, end))
-
-        self._every.scan(data, match_event_handler=on_match, scratch=self._scratch()[1])
+        s = getattr(self._local, "scratch", None) or self._scratch()
+        if s is None:
+            return None
+        s[0].scan(data, match_event_handler=_add_hit, context=found, scratch=s[1])
         return found
 
 
@@ -305,22 +423,13 @@ class _Python:
     name = "python"
 
     def __init__(self, literals: Sequence[Literal], backslash: int) -> None:
-        self._checks = tuple(
-            (
-                i,
-                None if lit.caseless else lit.text,
-                re.compile(_regex(lit), re.IGNORECASE if lit.caseless else 0).search
-                if lit.caseless or lit.end
-                else None,
-            )
-            for i, lit in enumerate(literals)
-        )
+        self._checks = tuple((i, lit.needle or None, re.compile(lit.regex).search) for i, lit in enumerate(literals))
         self._backslash = backslash
 
     def hits(self, data: bytes) -> set[int]:
         found = set()
         for i, text, search in self._checks:
-            if (text is None or text in data) and (search is None or search(data) is not None):
+            if (text is None or text in data) and search(data) is not None:
                 found.add(i)
         if b"\\" in data:
             found.add(self._backslash)
@@ -418,6 +527,8 @@ class Prefilter:
 
     def _scan_chunk(self, scanner: _Hyperscan, chunk: list[bytes], where: list[int]) -> list[int]:
         hits = scanner.hits_joined(_SEP.join(chunk))
+        if hits is None:
+            return where
         if not hits and not self.caseless:
             return []
         ends = list(accumulate(len(part) + 1 for part in chunk))  # just past each part's separator
