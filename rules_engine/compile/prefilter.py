@@ -338,11 +338,11 @@ def rule_literals(n: Normalised, ordinal: int, cache: dict[int, Alternatives | N
 # --- scanners ----------------------------------------------------------------------------------------
 
 
-def _add_id(i: int, start: int, end: int, flags: int, found: set[int]) -> None:
+def _add_id(i: int, _start: int, _end: int, _flags: int, found: set[int]) -> None:
     found.add(i)
 
 
-def _add_hit(i: int, start: int, end: int, flags: int, found: list[tuple[int, int]]) -> None:
+def _add_hit(i: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
     found.append((i, end))
 
 
