@@ -31,16 +31,17 @@ Invariants:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rules_engine.compile import runtime
 from rules_engine.compile.describe import describe_pattern
-from rules_engine.compile.emit import Lines, load
+from rules_engine.compile.emit import Lines, Writer, load
 from rules_engine.compile.formula import FAnd, FAtom, FConst, FieldAtom, FNot, Formula, FPattern, OpaqueAtom, ValueAtom
-from rules_engine.compile.index import Index, NameIndex, Negative, PathIndex
+from rules_engine.compile.index import Index, NameIndex, PathIndex
 from rules_engine.compile.normalize import Normalised
+from rules_engine.compile.tables import LANES, Checked, Kind, Lane, Negative, Table, scan, string_groups
 from rules_engine.expressions.render import render_expr
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
@@ -73,178 +74,81 @@ class Generated:
     expr_fallbacks: int = 0  # expression filters the reference evaluator runs (too deep to translate)
 
 
-class _Writer(Lines):
-    """The source of ``match`` (:class:`~rules_engine.compile.emit.Lines`) and the constants it names."""
-
-    __slots__ = ("ids", "ns")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ns: dict[str, Any] = {}
-        self.ids: dict[int, str] = {}
-
-    def const(self, value: Any, prefix: str) -> str:
-        """A global name bound to ``value`` (the same object is bound once)."""
-        key = id(value)
-        found = self.ids.get(key)
-        if found is not None and self.ns[found] is value:
-            return found
-        name = f"{prefix}{len(self.ns)}"
-        self.ns[name] = value
-        self.ids[key] = name
-        return name
+def _probe(w: Writer, ind: int, tables: Mapping[Kind, Table], kinds: tuple[Kind, ...], x: str) -> None:
+    """The probes of the tables of ``kinds`` present here, in order, on the value in ``x``."""
+    for kind in kinds:
+        t = tables.get(kind)
+        if t is not None:
+            t.probe(w, ind, x)
 
 
-def _hits(w: _Writer, ind: int, expr: str) -> None:
-    w.emit(ind, f"b = {expr}")
-    w.emit(ind, "if b is not None: h += b")
+def _negative(w: Writer, ind: int, tables: Mapping[Kind, Table], lane: Lane, x: str) -> None:
+    """The anything-but / != probe for a value of ``lane``'s type (a name or a path has one or none)."""
+    for kind in LANES[Lane.VALUE]:
+        t = tables.get(kind)
+        if isinstance(t, Negative):
+            t.probe_as(w, ind, x, lane)
 
 
-def _affix(w: _Writer, ind: int, table: dict[str, Any], lens: tuple[int, ...], var: str, prefix: bool,
-           checked: bool, tag: str) -> None:
-    if not table:
-        return
-    t = w.const(table, tag)
-    for n in lens:  # a slice shorter than n never equals a key of length n: no length test needed
-        piece = f"{var}[:{n}]" if prefix else f"{var}[-{n}:]"
-        if checked:
-            w.emit(ind, f"b = {t}.get({piece})")
-            w.emit(ind, "if b is not None:")
-            w.emit(ind + 1, "for f, r in b:")
-            w.emit(ind + 2, f"if f({var}): h += r")
-        else:
-            _hits(w, ind, f"{t}.get({piece})")
+def _has_negative(tables: Mapping[Kind, Table]) -> Negative | None:
+    found = tables.get(Kind.ANYTHING_BUT) or tables.get(Kind.NOT_EQUAL)
+    return found if isinstance(found, Negative) else None
 
 
-def _ranges(w: _Writer, ind: int, ranges: tuple[tuple[Any, ...], tuple[int, ...]], op: str, var: str, tag: str) -> None:
-    thresholds, rules = ranges
-    if not thresholds:
-        return
-    t, r = w.const(thresholds, tag + "T"), w.const(rules, tag + "R")
-    # x > t for every t before bisect_left(T, x); x >= t before bisect_right; < and <= take the rest
-    fn = "bl" if op in ("gt", "le") else "br"
-    if op in ("gt", "ge"):
-        w.emit(ind, f"h += {r}[:{fn}({t}, {var})]")
-    else:
-        w.emit(ind, f"h += {r}[{fn}({t}, {var}):]")
+def _value_end(w: Writer, ind: int, tables: Mapping[Kind, Table], lane: Lane, x: str) -> None:
+    """Every lane ends with the exclusions and the scans, which hold for values of any type."""
+    _negative(w, ind, tables, lane, x)
+    _probe(w, ind, tables, (Kind.SCAN,), x)
 
 
-def _scan(w: _Writer, ind: int, items: tuple[Any, ...], var: str) -> None:
-    if items:
-        s = w.const(items, "SC")
-        w.emit(ind, f"for f, r in {s}:")
-        w.emit(ind + 1, f"if f({var}): h += r")
-
-
-def _excluded(w: _Writer, ind: int, neg: Negative, kind: str, x: str) -> None:
-    """Lines setting ``e`` to the atoms of ``neg`` that exclude ``x`` (None: none does)."""
-    def add(expr: str, i: int) -> None:
-        w.emit(i, f"s = {expr}")
-        w.emit(i, "if s is not None: e = s if e is None else e | s")
-
-    w.emit(ind, "e = None")
-    if kind == "str":
-        if neg.ex_str:
-            add(f"{w.const(neg.ex_str, 'NS')}.get({x})", ind)
-        if neg.ex_lower or neg.ex_ic_ascii:
-            w.emit(ind, f"if {x}.isascii():")
-            add(f"{w.const(neg.ex_lower, 'NL')}.get({x}.lower())", ind + 1)
-            w.emit(ind, "else:")
-            w.emit(ind + 1, f"for f, a in {w.const(neg.ex_ic_ascii, 'NI')}:")
-            w.emit(ind + 2, f"if f({x}): e = a if e is None else e | a")
-        for table, lens, pre in ((neg.ex_pfx, neg.ex_pfx_lens, True), (neg.ex_sfx, neg.ex_sfx_lens, False)):
-            if table:
-                t = w.const(table, "NP" if pre else "NF")
-                for n in lens:
-                    add(f"{t}.get({x}[:{n}])" if pre else f"{t}.get({x}[-{n}:])", ind)
-    elif kind == "num" and neg.ex_num:
-        add(f"{w.const(neg.ex_num, 'NN')}.get({x})", ind)
-    elif kind == "const" and neg.ex_const:
-        add(f"{w.const(neg.ex_const, 'NC')}.get({x})", ind)
-    if neg.ex_leaf:
-        w.emit(ind, f"for f, a in {w.const(neg.ex_leaf, 'NV')}:")
-        w.emit(ind + 1, f"if f({x}): e = a if e is None else e | a")
-
-
-def _negative(w: _Writer, ind: int, neg: Negative | None, kind: str, x: str) -> None:
-    """Rules of anything-but / != anchors holding for ``x`` of ``kind`` (str, num, const, any)."""
-    if neg is None or not neg.every:
-        return
-    every = w.const(neg.every, "NA")
-    table = {"str": neg.table_str if neg.str_by_table else None, "num": neg.table_num,
-             "const": neg.table_const}.get(kind)
-    if table is not None and not neg.ex_leaf:
-        w.emit(ind, f"h += {w.const(table, 'NT')}.get({x}, {every})" if table else f"h += {every}")
-        return
-    if kind == "any" and not neg.ex_leaf:
-        w.emit(ind, f"h += {every}")
-        return
-    _excluded(w, ind, neg, "any" if kind == "any" else kind, x)
-    w.emit(ind, "if e is None:")
-    w.emit(ind + 1, f"h += {every}")
-    if len(neg.atoms) > 1:
-        w.emit(ind, "else:")
-        w.emit(ind + 1, f"for j, r in enumerate({w.const(neg.atoms, 'NR')}):")
-        w.emit(ind + 2, "if j not in e: h += r")
-
-
-def _name_str(w: _Writer, i: int, ix: NameIndex, x: str) -> None:
+def _strings(w: Writer, i: int, tables: Mapping[Kind, Table], x: str, ic_ascii: Checked = ()) -> None:
+    """The string lane; consecutive ASCII-lane kinds share one ``isascii`` test (others run ``ic_ascii``)."""
     w.emit(i, "pass")
-    if ix.xs:
-        _hits(w, i, f"{w.const(ix.xs, 'XS')}.get({x})")
-    if ix.ip:
-        w.emit(i, f"k = ip_key({x})")
-        w.emit(i, "if k is not None:")
-        _hits(w, i + 1, f"{w.const(ix.ip, 'IP')}.get(k)")
-    if ix.sany:
-        w.emit(i, f"h += {w.const(ix.sany, 'SA')}")
-    _affix(w, i, ix.pfx, ix.pfx_lens, x, True, False, "PF")
-    _affix(w, i, ix.sfx, ix.sfx_lens, x, False, False, "SF")
-    _affix(w, i, ix.wpfx, ix.wpfx_lens, x, True, True, "WP")
-    _affix(w, i, ix.wsfx, ix.wsfx_lens, x, False, True, "WS")
-    if ix.ieq or ix.ipfx or ix.isfx:
-        w.emit(i, f"if {x}.isascii():")
-        w.emit(i + 1, f"y = {x}.lower()")
-        if ix.ieq:
-            _hits(w, i + 1, f"{w.const(ix.ieq, 'IE')}.get(y)")
-        _affix(w, i + 1, ix.ipfx, ix.ipfx_lens, "y", True, False, "IPF")
-        _affix(w, i + 1, ix.isfx, ix.isfx_lens, "y", False, False, "ISF")
-        w.emit(i, "else:")
-        w.emit(i + 1, "pass")
-        _scan(w, i + 1, ix.ic_ascii, x)
-    _scan(w, i, ix.ic_other, x)
-    _negative(w, i, ix.ab, "str", x)
-    _scan(w, i, ix.scan, x)
+    for lane, kinds in string_groups():
+        if lane is Lane.STR:
+            _probe(w, i, tables, kinds, x)
+        elif any(k in tables for k in kinds):
+            w.emit(i, f"if {x}.isascii():")
+            w.emit(i + 1, f"y = {x}.lower()")
+            _probe(w, i + 1, tables, kinds, "y")
+            w.emit(i, "else:")
+            w.emit(i + 1, "pass")
+            scan(w, i + 1, ic_ascii, x)
+    _value_end(w, i, tables, Lane.STR, x)
+
+
+def _name_str(w: Writer, i: int, ix: NameIndex, x: str) -> None:
+    _strings(w, i, ix.tables, x, ix.ic_ascii)
 
 
 def _name_has_num(ix: NameIndex) -> bool:
-    return bool(ix.xn or ix.gt[0] or ix.ge[0] or ix.lt[0] or ix.le[0] or ix.seg_bounds)
+    return any(k in ix.tables for k in LANES[Lane.NUM])
 
 
-def _name_num(w: _Writer, i: int, ix: NameIndex, x: str) -> None:
+def _name_num(w: Writer, i: int, ix: NameIndex, x: str) -> None:
     w.emit(i, "pass")
-    if _name_has_num(ix) or (ix.ab and (ix.ab.ex_num or ix.ab.ex_leaf)):
+    neg = _has_negative(ix.tables)
+    if _name_has_num(ix) or (neg and (neg.ex_num or neg.ex_leaf)):
         w.emit(i, f"if {-NUMERIC_LIMIT!r} <= {x} <= {NUMERIC_LIMIT!r}:")
         j = i + 1
         w.emit(j, f"f = {x} if t is float else float({x})")
-        if ix.xn:
-            _hits(w, j, f"{w.const(ix.xn, 'XN')}.get(f)")
-        for op in ("gt", "ge", "lt", "le"):
-            _ranges(w, j, getattr(ix, op), op, "f", op.upper())
-        if ix.seg_bounds:
-            sb, sg = w.const(ix.seg_bounds, "SB"), w.const(ix.segs, "SG")
-            w.emit(j, f"k = bl({sb}, f)")
-            w.emit(j, f"h += {sg}[2 * k + 1 if k < {len(ix.seg_bounds)} and {sb}[k] == f else 2 * k]")
-        _negative(w, j, ix.ab, "num", "f")
-        if ix.ab:
+        _probe(w, j, ix.tables, LANES[Lane.NUM], "f")
+        _negative(w, j, ix.tables, Lane.NUM, "f")
+        if neg:
             w.emit(i, "else:")
-            _negative(w, i + 1, ix.ab, "any", x)
+            _negative(w, i + 1, ix.tables, Lane.VALUE, x)
     else:
-        _negative(w, i, ix.ab, "any", x)
-    _scan(w, i, ix.scan, x)
+        _negative(w, i, ix.tables, Lane.VALUE, x)
+    _probe(w, i, ix.tables, (Kind.SCAN,), x)
 
 
-def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
+def _consts(w: Writer, i: int, tables: Mapping[Kind, Table], x: str) -> None:
+    w.emit(i, "pass")
+    _probe(w, i, tables, LANES[Lane.CONST], x)
+    _value_end(w, i, tables, Lane.CONST, x)
+
+
+def _name_probe(w: Writer, ind: int, ix: NameIndex, x: str) -> None:
     """Lines adding to ``h`` the rules whose anchor on this name one leaf value ``x`` satisfies."""
     w.emit(ind, f"t = type({x})")
     w.emit(ind, "if t is str:")
@@ -252,63 +156,39 @@ def _name_probe(w: _Writer, ind: int, ix: NameIndex, x: str) -> None:
     w.emit(ind, "elif t is float or t is int:")
     _name_num(w, ind + 1, ix, x)
     w.emit(ind, f"elif {x} is None or t is bool:")
-    i = ind + 1
-    w.emit(i, "pass")
-    if ix.xc:
-        _hits(w, i, f"{w.const(ix.xc, 'XC')}.get({x})")
-    _negative(w, i, ix.ab, "any", x)
-    _scan(w, i, ix.scan, x)
+    _consts(w, ind + 1, ix.tables, x)
     w.emit(ind, "else:")
     w.emit(ind + 1, f"generic_probe({w.const(ix.generic, 'GE')}, {x}, h)")
 
 
-def _path_str(w: _Writer, i: int, ix: PathIndex, v: str) -> None:
-    w.emit(i, "pass")
-    if ix.qs:
-        _hits(w, i, f"{w.const(ix.qs, 'QS')}.get({v})")
-    if ix.sany:
-        w.emit(i, f"h += {w.const(ix.sany, 'SA')}")
-    _affix(w, i, ix.pfx, ix.pfx_lens, v, True, False, "QP")
-    _affix(w, i, ix.sfx, ix.sfx_lens, v, False, False, "QF")
-    if ix.cf:
-        _hits(w, i, f"{w.const(ix.cf, 'CF')}.get({v}.casefold())")
-    for op in ("gt", "ge", "lt", "le"):
-        _ranges(w, i, getattr(ix, "s" + op), op, v, "S" + op.upper())
-    _negative(w, i, ix.ne, "str", v)
-    _scan(w, i, ix.scan, v)
-
-
-def _path_probe(w: _Writer, ind: int, ix: PathIndex, v: str) -> None:
+def _path_probe(w: Writer, ind: int, ix: PathIndex, v: str) -> None:
     """Lines adding the rules whose anchor on this expression path the present value ``v`` satisfies."""
     w.emit(ind, f"t = type({v})")
     w.emit(ind, "if t is str:")
-    _path_str(w, ind + 1, ix, v)
+    _strings(w, ind + 1, ix.tables, v)
     w.emit(ind, "elif t is float or t is int:")
     i = ind + 1
     w.emit(i, f"if {v} == {v}:")  # NaN (only in events built in Python) equals nothing
     w.emit(i + 1, "pass")
-    if ix.qn:
-        _hits(w, i + 1, f"{w.const(ix.qn, 'QN')}.get({v})")
-    for op in ("gt", "ge", "lt", "le"):
-        _ranges(w, i + 1, getattr(ix, "n" + op), op, v, "N" + op.upper())
-    _negative(w, i + 1, ix.ne, "num", v)
-    if ix.ne:
+    _probe(w, i + 1, ix.tables, LANES[Lane.NUM], v)
+    _negative(w, i + 1, ix.tables, Lane.NUM, v)
+    if _has_negative(ix.tables):
         w.emit(i, "else:")
-        _negative(w, i + 1, ix.ne, "any", v)
-    _scan(w, i, ix.scan, v)
+        _negative(w, i + 1, ix.tables, Lane.VALUE, v)
+    _probe(w, i, ix.tables, (Kind.SCAN,), v)
     w.emit(ind, f"elif {v} is None or t is bool:")
-    i = ind + 1
-    w.emit(i, "pass")
-    if ix.qc:
-        _hits(w, i, f"{w.const(ix.qc, 'QC')}.get({v})")
-    _negative(w, i, ix.ne, "const", v)
-    _scan(w, i, ix.scan, v)
+    _consts(w, ind + 1, ix.tables, v)
     w.emit(ind, "elif t is list or t is dict:")
     w.emit(ind + 1, "pass")
-    _negative(w, ind + 1, ix.ne, "any", v)
-    _scan(w, ind + 1, ix.scan, v)
+    _value_end(w, ind + 1, ix.tables, Lane.VALUE, v)
     w.emit(ind, "else:")
     w.emit(ind + 1, f"generic_probe({w.const(ix.generic, 'GE')}, {v}, h)")
+
+
+def _presence(w: Writer, ind: int, tables: Mapping[Kind, Table], kind: Kind) -> None:
+    t = tables.get(kind)
+    if t is not None:
+        t.probe(w, ind, "")
 
 
 # --- reading the event --------------------------------------------------------------------------
@@ -323,7 +203,7 @@ def _key_prefix(path: ir.Path) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tuple[str, ...]], str | None]:
+def _nodes(w: Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tuple[str, ...]], str | None]:
     """Lines reading every object key on the way to a name or path, each prefix once.
 
     Fast block: ``.get`` down a chain of objects; an absent key below which
@@ -387,12 +267,12 @@ def _nodes(w: _Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tu
     return var, leaves & inner, "alt"
 
 
-def _name_functions(w: _Writer, ix: NameIndex, out: list[str]) -> str:
+def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
     """``_s<i>(ev, v, h)``: the slow path of one name (several values, arrays, keys with dots).
 
     Returns the name's value as the memo holds it (MISSING, a scalar or Vals).
     """
-    sub = _Writer()
+    sub = Writer()
     sub.ns, sub.ids = w.ns, w.ids
     fs = f"_s{ix.id}"
     segs = ix.name.split(".")
@@ -402,11 +282,9 @@ def _name_functions(w: _Writer, ix: NameIndex, out: list[str]) -> str:
     sub.emit(1, "if type(v) not in SCALARS:")
     sub.emit(2, f"v = eb_values(ev, {nm}) if nodes is None else eb_below(ev, {nm}, {w.const(rests, 'RS')}, nodes)")
     sub.emit(1, "if v is MISSING:")
-    if ix.ef:
-        sub.emit(2, f"h += {w.const(ix.ef, 'EF')}")
+    _presence(sub, 2, ix.tables, Kind.ABSENT)
     sub.emit(2, "return v")
-    if ix.et:
-        sub.emit(1, f"h += {w.const(ix.et, 'ET')}")
+    _presence(sub, 1, ix.tables, Kind.PRESENT)
     sub.emit(1, "for x in (v if type(v) is Vals else (v,)):")
     _name_probe(sub, 2, ix, "x")
     sub.emit(1, "return v")
@@ -414,8 +292,8 @@ def _name_functions(w: _Writer, ix: NameIndex, out: list[str]) -> str:
     return fs
 
 
-def _path_function(w: _Writer, px: PathIndex, out: list[str]) -> str:
-    sub = _Writer()
+def _path_function(w: Writer, px: PathIndex, out: list[str]) -> str:
+    sub = Writer()
     sub.ns, sub.ids = w.ns, w.ids
     fq = f"_q{px.id}"
     sub.emit(0, f"def {fq}(v, h):")
@@ -428,7 +306,7 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
              leaves: tuple[Callable[[Any], bool] | None, ...] | None = None) -> Generated:
     """Stage 4: the source of ``match`` and the function compiled from it."""
     got = leaves or tuple(None for _ in n.atoms)
-    w = _Writer()
+    w = Writer()
     w.ns.update(
         MISSING=runtime.MISSING, UNUSUAL=runtime.UNUSUAL, EMPTY=runtime.EMPTY, SCALARS=runtime.SCALARS,
         Vals=runtime.Vals, UNSET=runtime.UNSET, step=runtime.step, eb_values=runtime.eb_values,
@@ -513,17 +391,14 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
         w.emit(1, f"t = type({v})")
         w.emit(1, "if t is str:")
         _name_str(w, 2, ix, v)
-        if ix.et:
-            w.emit(2, f"h += {w.const(ix.et, 'ET')}")
+        _presence(w, 2, ix.tables, Kind.PRESENT)
         w.emit(1, f"elif {missing}:")
         w.emit(2, f"{v} = MISSING")
-        if ix.ef:
-            w.emit(2, f"h += {w.const(ix.ef, 'EF')}")
+        _presence(w, 2, ix.tables, Kind.ABSENT)
         if _name_has_num(ix):
             w.emit(1, "elif t is float or t is int:")
             _name_num(w, 2, ix, v)
-            if ix.et:
-                w.emit(2, f"h += {w.const(ix.et, 'ET')}")
+            _presence(w, 2, ix.tables, Kind.PRESENT)
         w.emit(1, "else:")
         chain = "(" + "".join(f"{var[segs[:j]]}, " for j in range(1, len(segs) + 1)) + ")"
         w.emit(2, f"{v} = {slow[ix.id]}(ev, {v}, h, {'None if ' + alt + ' else ' if alt else ''}{chain})")
@@ -540,10 +415,9 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
             w.emit(1, f"{v} = get_path(ev, {w.const(px.path, 'PA')})")
         seeds.append(f"{path_key(px.id)}: {v}")
         w.emit(1, f"if {v} is not MISSING:")
-        if px.ex:
-            w.emit(2, f"h += {w.const(px.ex, 'EX')}")
+        _presence(w, 2, px.tables, Kind.PRESENT)
         w.emit(2, f"if type({v}) is str:")
-        _path_str(w, 3, px, v)
+        _strings(w, 3, px.tables, v)
         w.emit(2, "else:")
         w.emit(3, f"{path_fn[px.id]}({v}, h)")
 
@@ -629,7 +503,7 @@ def _filter_text(f: ir.Filter) -> str:
     return f"when {render_expr(f.node)}"
 
 
-def _formula_source(f: Formula, w: _Writer, preds: dict[int, str], index: Index, depth: int = 0) -> str | None:
+def _formula_source(f: Formula, w: Writer, preds: dict[int, str], index: Index, depth: int = 0) -> str | None:
     """``f`` as one Python expression over ``ev`` and the memo ``m`` (None: too deep for source)."""
     if depth > MAX_SOURCE_DEPTH:
         return None
@@ -681,7 +555,7 @@ class _Fast:
     for a formula too deep, an opaque atom or a path ``match`` does not seed.
     """
 
-    def __init__(self, w: _Writer, n: Normalised, index: Index,
+    def __init__(self, w: Writer, n: Normalised, index: Index,
                  leaves: tuple[Callable[[Any], bool] | None, ...], seeded: frozenset[int]) -> None:
         self.w, self.n, self.index, self.leaves, self.seeded = w, n, index, leaves, seeded
 
@@ -744,7 +618,7 @@ def _plain_test(seeded: frozenset[int], index: Index) -> str:
     return " and ".join(tests) or "True"
 
 
-def _inline_leaf(w: _Writer, matchers: tuple[ir.Matcher, ...], x: str) -> str | None:
+def _inline_leaf(w: Writer, matchers: tuple[ir.Matcher, ...], x: str) -> str | None:
     """The per-value test of common matchers on ``x`` (a plain scalar, never MISSING) as source.
 
     The same verdicts as ``runtime.matcher_leaf`` on plain scalars, the only values

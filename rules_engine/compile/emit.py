@@ -22,7 +22,7 @@ import linecache
 from collections import OrderedDict
 from typing import Any
 
-__all__ = ["MAX_REGISTERED", "Lines", "load"]
+__all__ = ["MAX_REGISTERED", "Lines", "Writer", "load"]
 
 MAX_REGISTERED = 512
 """Generated sources kept in linecache at most (a bound, like an lru_cache's: invisible to callers)."""
@@ -51,6 +51,29 @@ class Lines:
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+class Writer(Lines):
+    """Lines of source and the constants they name: ``const`` binds a value to a global name once
+    (the same object, the same name); ``ns`` is the namespace the source is then loaded into."""
+
+    __slots__ = ("ids", "ns")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ns: dict[str, Any] = {}
+        self.ids: dict[int, str] = {}
+
+    def const(self, value: Any, prefix: str) -> str:
+        """A global name bound to ``value`` (the same object is bound once)."""
+        key = id(value)
+        found = self.ids.get(key)
+        if found is not None and self.ns[found] is value:
+            return found
+        name = f"{prefix}{len(self.ns)}"
+        self.ns[name] = value
+        self.ids[key] = name
+        return name
 
 
 def load(source: str, kind: str, namespace: dict[str, Any]) -> str:

@@ -46,7 +46,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum, StrEnum
 from typing import Any, Final
 
 from rules_engine.cesql.subscriptions import cesql_tree
@@ -69,97 +68,18 @@ from rules_engine.compile.formula import (
     any_of,
 )
 from rules_engine.compile.runtime import wildcard_pieces
+from rules_engine.compile.tables import Kind, comparable
 from rules_engine.expressions.render import render_expr
 from rules_engine.model import ir
-from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value
+from rules_engine.patterns.operands import ip_value
 
 MAX_BRANCHES = 64
 """Most branches a rule expands to for anchoring; bigger products drop a constraint instead."""
 
 
 
-class Store(Enum):
-    """Which kind of index structure holds an entry (``index.py`` builds one per store)."""
-
-    MAP = "a dict from key to rules"  # exact keys, prefixes and suffixes (looked up, no check)
-    FLAT = "rules that hold for any value (or absence)"
-    CHECKED = "a dict from key to (leaf, rules): a lookup narrows, the leaf decides"
-    RANGE = "sorted bounds: one bisect per value"
-    SEGMENT = "numeric intervals"
-    NEGATIVE = "anything-but / != exclusions"
-    SCAN = "a leaf run on every value"
-
-
-class Kind(StrEnum):
-    """Every way an index can store an entry; its string is the structure's field in ``index.py``."""
-
-    # EventBridge names
-    XS = "xs"  # exact string
-    IP = "ip"  # exact IP address (as event-ruler compares them)
-    XC = "xc"  # exact null / boolean
-    XN = "xn"  # exact number
-    PFX = "pfx"
-    SFX = "sfx"
-    IEQ = "ieq"  # equals-ignore-case (ASCII)
-    IPFX = "ipfx"
-    ISFX = "isfx"
-    SANY = "sany"  # prefix/suffix "": any string
-    ET = "et"  # exists: true
-    EF = "ef"  # exists: false
-    WPFX = "wpfx"  # wildcard with a literal prefix (checked)
-    WSFX = "wsfx"  # wildcard with a literal suffix (checked)
-    GT = "gt"
-    GE = "ge"
-    LT = "lt"
-    LE = "le"
-    SEG = "seg"  # a numeric range of two bounds
-    AB = "ab"  # anything-but
-    ICSCAN = "icscan"  # any-case test that is not ASCII: scanned
-    SCAN = "scan"
-    # expression paths
-    QS = "qs"
-    QC = "qc"
-    QN = "qn"
-    QPFX = "qpfx"
-    QSFX = "qsfx"
-    QCF = "qcf"  # equals_ignore_case (casefold)
-    QSANY = "qsany"
-    EX = "ex"  # exists(path)
-    NE = "ne"  # != / not in
-    SGT = "sgt"
-    SGE = "sge"
-    SLT = "slt"
-    SLE = "sle"
-    NGT = "ngt"
-    NGE = "nge"
-    NLT = "nlt"
-    NLE = "nle"
-    QSCAN = "qscan"
-
-    @property
-    def store(self) -> Store:
-        return STORES[self]
-
-
-STORES: Final[dict[Kind, Store]] = {
-    **dict.fromkeys((Kind.XS, Kind.IP, Kind.XC, Kind.XN, Kind.PFX, Kind.SFX, Kind.IEQ, Kind.IPFX, Kind.ISFX,
-                     Kind.QS, Kind.QC, Kind.QN, Kind.QPFX, Kind.QSFX, Kind.QCF), Store.MAP),
-    **dict.fromkeys((Kind.SANY, Kind.ET, Kind.EF, Kind.QSANY, Kind.EX), Store.FLAT),
-    **dict.fromkeys((Kind.WPFX, Kind.WSFX), Store.CHECKED),
-    **dict.fromkeys((Kind.GT, Kind.GE, Kind.LT, Kind.LE, Kind.SGT, Kind.SGE, Kind.SLT, Kind.SLE,
-                     Kind.NGT, Kind.NGE, Kind.NLT, Kind.NLE), Store.RANGE),
-    Kind.SEG: Store.SEGMENT,
-    **dict.fromkeys((Kind.AB, Kind.NE), Store.NEGATIVE),
-    **dict.fromkeys((Kind.ICSCAN, Kind.SCAN, Kind.QSCAN), Store.SCAN),
-}
-"""Where each kind is stored: the one table ``index.py`` dispatches on (a test checks that every kind has a place)."""
-
-ANY_CASE_ASCII: Final = frozenset({Kind.IEQ, Kind.IPFX, Kind.ISFX})
-"""Any-case kinds whose structures hold lower-cased ASCII keys; a non-ASCII value is checked by leaf."""
-
 _ORDER_KIND: Final = {"<": Kind.LT, "<=": Kind.LE, ">": Kind.GT, ">=": Kind.GE}
-_STRING_ORDER_KIND: Final = {"<": Kind.SLT, "<=": Kind.SLE, ">": Kind.SGT, ">=": Kind.SGE}
-_NUMBER_ORDER_KIND: Final = {"<": Kind.NLT, "<=": Kind.NLE, ">": Kind.NGT, ">=": Kind.NGE}
+_STRING_ORDER_KIND: Final = {"<": Kind.STR_LT, "<=": Kind.STR_LE, ">": Kind.STR_GT, ">=": Kind.STR_GE}
 
 
 # --- anchors ------------------------------------------------------------------------------------
@@ -188,15 +108,14 @@ RANK_WEIGHT = (1, 2, 3, 4, 6, 10, 12, 16, 40, 100, 400, 1000, 1000)
 class Entry:
     """One way an event value can satisfy an atom, as the index stores it.
 
-    ``kind`` names the structure (see ``index.py``), ``key`` what it is looked
-    up by, ``leaf`` the exact per-value test for the structures that check
-    (wildcards, scans), ``rank`` the selectivity estimate.
+    ``kind`` names the table that holds it (``tables.py``: the lane its probe
+    runs in and how it is looked up), ``key`` what it is looked up by, ``rank``
+    the selectivity estimate.
     """
 
     kind: Kind
     key: Any
     rank: int
-    leaf: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,11 +366,6 @@ def _wild_parts(pattern: str) -> tuple[str, str, bool]:
     return pieces[0], pieces[-1], True
 
 
-def comparable(v: Any) -> bool:
-    """A number event-ruler compares numerically (finite, within [-5e9, 5e9])."""
-    return _is_num(v) and math.isfinite(v) and -NUMERIC_LIMIT <= v <= NUMERIC_LIMIT
-
-
 def _num_rank(v: Any) -> int:
     return RANK_NUM_FRACTION if isinstance(v, float) and not v.is_integer() else RANK_EQ_SMALL
 
@@ -465,44 +379,45 @@ def matcher_entries(m: ir.Matcher) -> list[Entry]:
     if isinstance(m, ir.MExact):
         v = m.value
         if isinstance(v, str):
-            out = [Entry(Kind.XS, v, RANK_EQ)]
+            out = [Entry(Kind.EXACT_STR, v, RANK_EQ)]
             ip = ip_value(v)
             if ip is not None:
                 out.append(Entry(Kind.IP, ip, RANK_EQ))
             return out
         if v is None or isinstance(v, bool):
-            return [Entry(Kind.XC, v, RANK_EQ_SMALL)]
+            return [Entry(Kind.EXACT_CONST, v, RANK_EQ_SMALL)]
         if comparable(v):
-            return [Entry(Kind.XN, float(v), _num_rank(v))]
+            return [Entry(Kind.EXACT_NUM, float(v), _num_rank(v))]
         return [Entry(Kind.SCAN, m, RANK_SCAN)]
     if isinstance(m, (ir.MPrefix, ir.MSuffix)):
         prefix_kind = isinstance(m, ir.MPrefix)
         if m.value == "":
-            return [Entry(Kind.SANY, None, RANK_EXISTS)]
+            return [Entry(Kind.ANY_STRING, None, RANK_EXISTS)]
         if not m.ignore_case:
-            return [Entry(Kind.PFX if prefix_kind else Kind.SFX, m.value, _affix_rank(m.value))]
+            return [Entry(Kind.PREFIX if prefix_kind else Kind.SUFFIX, m.value, _affix_rank(m.value))]
         if m.value.isascii():
-            return [Entry(Kind.IPFX if prefix_kind else Kind.ISFX, m.value.lower(), _affix_rank(m.value))]
-        return [Entry(Kind.ICSCAN, m, RANK_SCAN)]
+            kind = Kind.ICASE_PREFIX if prefix_kind else Kind.ICASE_SUFFIX
+            return [Entry(kind, m.value.lower(), _affix_rank(m.value))]
+        return [Entry(Kind.ICASE_OTHER, m, RANK_SCAN)]
     if isinstance(m, ir.MEqualsIgnoreCase):
         if m.value.isascii():
-            return [Entry(Kind.IEQ, m.value.lower(), RANK_ICASE)]
-        return [Entry(Kind.ICSCAN, m, RANK_SCAN)]
+            return [Entry(Kind.ICASE_EQ, m.value.lower(), RANK_ICASE)]
+        return [Entry(Kind.ICASE_OTHER, m, RANK_SCAN)]
     if isinstance(m, ir.MWildcard):
         prefix, suffix, star = _wild_parts(m.pattern)
         if not star:
-            return [Entry(Kind.XS, prefix, RANK_EQ)]
+            return [Entry(Kind.EXACT_STR, prefix, RANK_EQ)]
         if prefix:
-            return [Entry(Kind.WPFX, prefix, RANK_WILDCARD, m)]
+            return [Entry(Kind.WILD_PREFIX, prefix, RANK_WILDCARD)]
         if suffix:
-            return [Entry(Kind.WSFX, suffix, RANK_WILDCARD, m)]
+            return [Entry(Kind.WILD_SUFFIX, suffix, RANK_WILDCARD)]
         return [Entry(Kind.SCAN, m, RANK_SCAN)]
     if isinstance(m, ir.MNumeric):
         conds = m.conditions
         if len(conds) == 1:
             op, v = conds[0]
             if op == "=":
-                return [Entry(Kind.XN, float(v), _num_rank(v))]
+                return [Entry(Kind.EXACT_NUM, float(v), _num_rank(v))]
             return [Entry(_ORDER_KIND[op], float(v), RANK_RANGE1)]
         if len(conds) == 2:
             lows = [c for c in conds if c[0] in (">", ">=")]
@@ -510,12 +425,12 @@ def matcher_entries(m: ir.Matcher) -> list[Entry]:
             if len(lows) == 1 and len(highs) == 1:
                 (lo_op, lo), (hi_op, hi) = lows[0], highs[0]
                 key = (float(lo), lo_op == ">=", float(hi), hi_op == "<=")
-                return [Entry(Kind.SEG, key, RANK_RANGE2)]
+                return [Entry(Kind.SEGMENT, key, RANK_RANGE2)]
         return [Entry(Kind.SCAN, m, RANK_SCAN)]
     if isinstance(m, ir.MExists):
-        return [Entry(Kind.ET, None, RANK_EXISTS)] if m.present else [Entry(Kind.EF, None, RANK_MISSING)]
+        return [Entry(Kind.PRESENT, None, RANK_EXISTS)] if m.present else [Entry(Kind.ABSENT, None, RANK_MISSING)]
     if isinstance(m, ir.MAnythingBut):
-        return [Entry(Kind.AB, m, RANK_NOT)]
+        return [Entry(Kind.ANYTHING_BUT, m, RANK_NOT)]
     return [Entry(Kind.SCAN, m, RANK_SCAN)]  # MCidr
 
 
@@ -526,26 +441,26 @@ def value_entries(a: ValueAtom) -> list[Entry] | None:
         out = []
         for x in (v if op == "in" else (v,)):
             if isinstance(x, str):
-                out.append(Entry(Kind.QS, x, RANK_EQ))
+                out.append(Entry(Kind.EXACT_STR, x, RANK_EQ))
             elif x is None or isinstance(x, bool):
-                out.append(Entry(Kind.QC, x, RANK_EQ_SMALL))
+                out.append(Entry(Kind.EXACT_CONST, x, RANK_EQ_SMALL))
             else:
-                out.append(Entry(Kind.QN, x, _num_rank(x)))
+                out.append(Entry(Kind.EXACT_NUM, x, _num_rank(x)))
         return out or None
     if op in ("!=", "not in"):
-        return [Entry(Kind.NE, v if op == "not in" else (v,), RANK_NOT)]
+        return [Entry(Kind.NOT_EQUAL, v if op == "not in" else (v,), RANK_NOT)]
     if op in ("<", "<=", ">", ">="):
-        kinds = _STRING_ORDER_KIND if isinstance(v, str) else _NUMBER_ORDER_KIND
+        kinds = _STRING_ORDER_KIND if isinstance(v, str) else _ORDER_KIND
         return [Entry(kinds[op], v, RANK_RANGE1)]
     if op == "exists":
-        return [Entry(Kind.EX, None, RANK_EXISTS)]
+        return [Entry(Kind.PRESENT, None, RANK_EXISTS)]
     if op in ("starts_with", "ends_with"):
         if v == "":
-            return [Entry(Kind.QSANY, None, RANK_EXISTS)]
-        return [Entry(Kind.QPFX if op == "starts_with" else Kind.QSFX, v, _affix_rank(v))]
+            return [Entry(Kind.ANY_STRING, None, RANK_EXISTS)]
+        return [Entry(Kind.PREFIX if op == "starts_with" else Kind.SUFFIX, v, _affix_rank(v))]
     if op == "equals_ignore_case":
-        return [Entry(Kind.QCF, v.casefold(), RANK_ICASE)]
-    return [Entry(Kind.QSCAN, a, RANK_SCAN)]
+        return [Entry(Kind.CASEFOLD, v.casefold(), RANK_ICASE)]
+    return [Entry(Kind.SCAN, a, RANK_SCAN)]
 
 
 def atom_entries(a: Atom) -> tuple[Entry, ...] | None:
