@@ -24,6 +24,7 @@ from rules_engine.check.ruleset import BUILTIN_TARGET_TYPES, check
 from rules_engine.check.targets import TargetCatalog, check_target_options
 from rules_engine.model import codes, ir
 from rules_engine.model.errors import Diagnostic, sort_diagnostics
+from rules_engine.model.gc_pause import gc_paused
 from rules_engine.model.source import Source, Span
 from rules_engine.syntax.language import parse_rules
 from rules_engine.syntax.lower_yaml import lower_yaml
@@ -228,7 +229,17 @@ def build(
 
     With ``catalog`` (the delivery layer's adapter registry, injected by the caller), the
     known target types are its types and every target's options are checked by its type (E60x).
+    The garbage collector is held off meanwhile (:mod:`rules_engine.model.gc_pause`).
     """
+    with gc_paused():
+        return _build(parts, target_types, catalog)
+
+
+def _build(
+    parts: list[tuple[Source, str]],
+    target_types: frozenset[str],
+    catalog: TargetCatalog | None,
+) -> LoadResult:
     if catalog is not None:
         target_types = catalog.types()
     diags: list[Diagnostic] = []
@@ -272,6 +283,17 @@ def load_paths(
     max_bytes: int = MAX_FILE_BYTES,
     target_types: frozenset[str] | None = None,
     catalog: TargetCatalog | None = None,
+) -> LoadResult:
+    """Read, parse and check the rule files under ``paths`` as one rule set (the collector held off)."""
+    with gc_paused():
+        return _load_paths(paths, max_bytes, target_types, catalog)
+
+
+def _load_paths(
+    paths: list[str],
+    max_bytes: int,
+    target_types: frozenset[str] | None,
+    catalog: TargetCatalog | None,
 ) -> LoadResult:
     files, diags = collect_files(paths)
     parts: list[tuple[Source, str]] = []

@@ -20,6 +20,7 @@ from rules_engine.compile import compile_ruleset
 from rules_engine.model import ir
 from rules_engine.model.errors import Diagnostic
 from rules_engine.model.events import decode_event
+from rules_engine.model.gc_pause import gc_paused
 from rules_engine.model.source import Source
 from rules_engine.reference import RuleVerdict, explain, matching_rules
 from rules_engine.route.router import Decision, compile_router
@@ -90,12 +91,13 @@ class RuleSet:
         self.sources = dict(sources or {})
         self.engine = engine
         self._matcher: Matcher
-        if engine == "reference":
-            self._matcher = ReferenceMatcher(rs)
-        else:  # one structure for the whole rule set (compile/), answers equal to the reference
-            self._matcher = compile_ruleset(rs)
-        # Transforms and partition keys are compiled here, once, at load time (route/router.py).
-        self._router = compile_router(rs, version)  # every Decision carries the version
+        with gc_paused():  # compiling makes many long-lived objects and no garbage (model/gc_pause.py)
+            if engine == "reference":
+                self._matcher = ReferenceMatcher(rs)
+            else:  # one structure for the whole rule set (compile/), answers equal to the reference
+                self._matcher = compile_ruleset(rs)
+            # Transforms and partition keys are compiled here, once, at load time (route/router.py).
+            self._router = compile_router(rs, version)  # every Decision carries the version
 
     @property
     def rules(self) -> tuple[ir.Rule, ...]:
