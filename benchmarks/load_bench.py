@@ -169,7 +169,8 @@ def verdict(fmt: str, m: dict[str, float], rules: int) -> None:
 
 def load_average() -> str:
     try:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
+        one, five, fifteen = os.getloadavg()
+        return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
     except OSError:
         return "load average unknown"
 
