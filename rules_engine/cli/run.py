@@ -28,6 +28,7 @@ from rules_engine.cli.common import EXIT_BAD_EVENTS, EXIT_FAIL, EXIT_OK, EXIT_US
 from rules_engine.deliver import Dispatcher, DispatchResult, Message
 from rules_engine.model.errors import RuleError, render_text
 from rules_engine.model.events import decode_event
+from rules_engine.route.router import Decision
 from rules_engine.ruleset import RuleSet
 
 __all__ = ["Summary", "add_parser", "run", "run_events"]
@@ -102,22 +103,35 @@ def _progress(path: str | None, err: TextIO) -> Any:
 
 
 async def run_events(rs: RuleSet, events: str | None, err: TextIO, *, max_pending: int = 512,
-                     close_timeout: float = 30.0) -> Summary:
-    """Deliver every event of ``events`` (a JSON Lines file, or standard input for None/'-')."""
+                     close_timeout: float = 30.0, chunk: int = 64) -> Summary:
+    """Deliver every event of ``events`` (a JSON Lines file, or standard input for None/'-').
+
+    Events go to the dispatcher ``chunk`` at a time (``Dispatcher.dispatch_many``: one call, one wake-up
+    per chunk, the lanes send them as batches); at most ``max_pending`` events are in delivery at once.
+    """
     summary = Summary()
     dispatcher = Dispatcher(rs.targets, observer=summary)
     await dispatcher.start()
-    pending: set[asyncio.Task[DispatchResult]] = set()
-    room = asyncio.Semaphore(max_pending)
+    pending: set[asyncio.Task[list[DispatchResult]]] = set()
+    room = asyncio.Semaphore(max(1, max_pending // chunk))  # chunks in delivery at once
     bar = _progress(events, err)
 
-    def done(task: asyncio.Task[DispatchResult]) -> None:
+    def done(task: asyncio.Task[list[DispatchResult]]) -> None:
         pending.discard(task)
         room.release()
         if not task.cancelled() and task.exception() is None:
-            summary.add(task.result())
+            for result in task.result():
+                summary.add(result)
+
+    async def send(batch: list[tuple[list[Decision], Any]]) -> None:
+        await room.acquire()  # bounded: at most max_pending events in delivery
+        task = asyncio.create_task(dispatcher.dispatch_many(batch, version=rs.version))
+        pending.add(task)
+        task.add_done_callback(done)
+        await asyncio.sleep(0)  # the reading loop is synchronous: let the chunk start now
 
     stream: IO[bytes] = sys.stdin.buffer if events is None or events == "-" else open(events, "rb")
+    batch: list[tuple[list[Decision], Any]] = []
     try:
         for lineno, raw in _lines(stream):
             if bar is not None:
@@ -132,10 +146,12 @@ async def run_events(rs: RuleSet, events: str | None, err: TextIO, *, max_pendin
             decisions = rs.evaluate(event)
             summary.events += 1
             summary.decisions += sum(1 for x in decisions if x.action != "skip")
-            await room.acquire()  # bounded: at most max_pending events in delivery
-            task = asyncio.create_task(dispatcher.dispatch(decisions, event=event, version=rs.version))
-            pending.add(task)
-            task.add_done_callback(done)
+            batch.append((decisions, event))
+            if len(batch) >= chunk:
+                await send(batch)
+                batch = []
+        if batch:
+            await send(batch)
         if pending:
             await asyncio.gather(*pending)
     finally:

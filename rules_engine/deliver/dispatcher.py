@@ -2,9 +2,15 @@
 
 Position in the pipeline::
 
-    RuleSet.evaluate ─▶ [Decision] ─▶ **Dispatcher.dispatch** ─▶ one lane per target ─▶ Adapter.send(batch)
-                                            ▲                         │ retry (backoff) / dead letter
-                                            └──── DispatchResult ◀────┘ (every message settled)
+    RuleSet.evaluate ─▶ [Decision] ─▶ **Dispatcher.dispatch(_many)** ─▶ one lane per target ─▶ Adapter.send(batch)
+                                                  ▲                         │ retry (backoff) / dead letter
+                                                  └── [DispatchResult] ◀────┘ (every message settled)
+
+``dispatch`` takes one event's decisions; ``dispatch_many`` takes many events' decisions at once (a
+request's batch, a broker fetch) and answers one ``DispatchResult`` per event, in order.  Both are the
+same code: the events of a call share one countdown (``_Group``) that wakes the caller once, and a lane
+sends what is queued as one batch through the adapter's batch API, so the per-message cost is a few
+attribute writes, not a task, a future and two semaphores.
 
 Guarantees (docs/delivery.md):
 
@@ -18,23 +24,26 @@ Guarantees (docs/delivery.md):
 * ``ordered: true``: a message waits until the previous message with the same
   partition key to the same target is settled.
 
-Invariants: a lane's queue holds only messages that own one of the lane's
-permits, or dead letters of messages that own a permit somewhere else, so its
-bound (``max_in_flight`` plus every permit that can dead-letter into it) is
-never reached and ``put_nowait`` cannot fail.  Every task is owned by its lane
-and cancelled by ``close``.
+Invariants: a lane's ready queue holds only messages that own one of the
+lane's permits (``inflight <= max_in_flight``), or dead letters of messages
+that own a permit somewhere else, so it is bounded by construction
+(``max_in_flight`` plus every permit that can dead-letter into it).  Every
+message is settled exactly once (``_Item.settled``): its outcome lands in its
+group's slot, its permit is released and the next message of its partition key
+(``ordered``) is let go.  Every task is owned by its lane and cancelled by
+``close``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
@@ -106,11 +115,48 @@ def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class _Group:
+    """The outcomes of one ``dispatch``/``dispatch_many`` call: a slot per decision and one countdown.
+
+    The caller is woken once, when every slot is filled and the group is ``sealed`` (no more
+    decisions will be added), instead of once per message.
+    """
+
+    __slots__ = ("outcomes", "pending", "sealed", "future")
+
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome | None] = []
+        self.pending = 0
+        self.sealed = False
+        self.future: asyncio.Future[None] | None = None
+
+    def add(self) -> int:
+        self.outcomes.append(None)
+        self.pending += 1
+        return len(self.outcomes) - 1
+
+    def settle(self, slot: int, outcome: Outcome) -> None:
+        if self.outcomes[slot] is not None:
+            return
+        self.outcomes[slot] = outcome
+        self.pending -= 1
+        if self.pending == 0 and self.future is not None and not self.future.done():
+            self.future.set_result(None)
+
+    async def wait(self) -> None:
+        self.sealed = True
+        if self.pending:
+            self.future = asyncio.get_running_loop().create_future()
+            await self.future
+
+
 @dataclass(slots=True, eq=False)
 class _Item:
     message: Message
-    done: asyncio.Future[Outcome]
-    permit: asyncio.Semaphore | None  # released when settled; None for dead letters (the origin owns one)
+    group: _Group
+    slot: int
+    lane: _Lane | None  # the lane it is queued on (None: a transform dead letter's origin, never queued)
+    holds_permit: bool  # True for a message admitted to its lane; False for dead letters and their origins
     origin: _Item | None = None  # for a dead letter: the message it stands for
     attempts: int = 0
     first: float = 0.0  # wall-clock times, for the dead-letter headers
@@ -118,54 +164,100 @@ class _Item:
     started: float = 0.0  # monotonic, for max_age
     result: SendResult | None = field(default=None)
     diagnostic: str = ""  # why it was dead-lettered (the E6xx message)
+    settled: bool = False
+    successor: _Item | None = None  # ordered: the next message of the same partition key, waiting for this one
+    uncertain: bool = False  # an attempt failed without knowing whether the receiver has it (duplicate risk)
 
 
 _HEALTHY: Final = Health(True)
+# Failures after which the receiver may still hold the message (a confirmation lost on the way back):
+# a later successful attempt may be a duplicate.
+_UNCERTAIN: Final = frozenset({"timeout", "error", "connection"})
 
 
 class _Lane:
-    """One target: its adapter, bounded queue, batching worker, retries."""
+    """One target: its adapter, in-flight bound, ready queue, batching worker, retries."""
 
     def __init__(self, target: ir.Target, adapter: Adapter, settings: TargetSettings, owner: Dispatcher) -> None:
         self.target = target
         self.adapter = adapter
         self.settings = settings
         self.owner = owner
-        self.permits = asyncio.Semaphore(settings.max_in_flight)
-        self.queue: asyncio.Queue[_Item] = asyncio.Queue()  # bound set by Dispatcher._bound_queues
-        # Batches in flight at once: the permits already bound the messages, so this only keeps a
-        # trickle of one-message batches from serialising a target that confirms slowly.
-        self.batches = asyncio.Semaphore(max(1, min(256, settings.max_in_flight)))
-        self.keys: dict[str, asyncio.Future[Outcome]] = {}
+        self.capacity = settings.max_in_flight
+        self.inflight = 0  # messages holding a permit (admitted, not yet settled)
+        self.room: deque[asyncio.Future[None]] = deque()  # admissions waiting for a permit, in order
+        self.ready: deque[_Item] = deque()  # admitted and due: the worker sends these
+        self.bound = settings.max_in_flight  # the ready queue's bound (Dispatcher._bound_queues)
+        self.wakeup: asyncio.Future[None] | None = None  # the idle worker waits on this
+        # Batches in flight at once.  Few enough that messages arriving while the adapter is busy
+        # gather into the next batch (one pipeline, one socket write) instead of leaving one by one;
+        # enough that ``max_in_flight`` messages can be in flight in full batches.
+        self.max_batches = max(2, -(-settings.max_in_flight // max(1, settings.batch)))
+        self.sending = 0
+        self.batch_room: asyncio.Future[None] | None = None  # the worker waits on this at max_batches
+        self.keys: dict[str, _Item] = {}  # ordered: the last message admitted per partition key
         self.tasks: set[asyncio.Task[Any]] = set()
         self.opened = False
         self.open_lock = asyncio.Lock()
         self.health = _HEALTHY
         self.worker: asyncio.Task[None] | None = None
-        self.inflight = 0  # messages holding a permit (admitted, not yet settled)
-        self.admitted: set[_Item] = set()  # those messages, so that close() can settle every one
+        self.admitted: set[_Item] = set()  # messages holding a permit, so that close() can settle every one
+        self.closed = False
 
     # --- admission -------------------------------------------------------------------------
     def start(self) -> None:
         self.worker = asyncio.create_task(self._run(), name=f"deliver:{self.target.name}")
 
+    async def admit(self) -> None:
+        """Take a permit, waiting (in arrival order) while ``max_in_flight`` messages are unsettled."""
+        if self.inflight < self.capacity and not self.room:
+            self.inflight += 1
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            fut: asyncio.Future[None] = loop.create_future()
+            self.room.append(fut)
+            try:
+                await fut
+            except BaseException:
+                if fut in self.room:
+                    self.room.remove(fut)
+                elif fut.done() and not fut.cancelled():
+                    self._wake_room(1)  # woken but leaving: pass the turn on
+                raise
+            if self.inflight < self.capacity or self.closed:  # closed: the caller sees it and gives back
+                self.inflight += 1
+                if self.inflight < self.capacity:
+                    self._wake_room(1)
+                return
+
+    def _wake_room(self, n: int) -> None:
+        while n > 0 and self.room:
+            fut = self.room.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                n -= 1
+
+    def release(self) -> None:
+        self.inflight -= 1
+        if self.room:
+            self._wake_room(1)
+
     def enqueue(self, item: _Item) -> None:
         key = item.message.partition_key
         if self.settings.ordered and key is not None and item.origin is None:
             prev = self.keys.get(key)
-            self.keys[key] = item.done
-            item.done.add_done_callback(functools.partial(self._forget, key))
-            if prev is not None and not prev.done():
-                prev.add_done_callback(lambda _f: self._release(item))
+            self.keys[key] = item
+            if prev is not None and not prev.settled:
+                prev.successor = item  # sent when ``prev`` is settled (Dispatcher._finish)
                 return
-        self.queue.put_nowait(item)
+        self.push(item)
 
-    def _release(self, item: _Item) -> None:
-        self.queue.put_nowait(item)
-
-    def _forget(self, key: str, fut: asyncio.Future[Outcome]) -> None:
-        if self.keys.get(key) is fut:
-            del self.keys[key]
+    def push(self, item: _Item) -> None:
+        self.ready.append(item)
+        w = self.wakeup
+        if w is not None and not w.done():
+            w.set_result(None)
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.create_task(coro)
@@ -174,16 +266,25 @@ class _Lane:
 
     # --- sending ---------------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready = self.ready
+        size = self.settings.batch
         while True:
-            first = await self.queue.get()  # idle wait: this task is cancelled by close()
-            if self.queue.empty():
-                # One turn of the loop lets the producers that are ready add theirs, so a batch is
-                # more than one message (fewer, larger writes: a pipeline, one socket send).
-                await asyncio.sleep(0)
-            batch = [first]
-            while len(batch) < self.settings.batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            await self.batches.acquire()
+            if not ready:  # idle wait: this task is cancelled by close()
+                self.wakeup = loop.create_future()
+                await self.wakeup
+                self.wakeup = None
+                if len(ready) < size:
+                    # One turn of the loop lets the producers that are ready add theirs, so a batch is
+                    # more than one message (fewer, larger writes: a pipeline, one socket send).
+                    await asyncio.sleep(0)
+            while self.sending >= self.max_batches:
+                self.batch_room = loop.create_future()
+                await self.batch_room
+                self.batch_room = None
+            n = min(size, len(ready))
+            batch = [ready.popleft() for _ in range(n)]
+            self.sending += 1
             self._spawn(self._send(batch))
 
     async def _ensure_open(self) -> SendResult | None:
@@ -217,9 +318,8 @@ class _Lane:
                 results = [failure] * len(batch)
             else:
                 try:
-                    results = await asyncio.wait_for(
-                        self.adapter.send([it.message for it in batch]), self.settings.timeout
-                    )
+                    async with asyncio.timeout(self.settings.timeout):
+                        results = await self.adapter.send([it.message for it in batch])
                     if len(results) != len(batch):
                         results = [transient("adapter", f"{len(results)} results for {len(batch)} messages")] * len(
                             batch
@@ -229,25 +329,47 @@ class _Lane:
                 except Exception as e:  # noqa: BLE001  # a broken connection fails the batch, transiently
                     results = [transient("error", repr(e))] * len(batch)
         finally:
-            self.batches.release()
+            self.sending -= 1
+            w = self.batch_room
+            if w is not None and not w.done():
+                w.set_result(None)
         seconds = time.monotonic() - mono
+        owner = self.owner
+        delivered = owner.observer_delivered if owner.observer is not None else None
         for it, r in zip(batch, results, strict=True):
-            self._settle(it, r, seconds)
+            if r.ok and it.origin is None and not it.settled:  # the common case, inline
+                if not self.health.ok:
+                    self.health = _HEALTHY
+                m = it.message
+                if delivered is not None:
+                    delivered(m.target, m.rule, seconds)
+                    if it.uncertain:
+                        owner.observer_duplicate(m.target, m.rule)
+                owner._finish(it, owner.delivered_outcome(m.rule, m.target) if it.attempts == 1
+                              else Outcome(m.rule, m.target, "delivered", it.attempts))
+            else:
+                self._settle(it, r, seconds)
 
     def _settle(self, it: _Item, r: SendResult, seconds: float) -> None:
         it.result = r
         m = it.message
+        if it.settled:  # settled meanwhile (close() gave up on it): nothing more to do
+            return
         if r.ok:
             if not self.health.ok:
                 self.health = _HEALTHY
             self.owner.observer_delivered(m.target, m.rule, seconds)
             if it.origin is None:
-                self._finish(it, Outcome(m.rule, m.target, "delivered", it.attempts))
+                if it.uncertain:
+                    self.owner.observer_duplicate(m.target, m.rule)
+                self.owner._finish(it, Outcome(m.rule, m.target, "delivered", it.attempts))
             else:
                 self.owner.dead_letter_confirmed(it)
             return
         if r.code in ("connection", "timeout", "error"):
             self.health = Health(False, r.detail)
+        if r.code in _UNCERTAIN:
+            it.uncertain = True
         policy = self.settings.retry
         age = time.monotonic() - it.started
         condition = ""
@@ -269,21 +391,15 @@ class _Lane:
 
     async def _retry_later(self, it: _Item, delay: float) -> None:
         await asyncio.sleep(delay)
-        self.queue.put_nowait(it)
-
-    def _finish(self, it: _Item, outcome: Outcome) -> None:
-        if it.permit is not None:
-            it.permit.release()
-            it.permit = None
-            self.inflight -= 1
-            self.admitted.discard(it)
-        if not it.done.done():
-            it.done.set_result(outcome)
+        if not it.settled:
+            self.push(it)
 
     def idle(self) -> bool:
-        return self.inflight == 0 and not self.tasks and self.queue.empty()
+        return self.inflight == 0 and not self.tasks and not self.ready
 
     async def close(self, timeout: float) -> None:
+        self.closed = True
+        self._wake_room(len(self.room))  # admissions still waiting find the lane closed (no hang)
         if self.worker is not None:
             self.worker.cancel()
         for t in list(self.tasks):
@@ -296,7 +412,9 @@ class _Lane:
                                             detail="the dispatcher closed before the message was confirmed")
             log.error("[%s] %s", d.code, d.message)
             self.owner.observer_failed(m.target, m.rule, "shutdown")
-            self._finish(it, Outcome(m.rule, m.target, "failed", it.attempts, d.code, "shutdown", None, d.message))
+            self.owner._finish(
+                it, Outcome(m.rule, m.target, "failed", it.attempts, d.code, "shutdown", None, d.message)
+            )
         if self.opened:
             try:
                 await asyncio.wait_for(self.adapter.close(timeout), timeout)
@@ -326,6 +444,7 @@ class Dispatcher:
         self._ids = itertools.count()
         self._run_id = uuid.uuid4().hex[:12]
         self._started = False
+        self._delivered: dict[tuple[str, str], Outcome] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
     def _make_lane(self, t: ir.Target) -> _Lane:
@@ -338,7 +457,7 @@ class Dispatcher:
             feeders = sum(
                 o.settings.max_in_flight for o in self._lanes.values() if o.settings.dead_letter == lane.target.name
             )
-            lane.queue._maxsize = lane.settings.max_in_flight + feeders  # type: ignore[attr-defined]
+            lane.bound = lane.settings.max_in_flight + feeders
 
     async def start(self) -> None:
         """Create every target's adapter and open them (a target that cannot connect now is
@@ -391,38 +510,81 @@ class Dispatcher:
     # --- dispatching -----------------------------------------------------------------------
     async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> DispatchResult:
         """Deliver one event's decisions; return when each is confirmed, dead-lettered or failed."""
-        waits: list[asyncio.Future[Outcome]] = []
-        settled: list[Outcome] = []
-        loop = asyncio.get_running_loop()
-        for d in decisions:
-            if d.action == "skip":
-                continue
-            if d.action == "dead_letter":
-                waits.append(self._transform_dead_letter(d, event, version, loop))
-                continue
-            lane = self._lanes.get(d.target)
-            if lane is None:
-                settled.append(self._lost(d.rule, d.target, "no such target in this dispatcher"))
-                continue
-            await lane.permits.acquire()  # backpressure: wait for room on this target
-            lane.inflight += 1
-            msg = Message(
-                d.payload, d.partition_key, d.headers, event, d.rule, d.target, d.version or version, self._next_id()
-            )
-            item = _Item(msg, loop.create_future(), lane.permits)
-            lane.admitted.add(item)
-            lane.enqueue(item)
-            waits.append(item.done)
-        if len(waits) == 1 and not settled:  # the common case: one decision, no gather to build
-            outcomes = [await waits[0]]
-        else:
-            outcomes = settled + list(await asyncio.gather(*waits))
-        return DispatchResult(
-            sum(o.status == "delivered" for o in outcomes),
-            sum(o.status == "dead_lettered" for o in outcomes),
-            sum(o.status == "failed" for o in outcomes),
-            tuple(outcomes),
-        )
+        return (await self.dispatch_many(((decisions, event),), version=version))[0]
+
+    async def dispatch_many(
+        self, batch: Iterable[tuple[Sequence[Decision], Any]], *, version: str
+    ) -> list[DispatchResult]:
+        """Deliver many events' decisions at once: ``batch`` holds ``(decisions, event)`` pairs; the answer
+        is one :class:`DispatchResult` per pair, in order, once every decision of every event is confirmed,
+        dead-lettered or failed.
+
+        The same guarantees as ``dispatch`` for each event.  Decisions are admitted to their lanes in
+        order (so ``ordered: true`` holds across the events of a batch as across calls), each waiting for
+        room on its target when ``max_in_flight`` messages are unsettled there (backpressure: a batch larger
+        than the bound is sent as earlier ones settle).  A lane sends what is queued as one adapter batch.
+        """
+        group = _Group()
+        spans: list[tuple[int, int]] = []
+        ids = self._ids
+        run_id = self._run_id
+        for decisions, event in batch:
+            start = len(group.outcomes)
+            for d in decisions:
+                action = d.action
+                if action == "skip":
+                    continue
+                slot = group.add()
+                if action == "dead_letter":
+                    self._transform_dead_letter(d, event, version, group, slot)
+                    continue
+                lane = self._lanes.get(d.target)
+                if lane is None:
+                    group.settle(slot, self._lost(d.rule, d.target, "no such target in this dispatcher"))
+                    continue
+                if lane.inflight < lane.capacity and not lane.room:
+                    lane.inflight += 1
+                else:
+                    await lane.admit()  # backpressure: wait for room on this target
+                    if lane.closed or self._lanes.get(d.target) is not lane:  # closed or replaced meanwhile
+                        lane.release()
+                        lane = self._lanes.get(d.target)
+                        if lane is None or lane.closed:
+                            group.settle(slot, self._lost(d.rule, d.target, "the target closed before sending"))
+                            continue
+                        await lane.admit()
+                msg = Message(
+                    d.payload, d.partition_key, d.headers, event, d.rule, d.target, d.version or version,
+                    f"{run_id}-{next(ids)}",
+                )
+                item = _Item(msg, group, slot, lane, True)
+                lane.admitted.add(item)
+                lane.enqueue(item)
+            spans.append((start, len(group.outcomes)))
+        await group.wait()
+        out: list[DispatchResult] = []
+        outcomes = group.outcomes
+        for a, b in spans:
+            mine = tuple(o for o in outcomes[a:b] if o is not None)
+            delivered = dead = failed = 0
+            for o in mine:
+                if o.status == "delivered":
+                    delivered += 1
+                elif o.status == "dead_lettered":
+                    dead += 1
+                else:
+                    failed += 1
+            out.append(DispatchResult(delivered, dead, failed, mine))
+        return out
+
+    def delivered_outcome(self, rule: str, target: str) -> Outcome:
+        """The (immutable, shared) outcome of a message delivered at its first attempt."""
+        o = self._delivered.get((rule, target))
+        if o is None:
+            if len(self._delivered) > 4096:  # bounded: rule and target names come from the rule set
+                self._delivered.clear()
+            o = self._delivered[(rule, target)] = Outcome(rule, target, "delivered", 1)
+        return o
 
     def _next_id(self) -> str:
         return f"{self._run_id}-{next(self._ids)}"
@@ -433,19 +595,16 @@ class Dispatcher:
         self.observer_failed(target, rule, detail)
         return Outcome(rule, target, "failed", 0, d.code, detail, None, d.message)
 
-    def _transform_dead_letter(
-        self, d: Decision, event: Any, version: str, loop: asyncio.AbstractEventLoop
-    ) -> asyncio.Future[Outcome]:
+    def _transform_dead_letter(self, d: Decision, event: Any, version: str, group: _Group, slot: int) -> None:
         """A decision the router already marked (``on_error: dead_letter``): its target is the
         dead-letter target, or, when the original target has none, the original target."""
         hdr = dict(d.headers)
         origin_target = hdr.get(H_TARGET, d.target)
-        fut: asyncio.Future[Outcome] = loop.create_future()
         detail = f"transform failed: {hdr.get(H_ERROR, d.error.message if d.error else '')}"
         dl_lane = self._lanes.get(d.target)
         if d.target == origin_target or dl_lane is None:
-            fut.set_result(self._lost(d.rule, origin_target, detail))
-            return fut
+            group.settle(slot, self._lost(d.rule, origin_target, detail))
+            return
         now = time.time()
         headers = (
             *d.headers,
@@ -456,11 +615,10 @@ class Dispatcher:
             (H_VERSION, version),
         )
         msg = Message(event, d.partition_key, headers, event, d.rule, origin_target, version, self._next_id())
-        origin = _Item(msg, fut, None, attempts=0, first=now, last=now)
+        origin = _Item(msg, group, slot, None, False, attempts=0, first=now, last=now)
         origin.result = permanent(hdr.get(H_ERROR_CODE, "transform"), detail)
         origin.diagnostic = detail
         self._send_dead_letter(origin, dl_lane, headers)
-        return fut
 
     def give_up(self, lane: _Lane, it: _Item, r: SendResult, condition: str) -> None:
         """``it`` will not be delivered to ``lane``: dead-letter it, or record it as failed."""
@@ -499,7 +657,7 @@ class Dispatcher:
         if dl_lane is None:
             log.error("[%s] %s (no dead_letter target: the message is lost)", diag.code, diag.message)
             self.observer_failed(m.target, m.rule, r.code or "error")
-            lane._finish(it, Outcome(m.rule, m.target, "failed", it.attempts, diag.code, r.detail, None, diag.message))
+            self._finish(it, Outcome(m.rule, m.target, "failed", it.attempts, diag.code, r.detail, None, diag.message))
             return
         log.warning("[%s] %s; dead-lettered to %r", diag.code, diag.message, dl_name)
         headers = (
@@ -519,7 +677,7 @@ class Dispatcher:
     def _send_dead_letter(self, origin: _Item, dl_lane: _Lane, headers: tuple[tuple[str, str], ...]) -> None:
         m = origin.message
         dl = Message(m.event, m.partition_key, headers, m.event, m.rule, dl_lane.target.name, m.version, m.id + "-dl")
-        dl_lane.enqueue(_Item(dl, origin.done, None, origin=origin))
+        dl_lane.enqueue(_Item(dl, origin.group, origin.slot, dl_lane, False, origin=origin))
 
     def dead_letter_confirmed(self, it: _Item) -> None:
         o = it.origin
@@ -543,11 +701,28 @@ class Dispatcher:
         )
 
     def _settle_origin(self, o: _Item, outcome: Outcome) -> None:
-        lane = self._lanes.get(o.message.target)
-        if lane is not None:
-            lane._finish(o, outcome)
-        elif not o.done.done():
-            o.done.set_result(outcome)
+        self._finish(o, outcome)
+
+    def _finish(self, it: _Item, outcome: Outcome) -> None:
+        """Settle ``it`` once: its outcome into its group, its permit back, its ordered successor let go."""
+        if it.settled:
+            return
+        it.settled = True
+        lane = it.lane
+        if it.holds_permit and lane is not None:
+            it.holds_permit = False
+            lane.admitted.discard(it)
+            lane.release()
+        it.group.settle(it.slot, outcome)
+        nxt = it.successor
+        if nxt is not None:
+            it.successor = None
+            if not nxt.settled and nxt.lane is not None:
+                nxt.lane.push(nxt)
+        elif lane is not None and lane.settings.ordered:
+            key = it.message.partition_key
+            if key is not None and lane.keys.get(key) is it:
+                del lane.keys[key]
 
     # --- observer shims (an observer is optional) -------------------------------------------
     def observer_delivered(self, target: str, rule: str, seconds: float) -> None:
@@ -561,3 +736,10 @@ class Dispatcher:
     def observer_failed(self, target: str, rule: str, reason: str) -> None:
         if self.observer is not None:
             self.observer.failed(target, rule, reason)
+
+    def observer_duplicate(self, target: str, rule: str) -> None:
+        """A message confirmed after an attempt whose outcome was unknown (timeout, broken connection):
+        the receiver may hold it twice.  Told to observers that have ``possible_duplicate``."""
+        hook = getattr(self.observer, "possible_duplicate", None)
+        if hook is not None:
+            hook(target, rule)

@@ -3,7 +3,7 @@
 Position in the pipeline::
 
     POST /events, broker sources ──submit──▶ **Pipeline** (bounded queue) ──workers──▶
-        LiveRuleSet.current.evaluate ──▶ Dispatcher.dispatch ──▶ JobResult (the ack)
+        LiveRuleSet.current.evaluate ──▶ Dispatcher.dispatch_many ──▶ JobResult (the ack)
 
 A job is one request or one broker fetch: a list of events and a future the caller awaits, so a caller
 acknowledges its input (HTTP response, broker ack) only after every decision of every event was delivered
@@ -14,8 +14,8 @@ or dead-lettered.  Invariants:
   fetching while it waits);
 * each event is evaluated on the rule set serving when its job is taken, and stamped with that version;
   after a reload, a new set serves only once the dispatcher has opened its targets;
-* the events of one job are dispatched in order (each dispatch started before the next), so a target's
-  ordering by partition key holds within a request;
+* the events of one job are dispatched in one ``Dispatcher.dispatch_many`` call, their decisions admitted
+  in event order, so a target's ordering by partition key holds within a request;
 * ``stop`` refuses new jobs, lets the workers finish what was accepted within the drain timeout, then
   cancels them; a job cancelled that way resolves with every event failed, never silently.
 """
@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rules_engine.serve.metrics import Metrics
+from rules_engine.route.router import Decision
 from rules_engine.serve.ports import DispatcherPort, LiveRules
 
 log = logging.getLogger("rules_engine.serve")
@@ -124,37 +125,42 @@ class Pipeline:
         res = JobResult(events=len(events), version=version)
         m = self.metrics
         m.events_received.labels(source).inc(len(events))
-        pending = []
-        indexes = []  # the event each pending dispatch belongs to (events without decisions need none)
+        batch: list[tuple[Sequence[Decision], Any]] = []
+        indexes = []  # the event each entry of the batch belongs to (events without decisions need none)
+        evaluate = rs.evaluate
+        matched = res.matched
         for i, ev in enumerate(events):
-            decisions = rs.evaluate(ev, now=now)
+            decisions = evaluate(ev, now=now)
             if not decisions:
                 continue
             res.decisions += len(decisions)
             for d in decisions:
                 if d.action == "skip":
                     res.skipped += 1
-                res.matched[d.rule] = res.matched.get(d.rule, 0) + 1
-            # Started in event order: each dispatch registers its decisions before the next one starts.
-            pending.append(asyncio.ensure_future(self.dispatcher.dispatch(decisions, event=ev, version=version)))
+                matched[d.rule] = matched.get(d.rule, 0) + 1
+            batch.append((decisions, ev))
             indexes.append(i)
         m.in_flight.inc(len(events))
         try:
-            outcomes = await asyncio.gather(*pending, return_exceptions=True)
+            # One call for the whole job: decisions admitted in event order, one wake-up when all settle.
+            outcomes = await self.dispatcher.dispatch_many(batch, version=version) if batch else []
+        except Exception as e:  # noqa: BLE001 - a dispatcher that raises has lost the job's decisions
+            log.error("dispatch failed", extra={"error": repr(e)})
+            res.failed += len(indexes)
+            res.failed_events.extend(indexes)
+            return self._count(res)
         finally:
             m.in_flight.dec(len(events))
         for i, out in zip(indexes, outcomes, strict=True):
-            if isinstance(out, BaseException):
-                # A dispatcher that raises has lost the event's decisions: count them failed, never drop.
-                log.error("dispatch failed", extra={"error": repr(out)})
-                res.failed += 1
-                res.failed_events.append(i)
-                continue
             res.delivered += out.delivered
             res.dead_lettered += out.dead_lettered
             res.failed += out.failed
             if out.failed:
                 res.failed_events.append(i)
+        return self._count(res)
+
+    def _count(self, res: JobResult) -> JobResult:
+        m = self.metrics
         for rule, n in res.matched.items():
             m.rule_matched.labels(rule).inc(n)
         return res

@@ -10,7 +10,7 @@ real ``Dispatcher`` and ``LiveRuleSet`` in production, the same classes in the t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from rules_engine.reload import ReloadAttempt, ReloadStatus
@@ -35,6 +35,10 @@ class DispatcherPort(Protocol):
     async def start(self) -> None: ...
 
     async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> DispatchOutcome: ...
+
+    async def dispatch_many(
+        self, batch: Iterable[tuple[Sequence[Decision], Any]], *, version: str
+    ) -> Sequence[DispatchOutcome]: ...
 
     async def update_targets(self, targets: Sequence[Any]) -> None: ...
 

@@ -78,16 +78,17 @@ class NatsAdapter:
                 await self._nc.publish(self.subject, body(m.payload), headers=dict(m.headers) or None)
             await self._nc.flush(timeout=self.timeout)
             return [CONFIRMED] * len(batch)
+        # Every message of the batch in flight, then every ack gathered.  No ``wait_stall``: with one,
+        # nats-py wraps each publish in ``wait_for`` (a task and a timer per message); the dispatcher
+        # already bounds the whole batch by the target's timeout, and its permits keep the messages in
+        # flight under ``publish_async_max_pending``.
+        publish, subject, stream = self._js.publish_async, self.subject, self.stream
         futures = []
         for m in batch:
             headers = dict(m.headers)
             if m.id:
                 headers["Nats-Msg-Id"] = m.id
-            futures.append(
-                await self._js.publish_async(
-                    self.subject, body(m.payload), stream=self.stream, headers=headers, wait_stall=self.timeout
-                )
-            )
+            futures.append(await publish(subject, body(m.payload), stream=stream, headers=headers))
         acks = await asyncio.gather(*futures, return_exceptions=True)
         return [self._result(a) for a in acks]
 

@@ -53,7 +53,9 @@ class RedisAdapter:
             import redis
             import redis.asyncio as aioredis
         self._redis = redis
-        r = aioredis.from_url(self.url, socket_timeout=self.timeout, socket_connect_timeout=min(self.timeout, 5.0))
+        # No ``socket_timeout``: redis-py would open an ``asyncio.timeout`` per reply read (64 per
+        # pipelined batch); the dispatcher bounds each whole batch by the target's timeout instead.
+        r = aioredis.from_url(self.url, socket_connect_timeout=min(self.timeout, 5.0))
         await r.ping()
         self._r = r
 
