@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rules_engine.serve.metrics import Metrics
 from rules_engine.route.router import Decision
+from rules_engine.serve.metrics import Metrics
 from rules_engine.serve.ports import DispatcherPort, LiveRules
 
 log = logging.getLogger("rules_engine.serve")
