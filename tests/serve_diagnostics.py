@@ -123,6 +123,7 @@ SERVE_CALLS: dict[str, Callable[[Path], str]] = {
     "E676": _raised(503, codes.SHUTTING_DOWN),
     "E677": _raised(431, codes.HEADERS_TOO_LARGE, limit=16384),
     "E678": _raised(503, codes.NOT_PERSISTED, stream="INGEST", detail="nats: timeout"),
+    "E679": _raised(503, codes.DEDUP_UNAVAILABLE, store="Redis", detail="connection refused"),
     "E680": _poison(b"\xff not json"),
     "E681": _diag(codes.DELIVERY_LIMIT.at(None, source="orders", count=5)),
     "E682": _diag(codes.POISON_LOST.at(None, source="orders", code="E680",

@@ -46,12 +46,13 @@ def rules_with_failing_hook(hook_url: str) -> str:
 
 
 def make_app(folder: Path, config: SidecarConfig | None = None, rules: str = RULES,
-             tokens: Mapping[str, str] | None = None) -> Starlette:
-    """The sidecar app over ``rules`` (file targets in ``folder``), delivering through the real Dispatcher."""
+             tokens: Mapping[str, str] | None = None, **options: Any) -> Starlette:
+    """The sidecar app over ``rules`` (file targets in ``folder``), delivering through the real Dispatcher
+    (``options``: more keyword arguments of ``create_app``)."""
     lv = live(folder, rules)
     metrics = Metrics()
     dispatcher = Dispatcher(lv.current.targets, observer=DeliveryObserver(metrics))
-    return create_app(config or SidecarConfig(), lv, dispatcher, metrics=metrics, tokens=tokens)
+    return create_app(config or SidecarConfig(), lv, dispatcher, metrics=metrics, tokens=tokens, **options)
 
 
 class Hook:

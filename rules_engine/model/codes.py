@@ -268,6 +268,7 @@ RELOAD_REFUSED = _c("E675", "reload refused", "the new rule set has errors; vers
 SHUTTING_DOWN = _c("E676", "shutting down", "the sidecar is shutting down and accepts no new events")
 HEADERS_TOO_LARGE = _c("E677", "request headers too large", "request headers are larger than the limit of {limit} bytes")
 NOT_PERSISTED = _c("E678", "event not persisted", "could not store the events in stream {stream!r}: {detail}; retry the request")
+DEDUP_UNAVAILABLE = _c("E679", "deduplication store unavailable", "cannot check for duplicates in {store}: {detail}; retry the request")
 POISON_EVENT = _c("E680", "undecodable broker message", "source {source!r}: message is not an event ({detail}); sent to the dead-letter target")
 DELIVERY_LIMIT = _c("E681", "delivery limit reached", "source {source!r}: delivery failed {count} times; the event goes to the dead-letter target")
 POISON_LOST = _c("E682", "poison message dropped", "source {source!r}: no dead-letter target took the message ({code}: {detail}); it is terminated")

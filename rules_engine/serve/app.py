@@ -20,7 +20,7 @@ import contextlib
 import fnmatch
 import hmac
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Protocol
 
@@ -41,6 +41,7 @@ from rules_engine.serve.errors import IngestError, error_body
 from rules_engine.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from rules_engine.serve.pipeline import JobResult, Pipeline
 from rules_engine.serve.ports import DispatcherPort, LiveRules
+from rules_engine.serve.sources import SourceBase
 
 __all__ = ["Service", "SidecarState", "create_app"]
 
@@ -89,6 +90,8 @@ class SidecarState:
     tokens: Mapping[str, str] = field(repr=False)  # bearer token -> publisher (empty: no auth); never shown
     publishers: Mapping[str, Any]  # publisher name -> PublisherConfig
     durable: Any = None  # durable.DurableIngest when `durable_ingest` is configured
+    tracing: Any = None  # tracing.Tracing when `tracing.enabled` (the otel extra)
+    dedup: Any = None  # dedup.RedisDedup when `dedup` is configured
 
 
 def _refuse(err: IngestError, metrics: Metrics) -> Response:
@@ -184,24 +187,51 @@ async def post_events(request: Request) -> Response:
             st.metrics.events_received.labels("http").inc(len(events))
             return JSONResponse({"mode": mode, "events": len(events), "stored": stored, "duplicates": duplicates},
                                 status_code=202)
-        fut = st.pipeline.try_submit(events, "http")
-        if fut is None:
-            ra = st.config.queue.retry_after
-            raise IngestError.of(429, codes.QUEUE_FULL, {"Retry-After": str(ra)}, size=st.pipeline.size,
-                                 retry_after=ra)
-        timeout = st.config.ack_timeout
-        try:
-            async with asyncio.timeout(timeout):
-                res = await asyncio.shield(fut)
-        except TimeoutError:
-            raise IngestError.of(504, codes.ACK_TIMEOUT, timeout=timeout) from None
+        if st.tracing is None and st.dedup is None:
+            res, duplicates = await _submit(st, events), 0
+        else:
+            from rules_engine.serve.jobs import run_job
+
+            res, duplicates = await _traced_deduplicated(run_job(
+                events, "http", lambda evs: _submit(st, evs), tracer=st.tracing, dedup=st.dedup,
+                headers=request.headers), st)
     except IngestError as e:
         return _refuse(e, st.metrics)
-    return _summary(res, mode, st)
+    return _summary(res, mode, st, duplicates)
 
 
-def _summary(res: JobResult, mode: str, st: SidecarState) -> Response:
+async def _submit(st: SidecarState, events: Sequence[dict[str, Any]]) -> JobResult:
+    """Route ``events`` as one job now: 429 when the queue is full, 504 past ``ack_timeout``."""
+    fut = st.pipeline.try_submit(events, "http")
+    if fut is None:
+        ra = st.config.queue.retry_after
+        raise IngestError.of(429, codes.QUEUE_FULL, {"Retry-After": str(ra)}, size=st.pipeline.size, retry_after=ra)
+    timeout = st.config.ack_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(fut)
+    except TimeoutError:
+        raise IngestError.of(504, codes.ACK_TIMEOUT, timeout=timeout) from None
+
+
+async def _traced_deduplicated(job: Awaitable[tuple[JobResult, int]], st: SidecarState) -> tuple[JobResult, int]:
+    """Await ``job``; the dedup store failing is a 503 (E679) the producer retries, never a 500."""
+    try:
+        res, duplicates = await job
+    except IngestError:
+        raise
+    except Exception as e:  # noqa: BLE001 - Redis unreachable or failing: nothing was routed unchecked
+        raise IngestError.of(503, codes.DEDUP_UNAVAILABLE, {"Retry-After": "1"}, store="Redis",
+                             detail=str(e) or type(e).__name__) from None
+    if duplicates:
+        st.metrics.events_duplicate.labels("http").inc(duplicates)
+    return res, duplicates
+
+
+def _summary(res: JobResult, mode: str, st: SidecarState, duplicates: int = 0) -> Response:
     body: dict[str, Any] = {"mode": mode, **res.to_dict()}
+    if st.dedup is not None:
+        body["duplicates"] = duplicates
     if res.ok:
         return JSONResponse(body, status_code=200)
     diag = codes.NOT_DELIVERED.at(None, failed=res.failed)
@@ -323,8 +353,11 @@ ROUTES = [
 
 def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPort, *,
                metrics: Metrics | None = None, tokens: Mapping[str, str] | None = None,
-               services: Sequence[Service] = ()) -> Starlette:
+               services: Sequence[Service] = (), tracer_provider: Any = None) -> Starlette:
     """The sidecar app over a live rule set and a dispatcher (built with ``observer=DeliveryObserver(metrics)``).
+
+    ``tracer_provider``: with ``tracing.enabled``, the OpenTelemetry provider to use instead of the one the
+    config describes (an embedding application's, or a test's in-memory exporter).
 
     ``tokens`` maps bearer tokens to publisher names (``config.read_tokens``); none means no authentication
     (refused at start when publishers are configured but no tokens were given).
@@ -333,9 +366,20 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
     tokens = dict(tokens or {})
     if config.auth.publishers and not tokens:
         raise RuleError([codes.SIDECAR_SECRET.at(None, where="auth.publishers", detail="no token was read")])
+    extra: list[Service] = []
+    tracing: Any = None
+    if config.tracing.enabled:
+        tracing = _tracing(config, tracer_provider)
+        extra.append(tracing)
+        dispatcher = tracing.wrap(dispatcher)
     pipeline = Pipeline(live, dispatcher, metrics, size=config.queue.size, workers=config.queue.workers)
     state = SidecarState(config, live, dispatcher, metrics, pipeline, tokens,
-                         {p.name: p for p in config.auth.publishers})
+                         {p.name: p for p in config.auth.publishers}, tracing=tracing)
+    if config.dedup is not None:
+        from rules_engine.serve.dedup import RedisDedup
+
+        state.dedup = RedisDedup(config.dedup, lease=config.ack_timeout)
+        extra.append(state.dedup)
 
     def on_reload(rs: RuleSet, attempt: ReloadAttempt) -> None:
         metrics.reload_result(True, attempt.trigger)
@@ -384,7 +428,7 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
         await pipeline.start()
         started: list[Service] = []
         try:
-            for s in [*services, *_sources(config, state)]:
+            for s in [*extra, *services, *_sources(config, state)]:
                 await s.start()
                 started.append(s)
             log.info("sidecar started", extra={"version": rs.version, "rules": len(rs.rules)})
@@ -411,6 +455,17 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
     return app
 
 
+def _tracing(config: SidecarConfig, provider: Any) -> Any:
+    """serve/tracing.py's ``Tracing`` (the otel extra, imported only when tracing is on)."""
+    try:
+        from rules_engine.serve.tracing import Tracing
+    except ImportError as e:
+        raise RuleError([codes.SIDECAR_BAD_VALUE.at(
+            None, where="tracing.enabled",
+            detail=f"traces need the otel extra (pip install 'rules-engine[otel]'): {e}")]) from None
+    return Tracing(config.tracing, provider)
+
+
 def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
     """The broker sources and durable ingest of the config (each client library, nats-py, redis,
     aio-pika or aiomqtt, is an optional extra, imported only when configured).  Durable ingest starts before
@@ -429,17 +484,19 @@ def _sources(config: SidecarConfig, state: SidecarState) -> list[Service]:
         if s.type == "jetstream":
             from rules_engine.serve.jetstream import JetStreamSource
 
-            out.append(JetStreamSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+            source: SourceBase = JetStreamSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout)
         elif s.type == "redis":
             from rules_engine.serve.redis_source import RedisSource
 
-            out.append(RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+            source = RedisSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout)
         elif s.type == "amqp":
             from rules_engine.serve.amqp_source import AmqpSource
 
-            out.append(AmqpSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+            source = AmqpSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout)
         else:
             from rules_engine.serve.mqtt_source import MqttSource
 
-            out.append(MqttSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout))
+            source = MqttSource(s, state.pipeline, state.metrics, drain_timeout=config.drain_timeout)
+        source.tracer, source.dedup = state.tracing, state.dedup
+        out.append(source)
     return out

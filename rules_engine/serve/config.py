@@ -29,8 +29,9 @@ from rules_engine.model.source import Locator, Pointer, Source
 from rules_engine.syntax.yaml_loader import load_yaml
 
 __all__ = [
-    "AuthConfig", "DurableIngestConfig", "LimitsConfig", "ListenConfig", "LoggingConfig", "PublisherConfig",
-    "QueueConfig", "ReadinessConfig", "ReloadConfig", "SidecarConfig", "SourceConfig", "TlsConfig",
+    "AuthConfig", "DedupConfig", "DurableIngestConfig", "LimitsConfig", "ListenConfig", "LoggingConfig",
+    "PublisherConfig", "QueueConfig", "ReadinessConfig", "ReloadConfig", "SidecarConfig", "SourceConfig", "TlsConfig",
+    "TracingConfig",
     "load_config", "parse_config",
 ]
 
@@ -172,6 +173,31 @@ class DurableIngestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """OpenTelemetry traces (the ``otel`` extra): one span per event, one child span per delivery.
+
+    ``exporter: otlp`` sends them to ``endpoint`` (OTLP over HTTP), ``console`` prints them, ``global`` hands
+    them to the tracer provider the process already set up (``opentelemetry-instrument``, or an embedding app).
+    """
+
+    enabled: bool = False
+    service_name: str = "rules-engine"
+    exporter: Literal["otlp", "console", "global"] = "otlp"
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    """Deduplication of incoming events by CloudEvents (``source``, ``id``), shared by every replica through
+    one Redis: ``SET <key_prefix>... NX EX`` claims an event, a copy seen within ``window`` seconds is
+    acknowledged and counted, not routed."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    window: int = _opt(120, 1)
+    key_prefix: str = "rules-engine:dedup:"
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleConfig:
     """The web console at ``/ui`` (docs/console.md): read-only, behind the same bearer tokens as the API."""
 
@@ -192,6 +218,8 @@ class SidecarConfig:
     sources: tuple[SourceConfig, ...] = ()
     durable_ingest: DurableIngestConfig | None = None
     console: ConsoleConfig = ConsoleConfig()
+    tracing: TracingConfig = TracingConfig()
+    dedup: DedupConfig | None = None
     ack_timeout: float = _opt(30.0, 0.1)
     drain_timeout: float = _opt(20.0, 0.0)
 

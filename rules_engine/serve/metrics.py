@@ -38,6 +38,8 @@ class Metrics:
                                        registry=r)
         self.events_rejected = Counter(p + "events_rejected", "Requests or messages refused, by code", ["code"],
                                        registry=r)
+        self.events_duplicate = Counter(p + "events_duplicate", "Events acknowledged as duplicates (dedup), not "
+                                        "routed, by ingest source", ["source"], registry=r)
         self.rule_matched = Counter(p + "rule_matched", "Events a rule routed (decisions made), by rule", ["rule"],
                                     registry=r)
         self.delivered = Counter(p + "decisions_delivered", "Decisions confirmed by their target",

@@ -37,7 +37,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from rules_engine.serve.sources import IN_FLIGHT_BATCHES, SourceBase
+from rules_engine.serve.sources import IN_FLIGHT_BATCHES, SourceBase, log
 
 __all__ = ["DEFAULT_URL", "MqttSource", "shared_topic"]
 
@@ -148,8 +148,12 @@ class MqttSource(SourceBase):
             async def keepalive() -> None:  # nothing to renew: an un-acked message stays ours on this connection
                 return None
 
-            res = await self.route([e for _, _, e in good], keepalive)
-            failed = set(res.failed_events)
+            try:
+                res = await self.route([e for _, _, e in good], keepalive)
+                failed = set(res.failed_events)
+            except Exception as e:  # noqa: BLE001 - e.g. the dedup store down: MQTT cannot hand it back, so retry
+                log.warning("routing a batch failed", extra={"source": self.cfg.name, "error": repr(e)})
+                failed = set(range(len(good)))
             retry = []
             for i, item in enumerate(good):
                 if i not in failed:

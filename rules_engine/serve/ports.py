@@ -18,8 +18,33 @@ from rules_engine.route.router import Decision
 from rules_engine.ruleset import RuleSet
 
 
+class DecisionOutcome(Protocol):
+    """How one decision ended (``deliver.Outcome``)."""
+
+    @property
+    def rule(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
 class DispatchOutcome(Protocol):
     """The result of one event's dispatch (``deliver.DispatchResult``)."""
+
+    @property
+    def outcomes(self) -> Sequence[DecisionOutcome]: ...
 
     @property
     def delivered(self) -> int: ...

@@ -27,6 +27,7 @@ from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic
 from rules_engine.route.router import Decision
 from rules_engine.serve.config import SourceConfig
+from rules_engine.serve.jobs import Dedup, EventTracer, run_job
 from rules_engine.serve.metrics import Metrics
 from rules_engine.serve.pipeline import JobResult, Pipeline
 
@@ -44,6 +45,9 @@ H_DELIVERIES = "x-rules-engine-deliveries"
 
 class SourceBase:
     """A source's fetch loop (``_fetch_once``, one batch) owned by ``start``/``stop``."""
+
+    tracer: EventTracer | None = None  # set by the app when tracing is on
+    dedup: Dedup | None = None  # set by the app when deduplication is configured
 
     def __init__(self, cfg: SourceConfig, pipeline: Pipeline, metrics: Metrics, *, drain_timeout: float) -> None:
         self.cfg = cfg
@@ -137,7 +141,19 @@ class SourceBase:
 
     async def route(self, events: Sequence[dict[str, Any]], keepalive: Callable[[], Awaitable[None]]) -> JobResult:
         """Route ``events`` as one job.  While the queue is full this waits (calling ``keepalive`` each
-        second), and no fetch happens meanwhile: the backlog stays in the broker."""
+        second), and no fetch happens meanwhile: the backlog stays in the broker.
+
+        With tracing (one span per event) or deduplication configured, the job goes through
+        ``jobs.run_job``; a duplicate counts as settled (acknowledged, not routed)."""
+        if self.tracer is None and self.dedup is None:
+            return await self._submit(events, keepalive)
+        res, duplicates = await run_job(events, self.label, lambda evs: self._submit(evs, keepalive),
+                                        tracer=self.tracer, dedup=self.dedup)
+        if duplicates:
+            self.metrics.events_duplicate.labels(self.label).inc(duplicates)
+        return res
+
+    async def _submit(self, events: Sequence[dict[str, Any]], keepalive: Callable[[], Awaitable[None]]) -> JobResult:
         while True:
             try:
                 fut = await self.pipeline.submit(events, self.label, timeout=1.0)
