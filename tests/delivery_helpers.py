@@ -27,6 +27,7 @@ class Counts:
         self.lost: Counter[str] = Counter()
         self.reasons: list[str] = []
         self.dead_letters: list[Message] = []
+        self.dups: Counter[str] = Counter()
 
     def delivered(self, target: str, rule: str, seconds: float) -> None:
         self.ok[target] += 1
@@ -41,6 +42,9 @@ class Counts:
 
     def failed(self, target: str, rule: str, reason: str) -> None:
         self.lost[target] += 1
+
+    def possible_duplicate(self, target: str, rule: str) -> None:
+        self.dups[target] += 1
 
 
 def target(name: str, type_: str, **options: Any) -> ir.Target:

@@ -7,7 +7,9 @@ Position in the pipeline::
 Events are read one line at a time; up to ``--max-pending`` events are being
 delivered at once (the dispatcher's per-target bound applies beneath), so a
 long input streams in bounded memory.  The summary counts per target what was
-delivered, retried, dead-lettered and lost; the exit status is 1 when anything
+delivered, retried, dead-lettered and lost, and the possible duplicates: messages
+delivered after an attempt whose outcome was unknown (a timeout, a broken
+connection), which the target may hold twice; the exit status is 1 when anything
 was lost (neither delivered nor dead-lettered), 3 when only malformed input
 lines were skipped, 0 otherwise.
 """
@@ -44,6 +46,7 @@ class Summary:
         self.retries: Counter[str] = Counter()
         self.dead: Counter[str] = Counter()
         self.lost: Counter[str] = Counter()
+        self.dups: Counter[str] = Counter()
         self.events = 0
         self.decisions = 0
         self.bad_lines = 0
@@ -62,6 +65,10 @@ class Summary:
     def failed(self, target: str, rule: str, reason: str) -> None:
         self.lost[target] += 1
 
+    def possible_duplicate(self, target: str, rule: str) -> None:
+        """Delivered after an attempt whose outcome was unknown (a timeout, a broken connection)."""
+        self.dups[target] += 1
+
     # --- results --------------------------------------------------------------------------
     def add(self, result: DispatchResult) -> None:
         for o in result.outcomes:
@@ -71,12 +78,16 @@ class Summary:
     def render(self, seconds: float) -> str:
         names = sorted(set(self.ok) | set(self.retries) | set(self.dead) | set(self.lost))
         width = max([len("target"), *(len(n) for n in names)])
-        lines = [f"{'target':<{width}}  delivered  retried  dead-lettered  lost"]
+        lines = [f"{'target':<{width}}  delivered  retried  dead-lettered  lost  possible-dups"]
         for n in names:
-            lines.append(f"{n:<{width}}  {self.ok[n]:>9}  {self.retries[n]:>7}  {self.dead[n]:>13}  {self.lost[n]:>4}")
-        lost = sum(self.lost.values())
+            lines.append(f"{n:<{width}}  {self.ok[n]:>9}  {self.retries[n]:>7}  {self.dead[n]:>13}  {self.lost[n]:>4}"
+                         f"  {self.dups[n]:>13}")
+        lost, dups = sum(self.lost.values()), sum(self.dups.values())
         lines.append(f"{self.events} event(s), {self.decisions} decision(s) in {seconds:.2f}s; "
                      + ("nothing lost" if not lost else f"{lost} LOST"))
+        if dups:
+            lines.append(f"{dups} possible duplicate(s): delivered after an attempt whose outcome was unknown "
+                         "(a timeout or a broken connection), so the target may hold them twice")
         return "\n".join(lines + self.lost_details) + "\n"
 
 

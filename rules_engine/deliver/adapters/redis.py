@@ -52,10 +52,15 @@ class RedisAdapter:
         with client_library("redis"):
             import redis
             import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         self._redis = redis
         # No ``socket_timeout``: redis-py would open an ``asyncio.timeout`` per reply read (64 per
         # pipelined batch); the dispatcher bounds each whole batch by the target's timeout instead.
-        r = aioredis.from_url(self.url, socket_connect_timeout=min(self.timeout, 5.0))
+        # No retries inside redis-py either (its default re-sends a whole pipeline after a broken
+        # connection, unseen): the dispatcher retries, so it knows which messages may be duplicates.
+        r = aioredis.from_url(self.url, socket_connect_timeout=min(self.timeout, 5.0),
+                              retry=Retry(NoBackoff(), 0))
         await r.ping()
         self._r = r
 
