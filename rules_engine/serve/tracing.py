@@ -18,7 +18,7 @@ Position in the pipeline::
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -84,8 +84,9 @@ class Tracing:
             spans.append((ev, span))
         return EventSpans(self, spans)
 
-    def wrap(self, dispatcher: DispatcherPort) -> TracingDispatcher:
-        """``dispatcher`` with a child span per decision of a traced event."""
+    def wrap(self, dispatcher: DispatcherPort) -> DispatcherPort:
+        """``dispatcher`` with a child span per decision of a traced event (typed as the port, so mypy
+        checks that the wrapper has every method the pipeline calls)."""
         return TracingDispatcher(dispatcher, self)
 
     def span_of(self, event: Any) -> Span | None:
@@ -132,11 +133,25 @@ class TracingDispatcher:
         await self.inner.start()
 
     async def dispatch(self, decisions: Sequence[Decision], *, event: Any, version: str) -> DispatchOutcome:
-        parent = self.tracing.span_of(event)
-        if parent is None:  # not an event this app traced (a source's own dead letter)
-            return await self.inner.dispatch(decisions, event=event, version=version)
         started = time.time_ns()
         out = await self.inner.dispatch(decisions, event=event, version=version)
+        self._spans(decisions, event, out, started)
+        return out
+
+    async def dispatch_many(self, batch: Iterable[tuple[Sequence[Decision], Any]], *,
+                            version: str) -> Sequence[DispatchOutcome]:
+        batch = list(batch)
+        started = time.time_ns()
+        outs = await self.inner.dispatch_many(batch, version=version)
+        for (decisions, event), out in zip(batch, outs, strict=True):
+            self._spans(decisions, event, out, started)
+        return outs
+
+    def _spans(self, decisions: Sequence[Decision], event: Any, out: DispatchOutcome, started: int) -> None:
+        """One child span per settled decision, under the span of ``event`` (none if it is not traced)."""
+        parent = self.tracing.span_of(event)
+        if parent is None:  # not an event this app traced (a source's own dead letter)
+            return
         parent.set_attribute("rules_engine.decisions", len(decisions))
         ctx = trace.set_span_in_context(parent)
         tracer = self.tracing.tracer
@@ -149,7 +164,6 @@ class TracingDispatcher:
             if o.status == "failed":
                 span.set_status(Status(StatusCode.ERROR, o.message or o.code))
             span.end()
-        return out
 
     async def update_targets(self, targets: Sequence[Any]) -> None:
         await self.inner.update_targets(targets)
