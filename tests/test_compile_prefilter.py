@@ -361,3 +361,31 @@ def test_cli_stats_events_file_missing(tmp_path: Any, capsys: pytest.CaptureFixt
     (tmp_path / "r.yaml").write_text(CLI_RULES)
     assert main(["compile", "--rules", str(tmp_path / "r.yaml"), "--events", str(tmp_path / "none.jsonl")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+# --- the gate: scanning paused where it does not pay ------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("batch", [False, True])
+def test_gate_pauses_a_scan_that_rejects_too_few_and_answers_stay_the_same(backend: str, batch: bool) -> None:
+    """Two events of three hold a literal (a third rejected, under ``Gate.MIN_SHARE``): after one window the
+    scan pauses, and every answer is still the reference's; a selective scan is never paused."""
+    rs = _rs({"a": ["v1"]})
+    raws = [b'{"a": "v1"}', b'{"a": "v1", "b": 2}', b'{"a": "v2"}'] * (prefilter.Gate.WINDOW // 2 + 1)
+    expected = [_names(matching_rules(rs, decode_event(raw))) for raw in raws]
+    compiled = compile_ruleset(rs, prefilter=backend)
+    assert compiled.prefilter is not None
+    got = compiled.matching_raw_many(raws) if batch else [compiled.matching_raw(raw) for raw in raws]
+    assert [_names(m) for m in got] == expected
+    assert compiled.prefilter.gate.skip > 0
+    assert [_names(m) for m in compiled.matching_raw_many(raws)] == expected  # paused: every event decoded
+    assert [_names(compiled.matching_raw(raw)) for raw in raws] == expected
+    assert compiled.prefilter.to_decode(raws, adaptive=False) == [k for k, e in enumerate(expected) if e]
+
+    selective = compile_ruleset(rs, prefilter=backend)
+    assert selective.prefilter is not None
+    raws = [b'{"a": "v2"}'] * (prefilter.Gate.WINDOW * 3) + [b'{"a": "v1"}']
+    got = selective.matching_raw_many(raws) if batch else [selective.matching_raw(raw) for raw in raws]
+    assert [k for k, m in enumerate(got) if m] == [len(raws) - 1]
+    assert selective.prefilter.gate.skip == 0

@@ -107,7 +107,7 @@ class CompiledRuleSet:
     def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]:
         """Matched rules for raw JSON; decodes only what the rules read (E5xx ``RuleError`` on bad input)."""
         pf = self.prefilter
-        if pf is not None and pf.rejects(raw):
+        if pf is not None and pf.screen(raw):
             return []
         return self.match(self.decoder.decode(raw))
 
