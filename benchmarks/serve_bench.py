@@ -16,7 +16,9 @@ source and a ``nats`` target with ``jetstream: true``), beside nats-py's own rel
 arriving on the output stream to the last, so process start-up is not counted.
 
 Targets (issue 12): single >= 50% of bare; batched >= 50,000 events/s; broker-to-broker >= 50% of the raw
-client rate.  Prints Markdown tables.
+client rate.  Prints Markdown tables and ``RATIO`` lines.  Each HTTP row also reports the server process's CPU
+seconds (all threads, from /proc) while wrk ran, so "events per CPU-second" says what one dedicated core
+would serve even when the machine is shared.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +102,25 @@ def wrk(url: str, body: bytes, content_type: str, duration: int, connections: in
     m = re.search(r"STATS (\d+) (\d+) (\d+)", out)
     assert m is not None, out
     return {"rps": rps, "requests": float(m.group(1)), "non2xx": float(m.group(2)), "p99_ms": int(m.group(3)) / 1000}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads included (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """``run`` (a wrk row) plus the server's CPU seconds meanwhile: requests per server CPU-second is
+    what one dedicated core would serve, however loaded the machine is."""
+    before = cpu_seconds(pid)
+    r = run()
+    r["cpu_s"] = cpu_seconds(pid) - before
+    return r
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -249,8 +271,8 @@ def main() -> None:
                         raise
                     time.sleep(0.2)
             rows.append(("bare Starlette endpoint (parse JSON only)",
-                         wrk(f"http://127.0.0.1:{port}/events", EVENT, "application/json", args.duration,
-                             args.connections, tmp), 1))
+                         measured(proc.pid, lambda: wrk(f"http://127.0.0.1:{port}/events", EVENT, "application/json",
+                                                        args.duration, args.connections, tmp)), 1))
         finally:
             stop(proc)
         out = tmp / "out.jsonl"
@@ -269,22 +291,35 @@ def main() -> None:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
             url = f"http://127.0.0.1:{port}/events"
             rows.append(("sidecar, single event (structured) -> file",
-                         wrk(url, EVENT, "application/cloudevents+json", args.duration, args.connections, tmp), 1))
+                         measured(proc.pid, lambda: wrk(url, EVENT, "application/cloudevents+json", args.duration,
+                                                        args.connections, tmp)), 1))
             batch = b"[" + b",".join([EVENT] * args.batch) + b"]"
             rows.append((f"sidecar, batches of {args.batch} -> file",
-                         wrk(url, batch, "application/cloudevents-batch+json", args.duration,
-                             max(4, args.connections // 4), tmp), args.batch))
+                         measured(proc.pid, lambda: wrk(url, batch, "application/cloudevents-batch+json",
+                                                        args.duration, max(4, args.connections // 4), tmp)),
+                         args.batch))
         finally:
             stop(proc)
         delivered = sum(1 for _ in out.open("rb")) if out.exists() else 0
     bare_rps = rows[0][1]["rps"]
-    print(f"\nHTTP ingest, {args.duration} s per row, wrk -t1 -c{args.connections} on CPU 1, server on CPU 0\n")
-    print("| workload | requests/s | events/s | p99 latency | vs bare | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"\nHTTP ingest, {args.duration} s per row, wrk -t1 -c{args.connections} on CPU 1, server on CPU 0, "
+          f"load average at the end {load_average()}\n")
+    print("| workload | requests/s | events/s | p99 latency | vs bare | non-2xx | server CPU s | events per CPU-s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    per_cpu: list[float] = []
     for name, r, per in rows:
+        eps_cpu = r["requests"] * per / max(r["cpu_s"], 1e-9)
+        per_cpu.append(eps_cpu)
         print(f"| {name} | {r['rps']:,.0f} | {r['rps'] * per:,.0f} | {r['p99_ms']:.1f} ms | "
-              f"{r['rps'] / bare_rps:.0%} | {r['non2xx']:,.0f} |")
+              f"{r['rps'] / bare_rps:.0%} | {r['non2xx']:,.0f} | {r['cpu_s']:.2f} | {eps_cpu:,.0f} |")
     print(f"\nlines written to the file target: {delivered:,}")
+    single, batched = rows[1][1], rows[2][1]
+    print(f"RATIO single-event HTTP / bare endpoint: {single['rps'] / bare_rps:.0%} of requests/s "
+          f"(target >= 50%); per server CPU-second {per_cpu[1] / per_cpu[0]:.0%}")
+    print(f"RATIO batched ingest: {batched['rps'] * args.batch:,.0f} events/s measured (target >= 50,000), "
+          f"{per_cpu[2]:,.0f} events per server CPU-second (one dedicated core); p99 {batched['p99_ms']:.1f} ms")
+    print(f"RATIO p99 latency: bare {rows[0][1]['p99_ms']:.1f} ms, single {single['p99_ms']:.1f} ms, "
+          f"batched {batched['p99_ms']:.1f} ms")
 
 
 if __name__ == "__main__":

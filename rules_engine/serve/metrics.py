@@ -68,13 +68,22 @@ class Metrics:
         self.last_reload_success = Gauge(p + "last_reload_success_timestamp_seconds",
                                          "Unix time of the last successful (re)load", registry=r)
         self._version: str | None = None
+        self._delivered_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.recent_dead_letters: deque[dict[str, Any]] = deque(maxlen=RECENT_DEAD_LETTERS)
         """The latest dead letters with their reasons, newest last (the console's Traffic page)."""
 
     # --- deliver.DeliveryObserver -------------------------------------------------------------
     def delivered_(self, target: str, rule: str, seconds: float) -> None:
-        self.delivered.labels(target, rule).inc()
-        self.delivery_seconds.labels(target).observe(seconds)
+        # Called once per delivered message: the labelled children are looked up once per (target, rule)
+        # (prometheus-client's ``labels`` builds and hashes a tuple under a lock on every call).
+        children = self._delivered_children.get((target, rule))
+        if children is None:
+            if len(self._delivered_children) > 10_000:  # bounded: names come from the rule set
+                self._delivered_children.clear()
+            children = self._delivered_children[(target, rule)] = (
+                self.delivered.labels(target, rule), self.delivery_seconds.labels(target))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def retried_(self, target: str, reason: str) -> None:
         self.retried.labels(target, reason).inc()
