@@ -261,3 +261,22 @@ async def test_dispatch_many_answers_per_event_in_order(recorder: type[Recorder]
         assert (r.delivered, r.failed) == (1, 1 if i % 5 == 0 else 0)
         assert r.outcomes[0].target == "t" and r.outcomes[0].attempts == (2 if i % 7 == 0 else 1)
     assert counts.ok["t"] == 60 and counts.retries["t"] == 9 and recorder.peak <= 8
+
+
+async def test_close_settles_admissions_still_waiting_for_room(recorder: type[Recorder]) -> None:
+    """A batch larger than the in-flight bound is half admitted when the dispatcher closes: the message
+    in flight is settled as failed (shutdown), and the decisions still waiting for room are failed too;
+    the call returns instead of waiting forever."""
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    counts = Counts()
+    d = Dispatcher([target("t", "rec", pause=30, max_in_flight=1)], registry=reg, observer=counts)
+    await d.start()
+    task = asyncio.create_task(d.dispatch_many([([Decision("r", "t", {"i": i})], {}) for i in range(5)], version="v"))
+    for _ in range(200):  # bounded: until the first message is being sent
+        if recorder.active:
+            break
+        await asyncio.sleep(0.01)
+    await d.close(timeout=0.1)
+    results = await asyncio.wait_for(task, 5)
+    assert [r.failed for r in results] == [1] * 5 and counts.ok["t"] == 0
+    assert results[0].outcomes[0].detail == "shutdown" and counts.lost["t"] == 5

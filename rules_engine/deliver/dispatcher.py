@@ -539,8 +539,9 @@ class Dispatcher:
                     self._transform_dead_letter(d, event, version, group, slot)
                     continue
                 lane = self._lanes.get(d.target)
-                if lane is None:
-                    group.settle(slot, self._lost(d.rule, d.target, "no such target in this dispatcher"))
+                if lane is None or lane.closed:
+                    why = "the target closed before sending" if lane else "no such target in this dispatcher"
+                    group.settle(slot, self._lost(d.rule, d.target, why))
                     continue
                 if lane.inflight < lane.capacity and not lane.room:
                     lane.inflight += 1

@@ -89,7 +89,8 @@ class AmqpAdapter:
         )
         key = self.routing_key or (m.partition_key or "")
         try:
-            await self._exchange.publish(msg, routing_key=key, mandatory=self.mandatory, timeout=self.timeout)
+            # No per-publish timeout (a timer per message in aiormq): the dispatcher bounds the batch.
+            await self._exchange.publish(msg, routing_key=key, mandatory=self.mandatory, timeout=None)
         except exc.PublishError as e:  # returned by the broker: no queue is bound for this key
             return permanent(
                 "amqp-unroutable", f"no queue bound to exchange {self.exchange_name!r} for routing key {key!r}: {e}"
