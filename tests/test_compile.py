@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rules_engine
-from rules_engine.compile import codegen, tables
+from rules_engine.compile import codegen_checks, tables
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.compile.runtime import wildcard_leaf
 from rules_engine.model import ir
@@ -220,7 +220,7 @@ def test_events_of_unusual_python_types() -> None:
 def test_shared_buckets_and_fallback_structures(monkeypatch: pytest.MonkeyPatch, budgets: dict[str, int]) -> None:
     """Many rules sharing keys; with zero budgets the filtered / scanned / closure variants run."""
     for name, value in budgets.items():
-        monkeypatch.setattr(codegen if name == "MAX_SOURCE_DEPTH" else tables, name, value)
+        monkeypatch.setattr(codegen_checks if name == "MAX_SOURCE_DEPTH" else tables, name, value)
     body = ""
     for i in range(12):
         body += _yaml_rule(f"ab{i}", f'    match: {{a: [{{anything-but: ["v{i % 3}", "w{i}"]}}], b: [{{exists: true}}]}}\n')

@@ -1,7 +1,7 @@
 """One-line descriptions of what the compiler works with: matchers, atoms, patterns.
 
 Position: shared by the debug printers (``show.py``) and by the comments the code
-generator writes above each rule's check (``codegen.py``), so both say the same.
+generator writes above each rule's check (``codegen_checks.py``), so both say the same.
 """
 
 from __future__ import annotations

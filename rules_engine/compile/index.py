@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rules_engine.compile import tables
+from rules_engine.compile.entries import matcher_entries, value_entries
 from rules_engine.compile.formula import FieldAtom, ValueAtom
-from rules_engine.compile.normalize import Normalised, matcher_entries, value_entries
+from rules_engine.compile.normalize import Normalised
 from rules_engine.compile.runtime import field_leaf, matcher_leaf, value_leaf
 from rules_engine.compile.tables import Checked, Item, Kind, Lane, Leaf, Rules, Segments, Table, sorted_rules
 from rules_engine.model import ir

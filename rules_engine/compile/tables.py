@@ -12,8 +12,8 @@ type of value its probe runs on), the table class that holds its entries, and
 the prefix of the constant the generated code names it by.  Each table class
 builds itself from the entries of its kind (:meth:`Table.build`) and writes its
 probe (:meth:`Table.probe`), so a new operator is: one ``Kind`` here (reusing a
-table class or adding one), its entries in ``normalize.py`` (``matcher_entries``
-or ``value_entries``), and nothing in ``index.py`` or ``codegen.py``.
+table class or adding one), its entries in ``entries.py`` (``matcher_entries``
+or ``value_entries``), and nothing in ``index.py`` or ``codegen_probes.py``.
 
 EventBridge names and expression paths share every table class and every
 kind that is the same concept on both (an exact string, a prefix, a range of
