@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -111,6 +112,21 @@ def test_bound_literals_take_every_key_a_dotted_name_can_have(name: str, expecte
     assert prefilter._key_regex(name) == expected
 
 
+def test_quick_screen_only_for_bound_literals_of_few_keys() -> None:
+    """One ``re`` search per key, when every literal is bound; a conjunction asks the scanner which hit."""
+    quick = compile_ruleset(_rs({"a": ["v1"]}, {"b": {"c": [{"prefix": "p"}]}}), prefilter="python").prefilter
+    assert quick is not None and quick.quick is not None and len(quick.quick) == 2 and quick.single
+    both = compile_ruleset(_rs({"a": ["v1"], "k": ["v2"]}), prefilter="python").prefilter
+    assert both is not None and both.quick is not None and not both.single
+    assert both.rejects(b'{"a": "v1", "k": "v3"}') and both.screen(b'{"a": "v1", "k": "v3"}')
+    assert not both.screen(b'{"a": "v1", "k": "v2"}')
+    free = compile_ruleset(_rs(ir.Compare("==", F(("a",)), ir.Literal("v1"))), prefilter="python").prefilter
+    assert free is not None and free.quick is None
+    keys = [{f"k{i}": ["v"]} for i in range(prefilter.MAX_QUICK_KEYS + 1)]
+    many = compile_ruleset(_rs(*keys), prefilter="python").prefilter
+    assert many is not None and many.quick is None
+
+
 def test_a_rule_without_literals_turns_the_prefilter_off() -> None:
     assert compile_ruleset(_rs({"a": ["x"]}, {"b": [{"numeric": [">", 1]}]})).prefilter is None
     assert compile_ruleset(_rs({"a": ["x"]}), prefilter="python").prefilter is not None
@@ -162,9 +178,10 @@ SPELLING_RULES = ({"a": ["v1"]}, {"b": {"c": ["p/q"]}}, {"d": [{"equals-ignore-c
 def test_spellings_that_could_hide_a_literal(backend: str, raw: bytes, expected: list[str]) -> None:
     rs = _rs(*SPELLING_RULES)
     compiled = compile_ruleset(rs, prefilter=backend)
-    assert compiled.prefilter is not None
+    assert compiled.prefilter is not None and compiled.prefilter.quick is not None
     assert [r.name for r in matching_rules(rs, decode_event(raw))] == expected
     assert [r.name for r in compiled.matching_raw(raw)] == expected
+    assert [r.name for r in _without_quick(compiled).matching_raw(raw)] == expected
     assert [r.name for r in compiled.matching_raw(raw.decode())] == expected
     assert [[r.name for r in m] for m in compiled.matching_raw_many([raw, b'{"z": 1}', raw])] == [expected, [], expected]
 
@@ -313,8 +330,14 @@ def test_prefilter_equals_reference_on_adversarial_spellings(rs: ir.RuleSetIR, r
     for backend in BACKENDS:
         compiled = compile_ruleset(rs, prefilter=backend)
         assert compiled.prefilter is not None
-        assert [_names(compiled.matching_raw(raw)) for raw in raws] == expected, (backend, raws)
-        assert [_names(m) for m in compiled.matching_raw_many(raws)] == expected, (backend, raws)
+        for variant in (compiled, _without_quick(compiled)):
+            assert [_names(variant.matching_raw(raw)) for raw in raws] == expected, (backend, raws)
+            assert [_names(m) for m in variant.matching_raw_many(raws)] == expected, (backend, raws)
+
+
+def _without_quick(compiled: Any) -> Any:
+    """The same compiled set with the scanner deciding every event (no quick ``re`` screen)."""
+    return dataclasses.replace(compiled, prefilter=dataclasses.replace(compiled.prefilter, quick=None))
 
 
 # --- the CLI ----------------------------------------------------------------------------------------------
@@ -389,3 +412,19 @@ def test_gate_pauses_a_scan_that_rejects_too_few_and_answers_stay_the_same(backe
     got = selective.matching_raw_many(raws) if batch else [selective.matching_raw(raw) for raw in raws]
     assert [k for k, m in enumerate(got) if m] == [len(raws) - 1]
     assert selective.prefilter.gate.skip == 0
+
+
+def test_without_hyperscan_the_quick_screen_is_the_prefilter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the extra ``fast`` has no wheel: bound literals of few keys still get a prefilter (``re``)."""
+
+    def missing(*_args: Any) -> None:
+        raise ImportError("hyperscan")
+
+    monkeypatch.setattr(prefilter._Hyperscan, "__init__", missing)
+    rs = _rs(*SPELLING_RULES)
+    compiled = compile_ruleset(rs)
+    assert compiled.prefilter is not None and compiled.prefilter.backend == "python"
+    raws = [raw for raw, _ in (p.values for p in SPELLINGS)]
+    assert [_names(compiled.matching_raw(raw)) for raw in raws] == [_names(matching_rules(rs, decode_event(raw)))
+                                                                    for raw in raws]
+    assert compile_ruleset(_rs(ir.Compare("==", F(("a",)), ir.Literal("v1")))).prefilter is None

@@ -121,6 +121,7 @@ class Literal:
     caseless: bool
     regex: bytes
     needle: bytes = b""
+    body: bytes = b""  # bound: the value's pattern after the colon (``_quick``); b"": free
 
 
 _VALUE_END = rb"\s*[,}\]]"
@@ -214,7 +215,8 @@ def _bound(name: str, text: str, body: bytes, caseless: bool) -> Literal | None:
         return None
     shown = f'"{name}":{text}'
     regex = key + rb"\s*:\s*(?:\[|" + body + b")"
-    return Literal(shown.encode("utf-8"), caseless, regex, name.rsplit(".", 1)[-1].encode("utf-8") + b'"')
+    needle = name.rsplit(".", 1)[-1].encode("utf-8") + b'"'
+    return Literal(shown.encode("utf-8"), caseless, regex, needle, b"(?:\\[|" + body + b")")
 
 
 def bound_literal(name: str, m: ir.Matcher) -> Literal | None:
@@ -437,6 +439,29 @@ class _Python:
         return found
 
 
+MAX_QUICK_KEYS = 4
+"""Most distinct keys the quick screen searches for (one ``re`` search each)."""
+
+
+def _quick(literals: Sequence[Literal]) -> tuple[Callable[[bytes], Any], ...] | None:
+    """The quick screen: one Python ``re`` search per distinct key, ``KEY"\\s*:\\s*(?:\\[|v1|v2…)``, which
+    finds some literal when any occurs (each bound literal's match holds the key's last segment, its
+    quote and the value: a necessary condition).  ``re`` looks for the fixed start ``KEY"`` with a fast
+    substring search: about 0.5 µs on a 900-byte city lot, against 1.5 µs for a Hyperscan call from
+    Python (the binding's fixed cost).  None: some literal is free, or there are too many keys."""
+    groups: dict[bytes, list[bytes]] = {}
+    for lit in literals:
+        if not lit.body:
+            return None
+        groups.setdefault(lit.needle, []).append(lit.body)
+    if not groups or len(groups) > MAX_QUICK_KEYS:
+        return None
+    return tuple(
+        re.compile(re.escape(needle) + rb"\s*:\s*(?:" + b"|".join(dict.fromkeys(bodies)) + b")").search
+        for needle, bodies in groups.items()
+    )
+
+
 def _backend(name: str, literals: Sequence[Literal], backslash: int) -> _Hyperscan | _Python | None:
     if name == "python":
         return _Python(literals, backslash)
@@ -494,6 +519,8 @@ class Prefilter:
     covered: int  # rules with literals (here: all enabled rules)
     scanner: Any = field(repr=False)
     gate: Gate = field(default_factory=Gate, repr=False, compare=False)
+    quick: tuple[Callable[[bytes], Any], ...] | None = field(default=None, repr=False, compare=False)
+    single: bool = False  # every alternative is one literal: a quick hit means "decode", no need to know which
 
     @property
     def backend(self) -> str:
@@ -506,8 +533,18 @@ class Prefilter:
             gate.skip -= 1
             return False
         if type(raw) is bytes and raw[:1] == b"{" and raw[-1:] == b"}" and len(raw) <= _MAX and raw.isascii():
-            found = self.scanner.hits(raw)  # the common case inline (``_plain_ascii``): one call fewer per event
-            got = (not found and not self.caseless) or self._rejects_hits(raw, found)
+            quick = self.quick  # the common case inline (``_plain_ascii``): one call fewer per event
+            if quick is None:
+                found = self.scanner.hits(raw)
+                got = (not found and not self.caseless) or self._rejects_hits(raw, found)
+            elif b"\\" in raw:
+                got = False  # escapes: decode
+            else:
+                got = True
+                for search in quick:
+                    if search(raw) is not None:  # some literal occurs (ASCII text: caseless ones only if found)
+                        got = False if self.single else self.rejects(raw)
+                        break
         else:
             got = self.rejects(raw)
         gate.scanned += 1
@@ -673,14 +710,20 @@ def build_prefilter(n: Normalised, backend: str = "auto") -> Prefilter | None:
             if rest not in triggers[ids[order[0]]]:
                 triggers[ids[order[0]]].append(rest)
     triggers.append([])  # the backslash sentinel triggers nothing itself
+    quick = _quick(literals)
     if not literals:
         scanner: Any = _Python((), 0)  # no rule can match at all: every object is rejected
     else:
         scanner = _backend(backend, literals, len(literals))
-        if scanner is None:
+        if scanner is None and quick is None:
             return None
+        if scanner is None:  # no Hyperscan: the quick screen decides plain events, ``re`` the others
+            scanner = _Python(literals, len(literals))
     caseless = frozenset(i for i, lit in enumerate(literals) if lit.caseless)
-    return Prefilter(literals, tuple(tuple(t) for t in triggers), caseless, len(per_rule), scanner)
+    single = all(len(alt) == 1 for alts in per_rule for alt in alts)
+    return Prefilter(
+        literals, tuple(tuple(t) for t in triggers), caseless, len(per_rule), scanner, quick=quick, single=single
+    )
 
 
 def coverage(n: Normalised) -> tuple[int, int]:
