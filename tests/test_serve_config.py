@@ -130,3 +130,11 @@ def test_mqtt_source_bad_options(tmp_path: Path, source: str, column: int, detai
         load_config(tmp_path / "s.yaml")
     [d] = e.value.diagnostics
     assert (d.code, d.line, d.column) == ("E652", 2, column) and detail in d.message, (d.column, d.message)
+
+
+def test_a_yaml_tag_in_the_sidecar_config_is_refused_without_calling_it_a_rule_file(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("queue: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(RuleError) as e:
+        load_config(tmp_path / "s.yaml")
+    [d] = e.value.diagnostics
+    assert (d.code, d.line, d.column) == ("E115", 1, 8) and "rule file" not in d.message, d.message

@@ -18,6 +18,7 @@ from rules_engine.serve.config import AuthConfig, LimitsConfig, PublisherConfig,
 ORDER = {"specversion": "1.0", "id": "o-1", "source": "/checkout", "type": "order.created",
          "datacontenttype": "application/json", "data": {"total": 1500, "order_id": "A1"}}
 CE_HEADERS = {"ce-specversion": "1.0", "ce-id": "o-1", "ce-source": "/checkout", "ce-type": "order.created"}
+NO_DATA = {k: v for k, v in ORDER.items() if k not in ("data", "datacontenttype")}
 
 
 @contextlib.contextmanager
@@ -120,7 +121,19 @@ BAD = [
     pytest.param({"content-type": "application/json"}, b"[1, 2]", 400, "E664", id="plain-array"),
     pytest.param({"content-type": "application/json"}, b"[" * 2000 + b"]" * 2000, 400, "E667", id="deep-nesting"),
     pytest.param({**CE_HEADERS, "ce-Bad_Name": "x"}, b"{}", 400, "E674", id="bad-attribute-name"),
+    pytest.param({"content-type": "application/cloudevents+json"}, orjson.dumps({**NO_DATA, "data_base64": "no!"}), 400,
+                 "E674", id="data-base64-not-base64"),
+    pytest.param({"content-type": "application/cloudevents+json"}, orjson.dumps({**NO_DATA, "data_base64": "YWJj"[:3]}),
+                 400, "E674", id="data-base64-unpadded"),
+    pytest.param({"content-type": "application/cloudevents-batch+json"}, orjson.dumps([{**NO_DATA, "data_base64": 7}]),
+                 400, "E674", id="data-base64-not-string"),
 ]
+
+
+def test_data_base64_accepted_when_valid(http: TestClient, tmp_path: Path) -> None:
+    r = http.post("/events", headers={"content-type": "application/cloudevents+json"},
+                  content=orjson.dumps({**NO_DATA, "data_base64": "aGVsbG8="}))
+    assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "code"), BAD)

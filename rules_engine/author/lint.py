@@ -128,9 +128,6 @@ def _event_path(e: ir.Expr) -> tuple[str, ...] | None:
     return None
 
 
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-
-
 def _expr_cond(e: ir.Expr) -> Cond:
     """A comparison as a condition on one field, or an opaque condition."""
     text = expr_text(e)
@@ -140,7 +137,7 @@ def _expr_cond(e: ir.Expr) -> Cond:
         op: str = e.op
         left, right = e.left, e.right
         if _event_path(left) is None and _event_path(right) is not None:
-            op, left, right = _FLIP[op], right, left
+            op, left, right = ir.MIRRORED[op], right, left
         path = _event_path(left)
         ok, v = _literal(right)
         if path is not None and ok:

@@ -29,6 +29,7 @@ from jsonschema.exceptions import ValidationError
 
 from rules_engine.check.targets import OptionProblem
 from rules_engine.model import codes
+from rules_engine.syntax.schema import TYPE_WORDS, pointer_text, yaml_kind
 
 __all__ = ["BUILTIN_ADAPTERS", "COMMON_OPTIONS_SCHEMA", "ENTRY_POINT_GROUP", "TargetTypes"]
 
@@ -66,36 +67,8 @@ COMMON_OPTIONS_SCHEMA: Final[Mapping[str, Any]] = {
 }
 """The options every target type takes (their meaning: rules_engine/deliver/policy.py, docs/delivery.md)."""
 
-_TYPE_WORDS: Final = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-
-def _found(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    for t, word in (
-        ((int,), "an integer"),
-        ((float,), "a number"),
-        ((str,), "a string"),
-        ((list,), "a list"),
-        ((dict,), "a mapping"),
-    ):
-        if isinstance(value, t):
-            return word
-    return "null" if value is None else type(value).__name__
-
-
 def _where(type_: str, path: Sequence[str | int]) -> str:
-    return f"{type_} option " + "".join(
-        f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path)
-    )
+    return f"{type_} option " + pointer_text(path, "")
 
 
 def _load(spec: str) -> Any:
@@ -176,12 +149,12 @@ class TargetTypes:
         if err.validator == "type":
             expected = node.get("type")
             listed = [str(t) for t in (expected if isinstance(expected, list) else [expected])]
-            words = " or ".join(_TYPE_WORDS.get(t, t) for t in listed)
+            words = " or ".join(TYPE_WORDS.get(t, t) for t in listed)
             return [
                 OptionProblem(
                     codes.TARGET_OPTION_TYPE,
                     path,
-                    {"where": _where(type_, path), "expected": words, "found": _found(err.instance)},
+                    {"where": _where(type_, path), "expected": words, "found": yaml_kind(err.instance)},
                 )
             ]
         detail = node.get("x-message")

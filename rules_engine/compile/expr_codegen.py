@@ -404,7 +404,6 @@ def _arith_const(op: str, lf: ValueFn, c: Any) -> ValueFn:
     return sub_const
 
 
-_MIRROR: Final[dict[str, str]] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _ORDER: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "<": lambda a, c: a < c,
     "<=": lambda a, c: a <= c,
@@ -420,7 +419,7 @@ def _compare(e: ir.Compare) -> ValueFn:
         return _constant(compare(op, left.value, right.value))
     if isinstance(left, ir.Literal):
         # `1000 < data.total` is `data.total > 1000`: both sides are plain values, so mirroring is exact.
-        op, left, right = _MIRROR[op], right, left
+        op, left, right = ir.MIRRORED[op], right, left
     lf = _value(left)
     if isinstance(right, ir.Literal):
         return _compare_const(op, lf, right.value)

@@ -208,9 +208,6 @@ def _branch_names(node: ir.PatternAnd) -> list[frozenset[str]] | None:
     return acc
 
 
-_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
 def _event_field(e: ir.Expr) -> ir.Path | None:
     if isinstance(e, ir.Field) and e.var is None:
         return e.path
@@ -258,7 +255,7 @@ def _value_atom(e: ir.Expr) -> ValueAtom | FConst | None:
         op: str = e.op
         if path is None or not lit:
             path, (lit, value) = _event_field(e.right), _scalar(e.left)
-            op = _FLIP[e.op]
+            op = ir.MIRRORED[e.op]
         if path is None or not lit:
             return None
         if op in ("<", "<=", ">", ">=") and not (_is_num(value) or isinstance(value, str)):

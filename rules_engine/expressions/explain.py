@@ -81,9 +81,6 @@ def _first_missing_field(e: ir.Expr, event: Any, b: Bindings) -> ir.Field | None
     return None
 
 
-_MIRRORED: dict[str, Any] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
 def _is_constant(e: ir.Expr) -> bool:
     """A literal, or a list of literals: its text says all about its value."""
     return isinstance(e, ir.Literal) or (
@@ -124,7 +121,7 @@ def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
     if isinstance(e, ir.Compare):
         if _is_constant(e.left) and not _is_constant(e.right):
             # "1000 < data.total" reads better as "data.total: 950 is not > 1000".
-            e = ir.Compare(_MIRRORED[e.op], e.right, e.left, e.span)
+            e = ir.Compare(ir.MIRRORED[e.op], e.right, e.left, e.span)
         lv, rv = eval_in(e.left, event, b), eval_in(e.right, event, b)
         if lv is MISSING:
             return _missing_reason(e.left, event, b)

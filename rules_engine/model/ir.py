@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 from typing import Literal as Lit
 
 from rules_engine.model.source import Span
@@ -246,6 +246,12 @@ class Compare:
     left: Expr
     right: Expr
     span: Span = _span()
+
+
+MIRRORED: Final[Mapping[str, Lit["==", "!=", "<", "<=", ">", ">="]]] = {
+    "==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<=",
+}
+"""The comparison with its operands swapped: ``a < b`` is ``b > a`` (used to put the event field on the left)."""
 
 
 @dataclass(frozen=True, slots=True)

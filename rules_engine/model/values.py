@@ -104,6 +104,14 @@ def type_name(v: Any) -> str:
     return "unknown"
 
 
+def kind_of(v: Any) -> str:
+    """:func:`type_name` as messages say it: ``a string``, ``an array``, ``an object``; ``null``, ``missing``."""
+    name = type_name(v)
+    if name in ("null", "missing"):
+        return name
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def get_path(value: Any, path: Path) -> Any:
     """The value at ``path`` inside ``value``, or ``MISSING``.
 

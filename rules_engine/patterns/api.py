@@ -14,7 +14,7 @@ from typing import Any
 from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic, RuleError
 from rules_engine.model.source import Locator, Source, Span
-from rules_engine.model.values import is_number
+from rules_engine.model.values import kind_of
 from rules_engine.patterns.evaluate import match_pattern
 from rules_engine.patterns.json_spans import loads_strict, too_deep_at
 from rules_engine.patterns.lower import lower_pattern, parse_pattern_json
@@ -23,18 +23,6 @@ __all__ = ["MAX_EVENT_DEPTH", "test_event_pattern"]
 
 MAX_EVENT_DEPTH = 512
 """Nesting an event given as text may have."""
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return "a number" if is_number(value) else type(value).__name__
 
 
 def _decode_event(text: str) -> tuple[Any, list[Diagnostic], Source]:
@@ -71,7 +59,7 @@ def test_event_pattern(pattern: str | Mapping[str, Any], event: str | Mapping[st
     else:
         decoded = event
     if not isinstance(decoded, Mapping):
-        raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=_json_type(decoded))])
+        raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=kind_of(decoded))])
     return match_pattern(lowered, decoded)
 
 

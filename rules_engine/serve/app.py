@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import functools
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
@@ -239,28 +240,22 @@ def _summary(res: JobResult, mode: str, st: SidecarState, duplicates: int = 0) -
     return JSONResponse({**error_body(503, diag), "summary": body}, status_code=503, headers={"Retry-After": "1"})
 
 
-async def post_evaluate(request: Request) -> Response:
-    """Dry run: the decisions (with payloads) each event would produce; nothing is delivered."""
+async def post_dry_run(request: Request, *, explain: bool = False) -> Response:
+    """Dry run (``POST /evaluate``): the decisions (with payloads) each event would produce, nothing delivered;
+    with ``explain`` (``POST /explain``) also, for every rule, matched or the first condition that failed."""
     st = _state(request)
     try:
         mode, events, _ = await _events_of(request, st)
     except IngestError as e:
         return _refuse(e, st.metrics)
     rs = st.live.current
-    results = [{"id": ev.get("id"), "decisions": [d.to_dict() for d in rs.evaluate(ev)]} for ev in events]
-    return JSONResponse({"version": rs.version, "mode": mode, "events": results})
-
-
-async def post_explain(request: Request) -> Response:
-    """Dry run with reasons: for every rule, matched or the first condition that failed."""
-    st = _state(request)
-    try:
-        mode, events, _ = await _events_of(request, st)
-    except IngestError as e:
-        return _refuse(e, st.metrics)
-    rs = st.live.current
-    results = [{"id": ev.get("id"), "rules": [v.to_dict() for v in rs.explain(ev)],
-                "decisions": [d.to_dict() for d in rs.evaluate(ev)]} for ev in events]
+    results = []
+    for ev in events:
+        one: dict[str, Any] = {"id": ev.get("id")}
+        if explain:
+            one["rules"] = [v.to_dict() for v in rs.explain(ev)]
+        one["decisions"] = [d.to_dict() for d in rs.evaluate(ev)]
+        results.append(one)
     return JSONResponse({"version": rs.version, "mode": mode, "events": results})
 
 
@@ -341,8 +336,8 @@ async def get_metrics(request: Request) -> Response:
 
 ROUTES = [
     Route("/events", post_events, methods=["POST"]),
-    Route("/evaluate", post_evaluate, methods=["POST"]),
-    Route("/explain", post_explain, methods=["POST"]),
+    Route("/evaluate", post_dry_run, methods=["POST"]),
+    Route("/explain", functools.partial(post_dry_run, explain=True), methods=["POST"]),
     Route("/-/reload", post_reload, methods=["POST"]),
     Route("/rules", get_rules, methods=["GET"]),
     Route("/livez", get_livez, methods=["GET"]),

@@ -31,6 +31,7 @@ from typing import Any, Final
 import orjson
 
 from rules_engine.model import codes
+from rules_engine.model.values import kind_of
 from rules_engine.serve.errors import IngestError
 
 __all__ = ["BATCH", "BINARY", "PLAIN", "STRUCTURED", "read_events", "percent_decode", "content_mode"]
@@ -96,20 +97,10 @@ def _loads(body: bytes, what: str) -> Any:
                              detail=f"{e.msg} (line {e.lineno}, column {e.colno})") from None
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    for t, w in ((bool, "a boolean"), (int, "a number"), (float, "a number"), (str, "a string"),
-                 (list, "an array"), (dict, "an object")):
-        if isinstance(value, t):
-            return w
-    return type(value).__name__
-
-
 def _check_event(ev: Any, what: str) -> dict[str, Any]:
     """A structured-mode event (JSON format): an object with the required attributes, version 1.0."""
     if not isinstance(ev, dict):
-        raise IngestError.of(400, codes.CE_NOT_OBJECT, what=what, expected="a JSON object", found=_kind(ev))
+        raise IngestError.of(400, codes.CE_NOT_OBJECT, what=what, expected="a JSON object", found=kind_of(ev))
     where = f" in {what}"
     for name in REQUIRED:
         if name not in ev:
@@ -120,9 +111,18 @@ def _check_event(ev: Any, what: str) -> dict[str, Any]:
         v = ev[name]
         if not isinstance(v, str) or not v:
             raise IngestError.of(400, codes.CE_BAD_ATTRIBUTE, name=name, detail="must be a non-empty string")
-    if "data" in ev and "data_base64" in ev:
-        raise IngestError.of(400, codes.CE_BAD_ATTRIBUTE, name="data_base64",
-                             detail="an event holds 'data' or 'data_base64', not both")
+    if "data_base64" in ev:
+        if "data" in ev:
+            raise IngestError.of(400, codes.CE_BAD_ATTRIBUTE, name="data_base64",
+                                 detail="an event holds 'data' or 'data_base64', not both")
+        encoded = ev["data_base64"]
+        try:
+            if not isinstance(encoded, str):
+                raise ValueError
+            base64.b64decode(encoded, validate=True)
+        except ValueError:  # binascii.Error is a ValueError
+            raise IngestError.of(400, codes.CE_BAD_ATTRIBUTE, name="data_base64",
+                                 detail="must be a string of base64 (RFC 4648, with padding)") from None
     return ev
 
 
@@ -176,7 +176,7 @@ def read_events(content_type: str | None, headers: Iterable[tuple[str, str]], bo
                                  detail="batches are read in the JSON format only")
         doc = _loads(body, "the batch")
         if not isinstance(doc, list):
-            raise IngestError.of(400, codes.CE_NOT_OBJECT, what="a batch", expected="a JSON array", found=_kind(doc))
+            raise IngestError.of(400, codes.CE_NOT_OBJECT, what="a batch", expected="a JSON array", found=kind_of(doc))
         if len(doc) > max_batch:
             raise IngestError.of(413, codes.BATCH_TOO_LARGE, count=len(doc), limit=max_batch)
         return mode, [_check_event(ev, f"batch item {i}") for i, ev in enumerate(doc)]
@@ -192,5 +192,5 @@ def read_events(content_type: str | None, headers: Iterable[tuple[str, str]], bo
                              detail="send JSON, a CloudEvent in structured or batched mode, or ce-* headers")
     doc = _loads(body, "the event")
     if not isinstance(doc, dict):
-        raise IngestError.of(400, codes.CE_NOT_OBJECT, what="an event", expected="a JSON object", found=_kind(doc))
+        raise IngestError.of(400, codes.CE_NOT_OBJECT, what="an event", expected="a JSON object", found=kind_of(doc))
     return mode, [doc]

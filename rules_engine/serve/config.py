@@ -26,6 +26,7 @@ from rules_engine.loader import read_source
 from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic, RuleError
 from rules_engine.model.source import Locator, Pointer, Source
+from rules_engine.syntax.schema import pointer_text, yaml_kind
 from rules_engine.syntax.yaml_loader import load_yaml
 
 __all__ = [
@@ -259,22 +260,7 @@ def parse_config(source: Source) -> SidecarConfig:
 
 
 def _where(pointer: Pointer) -> str:
-    if not pointer:
-        return "the sidecar config"
-    out = ""
-    for p in pointer:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
-def _found(value: Any) -> str:
-    if value is None:
-        return "null"
-    for kind, word in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
-                       (list, "a list"), (dict, "a mapping")):
-        if isinstance(value, kind):
-            return word
-    return type(value).__name__
+    return pointer_text(pointer, "the sidecar config")
 
 
 _BAD = object()  # a value that failed its check (already reported)
@@ -294,7 +280,7 @@ def _build(tp: Any, value: Any, ptr: Pointer, loc: Locator, out: list[Diagnostic
         item = typing.get_args(tp)[0]
         if not isinstance(value, list):
             out.append(codes.SIDECAR_WRONG_TYPE.at(loc.value(ptr), where=_where(ptr), expected="a list",
-                                                   found=_found(value)))
+                                                   found=yaml_kind(value)))
             return _BAD
         items = [_build(item, v, (*ptr, i), loc, out) for i, v in enumerate(value)]
         return _BAD if any(v is _BAD for v in items) else tuple(items)
@@ -315,7 +301,7 @@ def _build(tp: Any, value: Any, ptr: Pointer, loc: Locator, out: list[Diagnostic
     if not ok:
         expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[tp]
         out.append(codes.SIDECAR_WRONG_TYPE.at(loc.value(ptr), where=_where(ptr), expected=expected,
-                                               found=_found(value)))
+                                               found=yaml_kind(value)))
         return _BAD
     return float(value) if tp is float else value
 
@@ -323,7 +309,7 @@ def _build(tp: Any, value: Any, ptr: Pointer, loc: Locator, out: list[Diagnostic
 def _build_section(cls: Any, value: Any, ptr: Pointer, loc: Locator, out: list[Diagnostic]) -> Any:
     if not isinstance(value, dict):
         out.append(codes.SIDECAR_WRONG_TYPE.at(loc.value(ptr), where=_where(ptr), expected="a mapping",
-                                               found=_found(value)))
+                                               found=yaml_kind(value)))
         return _BAD
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}

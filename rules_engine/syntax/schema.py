@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -50,16 +50,17 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(schema())
 
 
-def _where(pointer: Pointer) -> str:
+def pointer_text(pointer: Sequence[str | int], whole: str = "the rule file") -> str:
+    """A JSON pointer as the messages write it: ``rules[2].match.source``; ``whole`` for the empty one."""
     if not pointer:
-        return "the rule file"
+        return whole
     out = ""
     for p in pointer:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
 
-_TYPE_WORDS = {
+TYPE_WORDS = {
     "object": "a mapping",
     "array": "a list",
     "string": "a string",
@@ -70,7 +71,8 @@ _TYPE_WORDS = {
 }
 
 
-def _found(value: Any) -> str:
+def yaml_kind(value: Any) -> str:
+    """What a YAML value is, in the words of the config messages: ``a mapping``, ``a list``, ``an integer``."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -125,7 +127,7 @@ def _translate(err: Any, doc: Any, locator: Locator) -> list[Diagnostic]:
     # ``err`` is a jsonschema ValidationError; typed Any because its fields are
     # declared with an 'Unset' sentinel that only errors from real validation never hold.
     ptr: Pointer = tuple(err.absolute_path)
-    where = _where(ptr)
+    where = pointer_text(ptr)
     v = err.validator
     if v in ("additionalProperties", "unevaluatedProperties") and isinstance(err.instance, dict):
         allowed = _allowed_keys(err.schema) if isinstance(err.schema, dict) else []
@@ -152,8 +154,8 @@ def _translate(err: Any, doc: Any, locator: Locator) -> list[Diagnostic]:
     if v == "type":
         expected = err.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
-        words = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
-        return [codes.WRONG_TYPE.at(locator.value(ptr), where=where, expected=words, found=_found(err.instance))]
+        words = " or ".join(TYPE_WORDS.get(n, n) for n in names)
+        return [codes.WRONG_TYPE.at(locator.value(ptr), where=where, expected=words, found=yaml_kind(err.instance))]
     if v == "required":
         missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
         return [codes.MISSING_KEY.at(locator.value(ptr), where=where, key=k) for k in missing]
