@@ -68,7 +68,11 @@ class NatsAdapter:
             allow_reconnect=True,
         )
         if self.jetstream:
-            self._js = self._nc.jetstream(timeout=self.timeout, publish_async_max_pending=max(self.max_in_flight, 64))
+            # Room for every message the dispatcher may have in flight here (its permits, plus dead letters
+            # and retries from elsewhere), so nats-py's own semaphore never has waiters (asyncio's
+            # ``Semaphore.locked`` walks them on every publish).
+            self._js = self._nc.jetstream(timeout=self.timeout,
+                                          publish_async_max_pending=max(2 * self.max_in_flight, 128))
 
     async def send(self, batch: Sequence[Message]) -> Sequence[SendResult]:
         if self._nc is None or not self._nc.is_connected:
