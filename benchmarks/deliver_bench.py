@@ -463,7 +463,7 @@ def main() -> None:
         r, o, e = (statistics.median(rates[v]) for v in VARIANTS)
         print(f"| {name} | {r:,.0f} | {o:,.0f} | {o / r:.0%} | {e:,.0f} | {e / r:.0%} |", flush=True)
         verdict = "meets" if o / r >= 0.70 else "BELOW"
-        summary.append(f"RATIO {key.strip():<6} ours/raw {o / r:6.0%}  ({verdict} the 70% target)  "
+        summary.append(f"RATIO {key.strip():<6} ours/raw {o / r:6.1%}  ({verdict} the 70% target)  "
                        f"per-event/raw {e / r:6.0%}  rounds ours/raw: "
                        + " ".join(f"{a / b:.0%}" for a, b in zip(rates["ours"], rates["raw"], strict=True)))
     print(f"\n# medians of {rounds} rounds; load average at the end {load_average()}")
