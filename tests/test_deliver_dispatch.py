@@ -280,3 +280,24 @@ async def test_close_settles_admissions_still_waiting_for_room(recorder: type[Re
     results = await asyncio.wait_for(task, 5)
     assert [r.failed for r in results] == [1] * 5 and counts.ok["t"] == 0
     assert results[0].outcomes[0].detail == "shutdown" and counts.lost["t"] == 5
+
+
+async def test_batched_observer_counts_every_message_once(recorder: type[Recorder]) -> None:
+    """The sidecar's metrics observer takes a batch's deliveries in one ``delivered_many`` call per rule:
+    the counter and the latency histogram still count every message once; an observer without the hook
+    is told per message."""
+    from rules_engine.serve.metrics import DeliveryObserver, Metrics
+
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    metrics, counts = Metrics(), Counts()
+    for observer in (DeliveryObserver(metrics), counts):
+        d = Dispatcher([target("t", "rec", batch=16)], registry=reg, observer=observer)
+        await d.start()
+        batch = [([Decision("a" if i % 3 else "b", "t", {"i": i})], {}) for i in range(90)]
+        assert all(r.ok for r in await d.dispatch_many(batch, version="v"))
+        await d.close()
+    text = metrics.exposition().decode()
+    assert 'rules_engine_decisions_delivered_total{rule="a",target="t"} 60.0' in text
+    assert 'rules_engine_decisions_delivered_total{rule="b",target="t"} 30.0' in text
+    assert 'rules_engine_delivery_seconds_count{target="t"} 90.0' in text
+    assert counts.ok["t"] == 90

@@ -336,19 +336,26 @@ class _Lane:
         seconds = time.monotonic() - mono
         owner = self.owner
         delivered = owner.observer_delivered if owner.observer is not None else None
+        many = owner.delivered_many  # the observer's optional batch hook: one call per rule, not per message
+        per_rule: dict[str, int] = {}
         for it, r in zip(batch, results, strict=True):
             if r.ok and it.origin is None and not it.settled:  # the common case, inline
                 if not self.health.ok:
                     self.health = _HEALTHY
                 m = it.message
-                if delivered is not None:
+                if many is not None:
+                    per_rule[m.rule] = per_rule.get(m.rule, 0) + 1
+                elif delivered is not None:
                     delivered(m.target, m.rule, seconds)
-                    if it.uncertain:
-                        owner.observer_duplicate(m.target, m.rule)
+                if it.uncertain:
+                    owner.observer_duplicate(m.target, m.rule)
                 owner._finish(it, owner.delivered_outcome(m.rule, m.target) if it.attempts == 1
                               else Outcome(m.rule, m.target, "delivered", it.attempts))
             else:
                 self._settle(it, r, seconds)
+        if many is not None:
+            for rule, n in per_rule.items():
+                many(self.target.name, rule, seconds, n)
 
     def _settle(self, it: _Item, r: SendResult, seconds: float) -> None:
         it.result = r
@@ -445,6 +452,9 @@ class Dispatcher:
         self._run_id = uuid.uuid4().hex[:12]
         self._started = False
         self._delivered: dict[tuple[str, str], Outcome] = {}
+        # Optional batch hook of the observer: ``delivered_many(target, rule, seconds, count)`` stands for
+        # ``count`` calls of ``delivered(target, rule, seconds)`` (messages of one batch share ``seconds``).
+        self.delivered_many: Any = getattr(observer, "delivered_many", None)
 
     # --- lifecycle -------------------------------------------------------------------------
     def _make_lane(self, t: ir.Target) -> _Lane:

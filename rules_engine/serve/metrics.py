@@ -85,6 +85,18 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    def delivered_many_(self, target: str, rule: str, seconds: float, count: int) -> None:
+        """``count`` messages of one batch delivered ``seconds`` after they were sent."""
+        children = self._delivered_children.get((target, rule))
+        if children is None:
+            self.delivered_(target, rule, seconds)
+            count -= 1
+            children = self._delivered_children[(target, rule)]
+        children[0].inc(count)
+        observe = children[1].observe
+        for _ in range(count):
+            observe(seconds)
+
     def retried_(self, target: str, reason: str) -> None:
         self.retried.labels(target, reason).inc()
 
@@ -127,6 +139,9 @@ class DeliveryObserver:
 
     def delivered(self, target: str, rule: str, seconds: float) -> None:
         self._m.delivered_(target, rule, seconds)
+
+    def delivered_many(self, target: str, rule: str, seconds: float, count: int) -> None:
+        self._m.delivered_many_(target, rule, seconds, count)
 
     def retried(self, target: str, reason: str) -> None:
         self._m.retried_(target, reason)
