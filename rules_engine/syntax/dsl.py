@@ -26,6 +26,7 @@ that starts an item (``rule``, ``target``, ``default``, ``deduplicate``,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import cast
@@ -36,6 +37,7 @@ from rules_engine.model import codes
 from rules_engine.model.errors import Diagnostic
 from rules_engine.model.source import Source
 from rules_engine.syntax.dsl_errors import SyntaxFailure, translate
+from rules_engine.syntax.dsl_lalr import fast_parse
 from rules_engine.syntax.dsl_tree import (
     ITEM_KEYWORDS,
     FileSpans,
@@ -45,6 +47,7 @@ from rules_engine.syntax.dsl_tree import (
 from rules_engine.syntax.dsl_tree import lark_parser as _parser
 
 __all__ = [
+    "CACHED_CHARS",
     "MAX_DEPTH",
     "MAX_EXPRESSION_CHARS",
     "MAX_SYNTAX_ERRORS",
@@ -103,6 +106,10 @@ def clean_text(text: str) -> str:
 
 
 def _lark_parse(text: str, start: str, spans: Spans, what: str) -> tuple[Node | None, SyntaxFailure | None]:
+    """Parse with the fast loop (dsl_lalr.py); what it cannot parse, Lark parses again and words the error."""
+    tree = fast_parse(text, start)
+    if tree is not None:
+        return tree, None
     try:
         return cast(Node, _parser().parse(text, start=start)), None
     except UnexpectedInput as err:
@@ -127,8 +134,30 @@ def parse_tree(text: str, start: str, spans: Spans, what: str) -> tuple[Node | N
     deep = too_deep(text, spans, what)
     if deep is not None:
         return None, [deep]
+    if len(text) <= CACHED_CHARS:
+        tree = _parse_short(text, start)
+        if tree is not None:
+            return tree, []
     tree, err = _lark_parse(text, start, spans, what)
     return tree, ([err.diagnostic] if err else [])
+
+
+CACHED_CHARS = 400
+"""Expressions and paths up to this long have their parse trees cached (:func:`_parse_short`)."""
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_short(text: str, start: str) -> Node | None:
+    """The parse tree of a short expression or path, or None when it does not parse.
+
+    Rule sets repeat their conditions and paths (``data.total``, ``type == "order.created"``), and a
+    reload parses the unchanged ones again, so the trees are cached by text: positions in a tree are
+    relative to the text (the caller's :class:`Spans` maps them into a file), and trees are never
+    changed after they are built (dsl_tree.py), so one tree serves every place that text appears.
+    Only texts that parse are worth keeping; a failure is parsed again by the caller, which words
+    it for its own position.  Bounded: 16,384 texts of at most :data:`CACHED_CHARS` characters.
+    """
+    return fast_parse(text, start)
 
 
 # --- recovery and pieces -----------------------------------------------------------------------
@@ -164,10 +193,8 @@ def pieces(text: str) -> Iterator[tuple[int, int]]:
 
 
 def parse_piece(text: str) -> Node | None:
-    try:
-        return cast(Node, _parser().parse(text, start="rules_file"))
-    except UnexpectedInput:
-        return None
+    """A piece of a file (see :func:`pieces`); None when it does not parse as whole items."""
+    return fast_parse(text, "rules_file")
 
 
 def parse_file_tree(source: Source) -> tuple[Node | None, list[Diagnostic]]:
