@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lark import Token
+from lark.lexer import PatternStr, UnlessCallback
 from lark.parsers.lalr_analysis import Shift
 
 from rules_engine.syntax.dsl_tree import Node, lark_parser
@@ -45,18 +46,49 @@ class _StateLexer:
     """The contextual lexer of one parser state: Lark's compiled expressions and callbacks for it."""
 
     matchers: tuple[Callable[..., Any], ...]  # bound ``re.Pattern.match`` of each alternation, in order
-    callbacks: dict[str, Any]  # terminal -> Lark's callback (keywords: a NAME that is a keyword)
+    keywords: dict[str, dict[str, str]]  # terminal -> {keyword text: keyword terminal} (Lark's UnlessCallback)
+    callbacks: dict[str, Any]  # any other terminal callback of Lark's (none in this grammar)
     newline_types: frozenset[str]
     ignore_types: frozenset[str]
 
 
+_Reduce = tuple[int, str, Callable[[list[Any]], Any], bool]  # rule length, rule name, callback, unit
+_Action = tuple[bool, Any]  # (True, next state) to shift, (False, _Reduce) to reduce
+
+
 @dataclass(frozen=True, slots=True)
 class _Tables:
-    states: dict[Any, dict[str, tuple[Any, Any]]]
+    """Lark's parse table with each reduce's rule replaced by what the loop needs of it."""
+
+    actions: dict[Any, dict[str, _Action]]  # state -> lookahead terminal -> action
+    gotos: dict[Any, dict[str, Any]]  # state -> rule name -> next state
     start_states: dict[str, Any]
     end_states: dict[str, Any]
     lexers: dict[Any, _StateLexer]
-    reduce_with: dict[Any, tuple[int, str, Callable[[list[Any]], Any], bool]]  # rule -> size, origin, callback, unit
+
+
+def _keywords(callback: Any) -> dict[str, str] | None:
+    """Lark's keyword callback as a dict, when it is one (a NAME whose text is a plain keyword string)."""
+    if not isinstance(callback, UnlessCallback):
+        return None
+    terminals = callback.scanner.terminals
+    if not all(isinstance(t.pattern, PatternStr) and not t.pattern.flags for t in terminals):
+        return None
+    return {t.pattern.value: t.name for t in terminals}
+
+
+def _state_lexer(basic: Any) -> _StateLexer:
+    scanner = basic.scanner  # builds the expressions and the keyword callbacks
+    assert not set(basic.callback) & set(basic.ignore_types)  # an ignored token is never re-typed
+    keywords, other = {}, {}
+    for terminal, cb in basic.callback.items():
+        kw = _keywords(cb)
+        if kw is None:
+            other[terminal] = cb
+        else:
+            keywords[terminal] = kw
+    return _StateLexer(tuple(m.match for m in scanner._mres), keywords, other,
+                       frozenset(basic.newline_types), frozenset(basic.ignore_types))
 
 
 @functools.cache
@@ -70,21 +102,27 @@ def _tables() -> _Tables:
     lexers: dict[Any, _StateLexer] = {}
     made: dict[int, _StateLexer] = {}
     for state, basic in contextual.lexers.items():
-        sl = made.get(id(basic))
-        if sl is None:
-            scanner = basic.scanner  # builds the expressions and the keyword callbacks
-            assert not set(basic.callback) & set(basic.ignore_types)  # an ignored token is never re-typed
-            sl = _StateLexer(tuple(m.match for m in scanner._mres), dict(basic.callback),
-                             frozenset(basic.newline_types), frozenset(basic.ignore_types))
-            made[id(basic)] = sl
-        lexers[state] = sl
-    reduce_with = {}
+        if id(basic) not in made:
+            made[id(basic)] = _state_lexer(basic)
+        lexers[state] = made[id(basic)]
+    reduces: dict[Any, _Reduce] = {}
     for rule, cb in callbacks.items():
         unit = isinstance(cb, operator.itemgetter) and len(rule.expansion) == 1
         # A run of unit reductions is never the last step (that reduces a start rule, which builds a node).
         assert not (unit and rule.origin.name in table.start_states)
-        reduce_with[rule] = (len(rule.expansion), rule.origin.name, cb, unit)
-    return _Tables(table.states, table.start_states, table.end_states, lexers, reduce_with)
+        reduces[rule] = (len(rule.expansion), rule.origin.name, cb, unit)
+    actions: dict[Any, dict[str, _Action]] = {}
+    gotos: dict[Any, dict[str, Any]] = {}
+    for state, row in table.states.items():
+        actions[state] = {}
+        gotos[state] = {}
+        for symbol, (kind, arg) in row.items():
+            if kind is Shift:
+                actions[state][symbol] = (True, arg)
+                gotos[state][symbol] = arg  # for a rule name: the state after reducing to it
+            else:
+                actions[state][symbol] = (False, reduces[arg])
+    return _Tables(actions, gotos, table.start_states, table.end_states, lexers)
 
 
 _new_str = str.__new__
@@ -93,9 +131,9 @@ _new_str = str.__new__
 def fast_parse(text: str, start: str) -> Node | None:
     """The tree Lark's parser builds for ``text`` from rule ``start``, or None where Lark would raise."""
     t = _tables()
-    states = t.states
+    actions = t.actions
+    gotos = t.gotos
     lexers = t.lexers
-    reduce_with = t.reduce_with
     end_state = t.end_states[start]
     state_stack: list[Any] = [t.start_states[start]]
     value_stack: list[Any] = []
@@ -129,6 +167,9 @@ def fast_parse(text: str, start: str) -> Node | None:
                         is_end = True
                         break
                     continue
+                kw = lx.keywords.get(type_)
+                if kw is not None:
+                    type_ = kw.get(value, type_)
                 tok = _new_str(Token, value)
                 tok.type = type_
                 tok.start_pos = pos
@@ -144,9 +185,10 @@ def fast_parse(text: str, start: str) -> Node | None:
                 tok.end_line = line
                 tok.end_column = pos - line_start + 1
                 tok.end_pos = pos
-                cb = lx.callbacks.get(type_)
-                if cb is not None:
-                    tok = cb(tok)
+                if lx.callbacks:
+                    cb = lx.callbacks.get(type_)
+                    if cb is not None:
+                        tok = cb(tok)
                 last = tok
                 break
         if is_end:
@@ -155,23 +197,23 @@ def fast_parse(text: str, start: str) -> Node | None:
         # --- the parser's actions for it (Lark's ParserState.feed_token)
         while True:
             top = state_stack[-1]
-            action = states[top].get(ttype)
+            action = actions[top].get(ttype)
             if action is None:
                 return None  # an unexpected token
-            kind, arg = action
-            if kind is Shift:
+            shift, arg = action
+            if shift:
                 if is_end:
                     return None
                 state_stack.append(arg)
                 value_stack.append(tok)
                 break
-            size, origin, callback, unit = reduce_with[arg]
+            size, origin, callback, unit = arg
             if unit:
                 below = state_stack[-2]
                 key = (below, top, ttype)
                 final = units.get(key)
                 if final is None:
-                    final = _run_units(states, reduce_with, below, top, ttype)
+                    final = _run_units(actions, gotos, below, top, ttype)
                     units[key] = final
                 state_stack[-1] = final
                 continue
@@ -182,7 +224,7 @@ def fast_parse(text: str, start: str) -> Node | None:
             else:
                 s = []
             value = callback(s)
-            _action, new_state = states[state_stack[-1]][origin]
+            new_state = gotos[state_stack[-1]][origin]
             state_stack.append(new_state)
             value_stack.append(value)
             if is_end and new_state == end_state:
@@ -193,18 +235,14 @@ _unit_runs: dict[tuple[Any, Any, str], Any] = {}
 """(state below, state on top, lookahead) -> the state a run of unit reductions ends in (see the module doc)."""
 
 
-def _run_units(states: dict[Any, dict[str, tuple[Any, Any]]],
-               reduce_with: dict[Any, tuple[int, str, Callable[[list[Any]], Any], bool]],
+def _run_units(actions: dict[Any, dict[str, _Action]], gotos: dict[Any, dict[str, Any]],
                below: Any, top: Any, ttype: str) -> Any:
     """Follow unit reductions from ``top`` (over ``below``) while the lookahead ``ttype`` asks for one."""
     while True:
-        action = states[top].get(ttype)
+        action = actions[top].get(ttype)
         if action is None:
             return top  # Lark raises here; so does the caller, finding no action either
-        kind, arg = action
-        if kind is Shift:
+        shift, arg = action
+        if shift or not arg[3]:
             return top
-        size, origin, _callback, unit = reduce_with[arg]
-        if not unit:
-            return top
-        _action, top = states[below][origin]
+        top = gotos[below][arg[1]]

@@ -236,31 +236,168 @@ def fast_eligible(text: str) -> bool:
 def _load_yaml(
     source: Source, max_depth: int, max_nodes: int, loader: Any, fast: bool = False
 ) -> tuple[Any, YamlLocator, list[Diagnostic]]:
-    file = source.name
-    table: dict[Pointer, NodeInfo] = {}
-    locator = YamlLocator(source, table)
-    diags: list[Diagnostic] = []
-    resolver = Resolver()
-    constructor = SafeConstructor()
-    anchors: dict[str, tuple[Any, Span]] = {}
-    stack: list[_Frame] = []
-    root: Any = None
-    have_root = False
-    docs = 0
-    nodes = 0  # made by alias expansion (the budget of max_nodes)
-    # anchor currently being built -> its value container; an alias to an anchor
-    # still under construction is a recursive document (refused).
-    building: set[str] = set()
+    """One parser's event stream (``loader``: PyYAML's pure-Python one, or libyaml's when ``fast``)
+    built into (value, locator, diagnostics) by a :class:`_Builder`; a refused document gives None."""
+    build = _Builder(source, max_depth, max_nodes, fast)
+    try:
+        for ev in yaml.parse(source.text, Loader=loader):
+            if build.event(ev):
+                break
+    except _Refuse as r:
+        build.diags.append(r.diag)
+        return None, build.locator, build.diags
+    except yaml.MarkedYAMLError as e:
+        build.diags.append(_syntax_error(e, source))
+        return None, build.locator, build.diags
+    except (yaml.YAMLError, ConstructorError) as e:
+        build.diags.append(codes.YAML_SYNTAX.at(Span.point(source.name, 1, 1), detail=str(e).splitlines()[0]))
+        return None, build.locator, build.diags
+    except (RecursionError, MemoryError):
+        build.diags.append(codes.TOO_DEEP.at(Span.point(source.name, 1, 1), what="YAML document", limit=max_depth))
+        return None, build.locator, build.diags
+    if build.diags:
+        return None, build.locator, build.diags
+    return (build.root if build.have_root else None), build.locator, build.diags
 
-    def scalar_value(ev: Any) -> Any:
+
+def _syntax_error(e: yaml.MarkedYAMLError, source: Source) -> Diagnostic:
+    """PyYAML's syntax error as E102 at its mark, with notes for the usual causes."""
+    mark = e.problem_mark or e.context_mark
+    problem = e.problem or "invalid YAML"
+    sp = Span.point(source.name, mark.line + 1, mark.column + 1) if mark is not None else Span.point(source.name, 1, 1)
+    notes: list[str] = []
+    if "\t" in problem or "tab" in problem.lower():
+        notes.append("YAML does not allow tab characters for indentation; use spaces")
+    if e.context:
+        notes.append(e.context)
+    if mark is not None and _UNQUOTED_QUANTIFIER.search(source.line_text(mark.line + 1)):
+        # `when: any(x in l: x > 1)`: the ': ' inside the expression starts a YAML mapping.
+        notes.append("an expression holding ': ' (a quantifier) must be quoted in YAML: "
+                     "when: 'any(x in data.items: x.price > 3)'")
+    return codes.YAML_SYNTAX.at(sp, notes=notes, detail=problem)
+
+
+class _Builder:
+    """Builds plain values and the position table from one document's parser events, iteratively.
+
+    :meth:`event` takes the events in order; containers under construction are on ``stack``.
+    Invariants: every value placed has a table entry under its pointer; a collection's entry is
+    widened to its end when it closes; ``nodes`` counts only nodes made by alias expansion.
+    Raises :class:`_Refuse` (a diagnostic that ends the document) or :class:`_NotFast`.
+    """
+
+    def __init__(self, source: Source, max_depth: int, max_nodes: int, fast: bool) -> None:
+        self.file = source.name
+        self.table: dict[Pointer, NodeInfo] = {}
+        self.locator = YamlLocator(source, self.table)
+        self.diags: list[Diagnostic] = []
+        self.max_depth = max_depth
+        self.max_nodes = max_nodes
+        self.fast = fast
+        self.resolver = Resolver()
+        self.constructor = SafeConstructor()
+        self.anchors: dict[str, tuple[Any, Span]] = {}
+        self.stack: list[_Frame] = []
+        self.root: Any = None
+        self.have_root = False
+        self.docs = 0
+        self.nodes = 0  # made by alias expansion (the budget of max_nodes)
+        # anchors whose collection is still being built: an alias to one is a recursive document (refused)
+        self.building: set[str] = set()
+
+    def event(self, ev: Any) -> bool:
+        """Take one parser event; True when the document must not be read further."""
+        if isinstance(ev, yaml.ScalarEvent):  # the most frequent first
+            if self.fast and (ev.tag is not None or (not ev.value and not ev.style)):
+                raise _NotFast  # explicit tags, empty plain scalars: the pure-Python parser is the reference
+            self.scalar(ev)
+        elif isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if self.fast and ev.tag is not None:
+                raise _NotFast
+            self.collection_start(ev)
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            self.collection_end(ev)
+        elif isinstance(ev, yaml.AliasEvent):
+            self.alias(ev)
+        elif isinstance(ev, yaml.DocumentStartEvent):
+            self.docs += 1
+            if self.docs > 1:
+                self.diags.append(codes.YAML_SYNTAX.at(
+                    _span(self.file, ev.start_mark, ev.end_mark),
+                    detail="a rule file holds one YAML document; found a second '---'"))
+                return True
+        return False  # stream and document ends
+
+    # --- one method per event kind ---------------------------------------------------------
+
+    def collection_start(self, ev: Any) -> None:
+        sp = _span(self.file, ev.start_mark, ev.end_mark)
+        stack = self.stack
+        if len(stack) >= self.max_depth:
+            raise _Refuse(codes.TOO_DEEP.at(sp, what="YAML document", limit=self.max_depth))
         tag = ev.tag
-        sp = _span(file, ev.start_mark, ev.end_mark)
+        if tag not in (None, "!") and tag not in _CORE_COLLECTIONS:
+            raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(sp, tag=tag))
+        is_map = isinstance(ev, yaml.MappingStartEvent)
+        if stack and stack[-1].kind == "map" and stack[-1].pending_key is None:
+            raise _Refuse(codes.NON_STRING_KEY.at(sp, found="a mapping" if is_map else "a sequence"))
+        ptr = self.child_pointer()
+        container: Any = {} if is_map else []
+        style = ("{" if is_map else "[") if ev.flow_style else ""
+        self.place(container, sp, style, False, ev)
+        stack.append(_Frame("map" if is_map else "seq", container, ptr, alias_anchor=ev.anchor))
+        if ev.anchor:
+            self.anchors[ev.anchor] = (container, sp)
+            self.building.add(ev.anchor)
+
+    def collection_end(self, ev: Any) -> None:
+        frame = self.stack.pop()
+        ptr = frame.pointer
+        info = self.table.get(ptr)
+        if info is not None and ev.end_mark is not None:
+            # widen the span to the whole collection
+            self.table[ptr] = NodeInfo(
+                Span(self.file, info.span.line, info.span.column, ev.end_mark.line + 1, ev.end_mark.column + 1),
+                info.key_span,
+                info.style,
+            )
+        if frame.alias_anchor:
+            self.building.discard(frame.alias_anchor)
+
+    def scalar(self, ev: Any) -> None:
+        sp = _span(self.file, ev.start_mark, ev.end_mark)
+        stack = self.stack
+        is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
+        value = ev.value if is_key else self.scalar_value(ev, sp)
+        self.place(value, sp, ev.style if ev.style else None, True, ev)
+        if ev.anchor:
+            self.anchors[ev.anchor] = (value, sp)
+
+    def alias(self, ev: Any) -> None:
+        sp = _span(self.file, ev.start_mark, ev.end_mark)
+        if ev.anchor not in self.anchors:
+            raise _Refuse(codes.YAML_SYNTAX.at(sp, detail=f"unknown alias *{ev.anchor}"))
+        if ev.anchor in self.building:
+            raise _Refuse(codes.YAML_SYNTAX.at(sp, detail=f"alias *{ev.anchor} refers to itself"))
+        target, _ = self.anchors[ev.anchor]
+        stack = self.stack
+        if bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None:
+            if not isinstance(target, str):
+                raise _Refuse(codes.NON_STRING_KEY.at(sp, found="an alias to a collection"))
+            self.place(target, sp, None, True, _KeyEvent(target))
+            return
+        self.place(self.copy_alias(target, self.child_pointer(), sp), sp, None, True, ev)
+
+    # --- values and where they go ----------------------------------------------------------
+
+    def scalar_value(self, ev: Any, sp: Span) -> Any:
+        tag = ev.tag
         if tag is None and not ev.style:
             number = _core_number(ev.value)
             if number is not None:
                 return _finite(number, ev.value, sp)
         if tag is None or tag == "!":
-            tag = resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
+            tag = self.resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
             if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
                 return ev.value  # a YAML 1.1 number that YAML 1.2 does not know (1_000, 0b1, 017): text
         if tag in (_TIMESTAMP, _STR):
@@ -272,57 +409,54 @@ def _load_yaml(
         if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in ev.value:
             return ev.value
         if tag not in _CORE_SCALARS:
-            raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(_span(file, ev.start_mark, ev.end_mark), tag=ev.tag))
+            raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(sp, tag=ev.tag))
         node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
-        value = constructor.construct_object(node, deep=False)
+        value = self.constructor.construct_object(node, deep=False)
         return _finite(value, ev.value, sp) if isinstance(value, float) else value
 
-    def place(value: Any, info_span: Span, style: str | None, is_key_ok: bool, ev: Any) -> _Frame | None:
+    def place(self, value: Any, info_span: Span, style: str | None, is_key_ok: bool, ev: Any) -> None:
         """Attach a finished value (or a new container) to its parent."""
-        nonlocal root, have_root
+        stack = self.stack
         if not stack:
-            root, have_root = value, True
-            table[()] = NodeInfo(info_span, None, style)
-            return None
+            self.root, self.have_root = value, True
+            self.table[()] = NodeInfo(info_span, None, style)
+            return
         parent = stack[-1]
         if parent.kind == "seq":
             ptr = parent.pointer + (parent.index,)
             parent.value.append(value)
             parent.index += 1
-            table[ptr] = NodeInfo(info_span, None, style)
-            return None
+            self.table[ptr] = NodeInfo(info_span, None, style)
+            return
         # mapping: either a key or a value
         if parent.pending_key is None:
             if not is_key_ok:
                 raise _Refuse(codes.NON_STRING_KEY.at(info_span, found="a collection"))
             key = ev.value
             if key in parent.value:
-                diags.append(codes.YAML_DUPLICATE_KEY.at(info_span, key=key))
+                self.diags.append(codes.YAML_DUPLICATE_KEY.at(info_span, key=key))
             parent.pending_key = key
             parent.pending_key_span = info_span
-            return None
+            return
         key = parent.pending_key
-        ptr = parent.pointer + (key,)
         parent.value[key] = value
-        table[ptr] = NodeInfo(info_span, parent.pending_key_span, style)
+        self.table[parent.pointer + (key,)] = NodeInfo(info_span, parent.pending_key_span, style)
         parent.pending_key = None
         parent.pending_key_span = None
-        return None
 
-    def child_pointer() -> Pointer:
-        if not stack:
+    def child_pointer(self) -> Pointer:
+        if not self.stack:
             return ()
-        parent = stack[-1]
+        parent = self.stack[-1]
         if parent.kind == "seq":
             return parent.pointer + (parent.index,)
         return parent.pointer + (parent.pending_key if parent.pending_key is not None else "",)
 
-    def copy_alias(value: Any, base: Pointer, src_span: Span) -> Any:
+    def copy_alias(self, value: Any, base: Pointer, src_span: Span) -> Any:
         """Deep-copy an anchored value iteratively, charging every node to the budget."""
-        nonlocal nodes
-        nodes += 1
-        if nodes > max_nodes:
-            raise _Refuse(codes.YAML_ALIAS_LIMIT.at(src_span, limit=max_nodes))
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            raise _Refuse(codes.YAML_ALIAS_LIMIT.at(src_span, limit=self.max_nodes))
         if not isinstance(value, (dict, list)):
             return value
         out: Any = {} if isinstance(value, dict) else []
@@ -331,9 +465,9 @@ def _load_yaml(
             src, dst, ptr = work.pop()
             items = src.items() if isinstance(src, dict) else enumerate(src)
             for k, v in items:
-                nodes += 1
-                if nodes > max_nodes:
-                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(src_span, limit=max_nodes))
+                self.nodes += 1
+                if self.nodes > self.max_nodes:
+                    raise _Refuse(codes.YAML_ALIAS_LIMIT.at(src_span, limit=self.max_nodes))
                 cptr = ptr + (k,)
                 if isinstance(v, (dict, list)):
                     nv: Any = {} if isinstance(v, dict) else []
@@ -344,117 +478,8 @@ def _load_yaml(
                     dst[k] = nv
                 else:
                     dst.append(nv)
-                table.setdefault(cptr, NodeInfo(src_span, None, None))
+                self.table.setdefault(cptr, NodeInfo(src_span, None, None))
         return out
-
-    try:
-        for ev in yaml.parse(source.text, Loader=loader):
-            if isinstance(ev, yaml.DocumentStartEvent):
-                docs += 1
-                if docs > 1:
-                    diags.append(
-                        codes.YAML_SYNTAX.at(
-                            _span(file, ev.start_mark, ev.end_mark),
-                            detail="a rule file holds one YAML document; found a second '---'",
-                        )
-                    )
-                    break
-                continue
-            if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-                continue
-            if fast and isinstance(ev, yaml.NodeEvent) and (
-                getattr(ev, "tag", None) is not None
-                or (isinstance(ev, yaml.ScalarEvent) and not ev.value and not ev.style)
-            ):
-                raise _NotFast  # explicit tags, empty plain scalars: the pure-Python parser is the reference
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                sp = _span(file, ev.start_mark, ev.end_mark)
-                if len(stack) >= max_depth:
-                    raise _Refuse(codes.TOO_DEEP.at(sp, what="YAML document", limit=max_depth))
-                tag = ev.tag
-                if tag not in (None, "!") and tag not in _CORE_COLLECTIONS:
-                    raise _Refuse(codes.YAML_UNSUPPORTED_TAG.at(sp, tag=tag))
-                is_map = isinstance(ev, yaml.MappingStartEvent)
-                if stack and stack[-1].kind == "map" and stack[-1].pending_key is None:
-                    raise _Refuse(codes.NON_STRING_KEY.at(sp, found="a mapping" if is_map else "a sequence"))
-                ptr = child_pointer()
-                container: Any = {} if is_map else []
-                style = ("{" if is_map else "[") if ev.flow_style else ""
-                place(container, sp, style, False, ev)
-                stack.append(_Frame("map" if is_map else "seq", container, ptr, alias_anchor=ev.anchor))
-                if ev.anchor:
-                    anchors[ev.anchor] = (container, sp)
-                    building.add(ev.anchor)
-                continue
-            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                frame = stack.pop()
-                ptr = frame.pointer
-                info = table.get(ptr)
-                if info is not None and ev.end_mark is not None:
-                    # widen the span to the whole collection
-                    table[ptr] = NodeInfo(
-                        Span(file, info.span.line, info.span.column, ev.end_mark.line + 1, ev.end_mark.column + 1),
-                        info.key_span,
-                        info.style,
-                    )
-                if frame.alias_anchor:
-                    building.discard(frame.alias_anchor)
-                continue
-            if isinstance(ev, yaml.ScalarEvent):
-                sp = _span(file, ev.start_mark, ev.end_mark)
-                is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
-                value = ev.value if is_key else scalar_value(ev)
-                scalar_style: str | None = ev.style if ev.style else None
-                place(value, sp, scalar_style, True, ev)
-                if ev.anchor:
-                    anchors[ev.anchor] = (value, sp)
-                continue
-            if isinstance(ev, yaml.AliasEvent):
-                sp = _span(file, ev.start_mark, ev.end_mark)
-                if ev.anchor not in anchors:
-                    raise _Refuse(codes.YAML_SYNTAX.at(sp, detail=f"unknown alias *{ev.anchor}"))
-                if ev.anchor in building:
-                    raise _Refuse(codes.YAML_SYNTAX.at(sp, detail=f"alias *{ev.anchor} refers to itself"))
-                target, _ = anchors[ev.anchor]
-                is_key = bool(stack) and stack[-1].kind == "map" and stack[-1].pending_key is None
-                if is_key:
-                    if not isinstance(target, str):
-                        raise _Refuse(codes.NON_STRING_KEY.at(sp, found="an alias to a collection"))
-                    place(target, sp, None, True, _KeyEvent(target))
-                    continue
-                value = copy_alias(target, child_pointer(), sp)
-                place(value, sp, None, True, ev)
-                continue
-    except _Refuse as r:
-        diags.append(r.diag)
-        return None, locator, diags
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = e.problem or "invalid YAML"
-        if mark is not None:
-            sp = Span.point(file, mark.line + 1, mark.column + 1)
-        else:
-            sp = Span.point(file, 1, 1)
-        notes: list[str] = []
-        if "\t" in problem or "tab" in problem.lower():
-            notes.append("YAML does not allow tab characters for indentation; use spaces")
-        if e.context:
-            notes.append(e.context)
-        if mark is not None and _UNQUOTED_QUANTIFIER.search(source.line_text(mark.line + 1)):
-            # `when: any(x in l: x > 1)`: the ': ' inside the expression starts a YAML mapping.
-            notes.append("an expression holding ': ' (a quantifier) must be quoted in YAML: "
-                         "when: 'any(x in data.items: x.price > 3)'")
-        diags.append(codes.YAML_SYNTAX.at(sp, notes=notes, detail=problem))
-        return None, locator, diags
-    except (yaml.YAMLError, ConstructorError) as e:
-        diags.append(codes.YAML_SYNTAX.at(Span.point(file, 1, 1), detail=str(e).splitlines()[0]))
-        return None, locator, diags
-    except (RecursionError, MemoryError):
-        diags.append(codes.TOO_DEEP.at(Span.point(file, 1, 1), what="YAML document", limit=max_depth))
-        return None, locator, diags
-    if diags:
-        return None, locator, diags
-    return (root if have_root else None), locator, diags
 
 
 # YAML 1.2 core schema numbers (https://yaml.org/spec/1.2.2/#1023-core-schema).  Every JSON
