@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rules_engine
-from rules_engine.route.transform import CompiledTransform, Context, compile_transform, event_id
+from rules_engine.route.envelope import event_id
+from rules_engine.route.transform import CompiledTransform, Context, compile_transform
 
 NOW = datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC)
 

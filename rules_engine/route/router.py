@@ -47,7 +47,8 @@ from typing import Any, Final, Literal
 from rules_engine.compile.expr_codegen import ValueFn, compile_value
 from rules_engine.model import ir
 from rules_engine.model.values import MISSING, to_text
-from rules_engine.route.transform import CompiledTransform, TransformError, compile_transform
+from rules_engine.route.payload import TransformError
+from rules_engine.route.transform import CompiledTransform, compile_transform
 
 __all__ = ["DEFAULT_RULE", "Action", "Decision", "Router", "compile_router"]
 

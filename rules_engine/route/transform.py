@@ -38,60 +38,43 @@ With ``null_fill`` the application goes on after an error: the failed value is
 cannot happen is skipped) and every error is reported.  Without it the first
 error ends the application.
 
+Modules: this one holds the steps and the public API; ``payload.py`` one
+application's state, copy-on-write writes and values; ``envelope.py`` the
+CloudEvents envelope.
+
 Invariants: ``apply`` never raises and never mutates its input; the compiled
 form holds no mutable state (each application uses its own scratch state).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from rules_engine.compile.cel_codegen import compile_cel_value
-from rules_engine.compile.cel_values import CelFailure
 from rules_engine.compile.expr_codegen import compile_value
-from rules_engine.expressions.render import render_expr, render_path
-from rules_engine.expressions.shape import children
 from rules_engine.model import codes, ir
-from rules_engine.model.errors import Diagnostic
-from rules_engine.model.values import (
-    MISSING,
-    get_path,
-    is_array,
-    is_number,
-    is_object,
-    number_text,
-    to_json_text,
-    type_name,
+from rules_engine.model.values import MISSING, get_path
+from rules_engine.patterns.input_transformer import NotText, compile_input_transformer
+from rules_engine.route.envelope import compile_envelope
+from rules_engine.route.payload import (
+    FAILED,
+    Run,
+    TransformError,
+    assign,
+    build_value,
+    delete,
+    show_path,
+    why_missing,
 )
-from rules_engine.patterns.input_transformer import NotText, compile_input_transformer, format_time
 
 __all__ = [
     "CompiledTransform",
     "Context",
     "Outcome",
-    "TransformError",
     "compile_transform",
-    "event_id",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TransformError:
-    """Why a transform failed: a stable code, where (a payload path or ``envelope.type``), and the message."""
-
-    code: str
-    path: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "path": self.path, "message": self.message}
-
-    def diagnostic(self) -> Diagnostic:
-        return Diagnostic(self.code, self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,260 +102,20 @@ class Outcome:
         return not self.errors
 
 
-class _Failed:
-    """A value that could not be produced (the application stops unless null-filling)."""
-
-    __slots__ = ()
-
-
-_FAILED: Final = _Failed()
-
-
-class _Run:
-    """Scratch state of one application (local to ``apply``; never shared)."""
-
-    __slots__ = ("errors", "event", "now", "null_fill", "owned", "payload", "rule")
-
-    def __init__(self, payload: Any, event: Mapping[str, Any], rule: str, now: datetime | None,
-                 null_fill: bool) -> None:
-        self.payload = payload
-        self.event = event
-        self.rule = rule
-        self.now = now
-        # Containers this application made (its copies and new objects), by id, kept alive here
-        # so that an id cannot be reused while the application runs.  Only these may be mutated.
-        self.owned: dict[int, Any] = {}
-        self.errors: list[TransformError] = []
-        self.null_fill = null_fill
-
-    def fail(self, code: codes.Code, path: str, **args: Any) -> Any:
-        """Record an error; the value to use instead (``None`` when null-filling, else ``_FAILED``)."""
-        self.errors.append(TransformError(code.code, path, code.format(path=path, **args)))
-        return None if self.null_fill else _FAILED
-
-    @property
-    def stopped(self) -> bool:
-        return bool(self.errors) and not self.null_fill
-
-    def own(self, container: Any) -> Any:
-        """``container`` itself if this application made it, else a shallow copy that it now owns."""
-        if id(container) in self.owned:
-            return container
-        copy: Any = dict(container) if type(container) is dict or is_object(container) else list(container)
-        self.owned[id(copy)] = copy
-        return copy
-
-    def new_object(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {}
-        self.owned[id(obj)] = obj
-        return obj
-
-
-def _is_obj(v: Any) -> bool:
-    """``is_object`` with the common case first: ``isinstance(v, Mapping)`` is an ABC check (slow)."""
-    return type(v) is dict or is_object(v)
-
-
-_Step = Callable[[_Run], None]
-_Build = Callable[[_Run, str], Any]  # (run, where) -> value, or _FAILED
-
-
-# --- paths ----------------------------------------------------------------------------------------------
-
-
-def _show_path(path: ir.Path) -> str:
-    return render_path(path, None, frozenset())
-
-
-def _child(container: Any, step: str | int) -> Any:
-    if isinstance(step, str):
-        return container.get(step, MISSING) if _is_obj(container) else MISSING
-    if is_array(container):
-        i = step + len(container) if step < 0 else step
-        return container[i] if 0 <= i < len(container) else MISSING
-    return MISSING
-
-
-def _kind(v: Any) -> str:
-    name = type_name(v)
-    return ("an " if name[0] in "aeiou" else "a ") + name
-
-
-def _blocked(root: Any, path: ir.Path) -> str | None:
-    """Why ``path`` cannot be written inside ``root`` (None: it can).  Reads only.
-
-    Objects missing on the way will be created; arrays never are (an index must exist).
-    """
-    if not _is_obj(root):
-        return f"the payload is {_kind(root)}, not an object"
-    cur = root
-    for i, step in enumerate(path):
-        if isinstance(step, str) and not _is_obj(cur):
-            return f"{_show_path(path[:i])} is {_kind(cur)}, not an object"
-        if isinstance(step, int):
-            if not is_array(cur):
-                return f"{_show_path(path[:i])} is {_kind(cur)}, not an array"
-            if _child(cur, step) is MISSING:
-                return f"{_show_path(path[:i])} has no index {step} (it has {len(cur)} elements)"
-        if i == len(path) - 1:
-            return None
-        nxt = _child(cur, step)
-        if nxt is MISSING:
-            # The rest is created: objects only, so no index may follow.
-            for j in range(i + 1, len(path)):
-                if isinstance(path[j], int):
-                    return f"{_show_path(path[:j])} is missing, so it has no index {path[j]}"
-            return None
-        cur = nxt
-    return None
-
-
-def _assign(run: _Run, root: Any, path: ir.Path, value: Any) -> tuple[Any, str | None]:
-    """Write ``value`` at ``path`` inside ``root``, copying what this application does not own.
-
-    Returns the new root and None, or ``root`` untouched and why the write cannot happen
-    (checked before anything is changed, so a failed write leaves no trace).
-    """
-    if not path:
-        return value, None
-    why = _blocked(root, path)
-    if why is not None:
-        return root, why
-    new_root = cur = run.own(root)
-    for step in path[:-1]:
-        at = step if isinstance(step, str) else (step + len(cur) if step < 0 else step)
-        nxt = _child(cur, step)
-        nxt = run.new_object() if nxt is MISSING else run.own(nxt)
-        cur[at] = nxt
-        cur = nxt
-    last = path[-1]
-    cur[last if isinstance(last, str) else (last + len(cur) if last < 0 else last)] = value
-    return new_root, None
-
-
-def _delete(run: _Run, path: ir.Path) -> bool:
-    """Remove the value at ``path`` from the payload; False when there is none."""
-    if not path or get_path(run.payload, path) is MISSING:
-        return False
-    cur = run.payload = run.own(run.payload)
-    for step in path[:-1]:
-        nxt = run.own(_child(cur, step))
-        if isinstance(step, str):
-            cur[step] = nxt
-        else:
-            cur[step + len(cur) if step < 0 else step] = nxt
-        cur = nxt
-    last = path[-1]
-    if isinstance(last, str):
-        del cur[last]
-    else:
-        del cur[last + len(cur) if last < 0 else last]
-    return True
-
-
-# --- values ---------------------------------------------------------------------------------------------
-
-
-def _why_missing(expr: ir.Expr, event: Any) -> str:
-    """The first missing event field the expression reads, for a message (slow path only)."""
-    stack: list[ir.Expr] = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, ir.Field) and e.var is None:
-            if get_path(event, e.path) is MISSING:
-                return f"{_show_path(e.path)} is missing"
-            continue
-        if isinstance(e, ir.Quantifier):
-            stack.append(e.collection)
-            continue
-        stack.extend(reversed(children(e)))
-    text = render_expr(expr)
-    if len(text) > 80:
-        text = text[:79] + "…"
-    return f"{text} has no value"
-
-
-def _leaf(expr: ir.Expr) -> _Build:
-    """One value: an expression (E511 when it has no value) or a CEL expression (E514 on failure)."""
-    if isinstance(expr, ir.Cel):
-        cel = compile_cel_value(expr.source)
-
-        def cel_value(run: _Run, where: str) -> Any:
-            v = cel(run.event)
-            failure = _first_failure(v, CelFailure)
-            if failure is not None:
-                return run.fail(codes.CEL_VALUE_FAILED, where, detail=failure)
-            return v
-
-        return cel_value
-    fn = compile_value(expr)
-    no_bindings: Mapping[str, Any] = {}
-
-    def value(run: _Run, where: str) -> Any:
-        v = fn(run.event, no_bindings)
-        if v is MISSING:
-            return run.fail(codes.TRANSFORM_NO_VALUE, where, detail=_why_missing(expr, run.event))
-        return v
-
-    return value
-
-
-def _first_failure(v: Any, failure_type: type) -> str | None:
-    stack = [v]
-    while stack:
-        x = stack.pop()
-        if type(x) is failure_type:
-            return str(x.message) if hasattr(x, "message") else str(x)
-        if type(x) is list:
-            stack.extend(x)
-        elif type(x) is dict:
-            stack.extend(x.values())
-    return None
-
-
-def _build(expr: ir.Expr) -> _Build:
-    """A ``set`` value or a ``payload``: objects and lists written out are templates whose every
-    field must have a value; anything else is one value."""
-    if isinstance(expr, ir.ObjectExpr):
-        items = tuple((k, _build(x)) for k, x in expr.items)
-
-        def build_object(run: _Run, where: str) -> Any:
-            obj: dict[str, Any] = {}
-            for k, b in items:
-                v = b(run, f"{where}.{k}" if k.isidentifier() else f"{where}[{k!r}]")
-                if v is _FAILED:
-                    return _FAILED
-                obj[k] = v
-            return obj
-
-        return build_object
-    if isinstance(expr, ir.ListExpr):
-        elems = tuple(_build(x) for x in expr.items)
-
-        def build_list(run: _Run, where: str) -> Any:
-            out: list[Any] = []
-            for i, b in enumerate(elems):
-                v = b(run, f"{where}[{i}]")
-                if v is _FAILED:
-                    return _FAILED
-                out.append(v)
-            return out
-
-        return build_list
-    return _leaf(expr)
+_Step = Callable[[Run], None]
 
 
 # --- steps ----------------------------------------------------------------------------------------------
 
 
 def _set_step(step: ir.SetField) -> _Step:
-    build, path, where = _build(step.value), step.path, _show_path(step.path)
+    build, path, where = build_value(step.value), step.path, show_path(step.path)
 
-    def set_field(run: _Run) -> None:
+    def set_field(run: Run) -> None:
         v = build(run, where)
-        if v is _FAILED:
+        if v is FAILED:
             return
-        new_root, why = _assign(run, run.payload, path, v)
+        new_root, why = assign(run, run.payload, path, v)
         if why is not None:
             run.fail(codes.TRANSFORM_PATH_CONFLICT, where, detail=why)
             return
@@ -393,7 +136,7 @@ def _plain_set(step: ir.TransformStep) -> bool:
 @dataclass(frozen=True, slots=True)
 class _FastSets:
     """Plain ``set`` steps on an object payload when every value exists and every parent on the
-    way is an object or absent; anything else answers ``_FAILED`` (the general path decides)."""
+    way is an object or absent; anything else answers ``FAILED`` (the general path decides)."""
 
     items: tuple[tuple[Callable[[Any, Mapping[str, Any]], Any], ir.Path, str | int], ...]
 
@@ -404,7 +147,7 @@ class _FastSets:
         for fn, parents, last in self.items:
             v = fn(event, no_bindings)
             if v is MISSING:
-                return _FAILED
+                return FAILED
             cur = root
             for k in parents:
                 nxt = cur.get(k, MISSING)  # type: ignore[arg-type]
@@ -418,7 +161,7 @@ class _FastSets:
                     owned[id(nxt)] = nxt
                     cur[k] = nxt  # type: ignore[index]
                 else:
-                    return _FAILED
+                    return FAILED
                 cur = nxt
             cur[last] = v  # type: ignore[index]
         return root
@@ -434,18 +177,18 @@ def _set_block(steps: list[ir.SetField]) -> _Step:
     depends on an earlier write); the first failure ends the block unless null-filling.
     """
     items = tuple(
-        (compile_value(s.value), s.value, s.path[:-1], s.path[-1], _show_path(s.path), s.path) for s in steps
+        (compile_value(s.value), s.value, s.path[:-1], s.path[-1], show_path(s.path), s.path) for s in steps
     )
     no_bindings: Mapping[str, Any] = {}
 
-    def set_block(run: _Run) -> None:
+    def set_block(run: Run) -> None:
         event = run.event
         owned = run.owned
         for fn, expr, parents, last, where, path in items:
             v = fn(event, no_bindings)
             if v is MISSING:
-                v = run.fail(codes.TRANSFORM_NO_VALUE, where, detail=_why_missing(expr, event))
-                if v is _FAILED:
+                v = run.fail(codes.TRANSFORM_NO_VALUE, where, detail=why_missing(expr, event))
+                if v is FAILED:
                     return
             cur = run.payload
             if type(cur) is dict:
@@ -470,9 +213,9 @@ def _set_block(steps: list[ir.SetField]) -> _Step:
                 else:
                     cur[last] = v
                     continue
-            new_root, why = _assign(run, run.payload, path, v)
+            new_root, why = assign(run, run.payload, path, v)
             if why is not None:
-                if run.fail(codes.TRANSFORM_PATH_CONFLICT, where, detail=why) is _FAILED:
+                if run.fail(codes.TRANSFORM_PATH_CONFLICT, where, detail=why) is FAILED:
                     return
                 continue
             run.payload = new_root
@@ -482,17 +225,17 @@ def _set_block(steps: list[ir.SetField]) -> _Step:
 
 def _rename_step(step: ir.Rename) -> _Step:
     src, dest = step.source, step.dest
-    src_text, dest_text = _show_path(src), _show_path(dest)
+    src_text, dest_text = show_path(src), show_path(dest)
 
-    def rename(run: _Run) -> None:
+    def rename(run: Run) -> None:
         v = get_path(run.payload, src)
         if v is MISSING:
             v = run.fail(codes.RENAME_SOURCE_MISSING, src_text, dest=dest_text)
-            if v is _FAILED:
+            if v is FAILED:
                 return
         else:
-            _delete(run, src)
-        new_root, why = _assign(run, run.payload, dest, v)
+            delete(run, src)
+        new_root, why = assign(run, run.payload, dest, v)
         if why is not None:
             run.fail(codes.TRANSFORM_PATH_CONFLICT, dest_text, detail=why)
             return
@@ -504,9 +247,9 @@ def _rename_step(step: ir.Rename) -> _Step:
 def _drop_step(step: ir.Drop) -> _Step:
     paths = step.paths
 
-    def drop(run: _Run) -> None:
+    def drop(run: Run) -> None:
         for p in paths:
-            _delete(run, p)
+            delete(run, p)
 
     return drop
 
@@ -514,25 +257,25 @@ def _drop_step(step: ir.Drop) -> _Step:
 def _keep_step(step: ir.Keep) -> _Step:
     paths = step.paths
 
-    def keep(run: _Run) -> None:
+    def keep(run: Run) -> None:
         source = run.payload
         kept: Any = run.new_object()
         for p in paths:
             v = get_path(source, p)
             if v is not MISSING:
                 # Object keys only (check_transform refuses array indexes): cannot fail.
-                kept, _ = _assign(run, kept, p, v)
+                kept, _ = assign(run, kept, p, v)
         run.payload = kept
 
     return keep
 
 
 def _replace_step(step: ir.Replace) -> _Step:
-    build = _build(step.value)
+    build = build_value(step.value)
 
-    def replace(run: _Run) -> None:
+    def replace(run: Run) -> None:
         v = build(run, "payload")
-        if v is not _FAILED:
+        if v is not FAILED:
             run.payload = v
 
     return replace
@@ -541,12 +284,12 @@ def _replace_step(step: ir.Replace) -> _Step:
 def _input_step(step: ir.InputTransformer) -> _Step:
     fn = compile_input_transformer(step)
     if fn is None:
-        def invalid(run: _Run) -> None:
+        def invalid(run: Run) -> None:
             run.fail(codes.TRANSFORM_FAILED, "input_template", detail="the input transformer is invalid (see check)")
 
         return invalid
 
-    def input_transformer(run: _Run) -> None:
+    def input_transformer(run: Run) -> None:
         try:
             run.payload = fn(run.event, run.rule, run.now)
         except NotText as e:
@@ -572,128 +315,14 @@ def _step(step: ir.TransformStep) -> _Step:
 
 def _step_name(step: ir.TransformStep) -> str:
     if isinstance(step, ir.SetField):
-        return _show_path(step.path)
+        return show_path(step.path)
     if isinstance(step, ir.Rename):
-        return _show_path(step.source)
+        return show_path(step.source)
     if isinstance(step, (ir.Drop, ir.Keep)):
-        return ", ".join(_show_path(p) for p in step.paths)
+        return ", ".join(show_path(p) for p in step.paths)
     if isinstance(step, ir.Replace):
         return "payload"
     return "input_template"
-
-
-# --- the CloudEvents envelope -----------------------------------------------------------------------------
-
-
-def event_id(event: Mapping[str, Any]) -> str:
-    """The envelope ``id``: the event's own ``id`` (a string or number), else a digest of the event.
-
-    The digest (32 hex digits of SHA-256 over the event as canonical JSON, keys
-    sorted) is the same for the same event, whatever its key order.
-    """
-    own = event.get("id")
-    if isinstance(own, str) and own:
-        return own
-    if is_number(own):
-        return number_text(own)  # type: ignore[arg-type]
-    return hashlib.sha256(to_json_text(event).encode("utf-8")).hexdigest()[:32]
-
-
-_ATTR: Final = ("a non-empty string", (str,))
-_EXTENSION: Final = ("a string, an integer or a boolean", (str, int, bool))
-_Optional = Callable[[_Run, str], Any]  # (run, where) -> value, MISSING (absent) or _FAILED
-
-
-def _optional(expr: ir.Expr) -> _Optional:
-    """An optional attribute's value: an expression without a value means "no attribute"."""
-    if isinstance(expr, ir.Cel):
-        return _leaf(expr)  # a CEL failure is an error (E514), not an absence
-    fn = compile_value(expr)
-    no_bindings: Mapping[str, Any] = {}
-
-    def value(run: _Run, where: str) -> Any:
-        return fn(run.event, no_bindings)
-
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    """CloudEvents 1.0, JSON structured mode: the finished payload becomes ``data``."""
-
-    ce_type: _Build | None
-    ce_source: _Build | None
-    subject: _Optional | None
-    extensions: tuple[tuple[str, _Optional], ...]
-
-    def wrap(self, run: _Run) -> None:
-        event = run.event
-        out: dict[str, Any] = {"specversion": "1.0", "id": event_id(event)}
-        for name, build, fallback in (("source", self.ce_source, ("source",)),
-                                      ("type", self.ce_type, ("type", "detail-type"))):
-            v = self._required(run, name, build, fallback)
-            if v is _FAILED:
-                return
-            out[name] = v
-        attrs: list[tuple[str, _Optional, tuple[str, tuple[type, ...]]]] = []
-        if self.subject is not None:
-            attrs.append(("subject", self.subject, _ATTR))
-        for name, value, kinds in attrs:
-            v = self._checked(run, name, value(run, f"envelope.{name}"), kinds)
-            if v is _FAILED:
-                return
-            if v is not MISSING:
-                out[name] = v
-        if isinstance(event.get("time"), str):
-            out["time"] = event["time"]
-        elif run.now is not None:
-            out["time"] = format_time(run.now)
-        out["datacontenttype"] = "application/json"
-        for name, value in self.extensions:
-            v = self._checked(run, name, value(run, f"envelope.{name}"), _EXTENSION)
-            if v is _FAILED:
-                return
-            if v is not MISSING:
-                out[name] = v
-        out["data"] = run.payload
-        run.payload = out
-
-    @staticmethod
-    def _required(run: _Run, name: str, build: _Build | None, fallback: tuple[str, ...]) -> Any:
-        where = f"envelope.{name}"
-        if build is None:
-            for key in fallback:
-                v = event_value = run.event.get(key)
-                if isinstance(event_value, str) and event_value:
-                    return v
-            keys = " or ".join(repr(k) for k in fallback)
-            return run.fail(codes.BAD_ENVELOPE_VALUE, where, name=name,
-                            detail=f"no expression is given and the event has no {keys} string")
-        v = build(run, where)
-        if v is _FAILED or (v is None and run.errors):
-            return v  # failed, or null-filled after a failure
-        return _Envelope._checked(run, name, v, _ATTR)
-
-    @staticmethod
-    def _checked(run: _Run, name: str, v: Any, kinds: tuple[str, tuple[type, ...]]) -> Any:
-        """``v`` when CloudEvents allows it (MISSING and _FAILED pass through); else E515."""
-        if v is MISSING or v is _FAILED:
-            return v
-        what, allowed = kinds
-        # bool is an int in Python, a float never is an integer here: JSON's 2.0 is a number, not an Integer.
-        if isinstance(v, allowed) and not isinstance(v, float) and v != "":
-            return v
-        return run.fail(codes.BAD_ENVELOPE_VALUE, f"envelope.{name}", name=name,
-                        detail=f"must be {what}, not {_kind(v)}")
-
-
-def _envelope(env: ir.Envelope) -> _Envelope:
-    return _Envelope(
-        _build(env.type) if env.type is not None else None,
-        _build(env.source) if env.source is not None else None,
-        _optional(env.subject) if env.subject is not None else None,
-        tuple((n, _optional(e)) for n, e in env.extensions),
-    )
 
 
 # --- public API -------------------------------------------------------------------------------------------
@@ -720,12 +349,12 @@ class CompiledTransform:
         """:meth:`apply` without the wrapping (``(payload, errors)``): the router's hot path."""
         if self.fast is not None and type(payload) is dict:
             done = self.fast(payload, event)
-            if done is not _FAILED:
+            if done is not FAILED:
                 return done, ()
             # Something unusual (a value missing, a non-object on the way): the general path
             # below runs the same transform again and reports it.  Transforms are pure, so
             # running again gives the same values.
-        run = _Run(payload, event, rule, now, null_fill)
+        run = Run(payload, event, rule, now, null_fill)
         errors = run.errors
         fns = self.fns
         start = 0
@@ -767,7 +396,7 @@ def compile_transform(t: ir.Transform) -> CompiledTransform:
         i += 1
     if t.envelope is not None:
         names.append("envelope")
-        fns.append(_envelope(t.envelope).wrap)
+        fns.append(compile_envelope(t.envelope).wrap)
     fast = None
     if t.envelope is None and t.steps and all(_plain_set(s) for s in t.steps):
         fast = _FastSets(tuple((compile_value(s.value), s.path[:-1], s.path[-1])
