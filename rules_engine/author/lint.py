@@ -393,7 +393,7 @@ _OUTSIDE = ("203.0.113.9", "8.8.8.8", "2001:db8::1")
 def _opaque_parts(node: Any, paths: set[tuple[str, ...]], consts: list[Any]) -> None:
     """Event fields and constants an opaque condition mentions (what a searched example should try)."""
     if isinstance(node, ir.Cel):
-        text = _CEL_LITERAL.sub(lambda m: " ", node.source)
+        text = _CEL_LITERAL.sub(" ", node.source)
         for m in _CEL_PATH.finditer(text):
             parts = m.group().split(".")
             if text[m.end():].lstrip().startswith("("):

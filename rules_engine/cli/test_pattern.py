@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _json_arg(value: str, what: str) -> str:
+def _json_arg(value: str) -> str:
     s = value.lstrip()
     if s.startswith(("{", "[", '"')) or not Path(value).exists():
         return value
@@ -32,8 +32,8 @@ def _json_arg(value: str, what: str) -> str:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        pattern = _json_arg(args.pattern, "pattern")
-        event = _json_arg(args.event, "event")
+        pattern = _json_arg(args.pattern)
+        event = _json_arg(args.event)
     except (OSError, UnicodeDecodeError) as e:
         sys.stderr.write(f"rules-engine: error: {e}\n")
         return EXIT_USAGE

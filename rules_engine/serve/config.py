@@ -253,7 +253,7 @@ def parse_config(source: Source) -> SidecarConfig:
     out: list[Diagnostic] = []
     cfg = _build(SidecarConfig, value, (), locator, out)
     if isinstance(cfg, SidecarConfig):
-        _check_cross(cfg, value, locator, out)
+        _check_cross(cfg, locator, out)
     if out or not isinstance(cfg, SidecarConfig):
         raise RuleError(out, {source.name: source})
     return cfg
@@ -346,7 +346,7 @@ def _build_section(cls: Any, value: Any, ptr: Pointer, loc: Locator, out: list[D
     return _BAD if bad else cls(**kwargs)
 
 
-def _check_cross(cfg: SidecarConfig, value: dict[str, Any], loc: Locator, out: list[Diagnostic]) -> None:
+def _check_cross(cfg: SidecarConfig, loc: Locator, out: list[Diagnostic]) -> None:
     """Checks between options: one token source per publisher, unique names, TLS files exist."""
     names: set[str] = set()
     for i, p in enumerate(cfg.auth.publishers):
