@@ -14,6 +14,8 @@ generated function.  Invariants:
 * every non-literal constant (trees, errors, compiled regexes, frozensets) is
   a ``_k<n>`` entry of ``ns``, the namespace the function is executed in,
   which starts as a copy of :data:`~.cel_runtime.RUNTIME`;
+* the lines and the constants are the compiler's one emitter
+  (:class:`~rules_engine.compile.emit.Writer`), as for ``match`` and the decoder;
 * ``depth`` is the indentation level, 1 being the function body;
 * ``fields`` collects every event path whose value was consumed whole
   (``use``), so the expression reads nothing outside those subtrees.
@@ -31,6 +33,7 @@ from lark import Tree
 
 from rules_engine.compile.cel_runtime import RUNTIME
 from rules_engine.compile.cel_values import INT64_MAX, INT64_MIN
+from rules_engine.compile.emit import Writer
 
 __all__ = ["NOCONST", "Emitter", "Fallback", "Val", "py_tuple"]
 
@@ -62,23 +65,26 @@ class Emitter:
     """The growing body of ``def _cel(ev)``, its constants and the event paths it reads."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.out = Writer()
+        self.out.ns.update(RUNTIME)
         self.depth = 1
-        self.ns: dict[str, Any] = dict(RUNTIME)
         self.count = 0
         self.fields: set[tuple[str, ...]] = set()
+
+    @property
+    def ns(self) -> dict[str, Any]:
+        """The namespace the function runs in: the runtime and the constants."""
+        return self.out.ns
 
     def new(self, prefix: str = "v") -> str:
         self.count += 1
         return f"{prefix}{self.count}"
 
     def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
+        self.out.emit(self.depth, line)
 
     def const(self, value: Any) -> str:
-        name = self.new("_k")
-        self.ns[name] = value
-        return name
+        return self.out.const(value, "_k")
 
     def error(self, message: str, exc: type[BaseException], node: Tree[Any] | None) -> str:
         """A constant error value as cel-python makes it at ``node`` (see _err on the tree)."""
@@ -122,4 +128,4 @@ class Emitter:
     def function_source(self, result: str) -> str:
         """The whole ``def _cel(ev)``, returning the expression ``result``; any mapping is accepted."""
         source = "def _cel(ev):\n    if type(ev) is not dict: ev = _as_dict(ev)\n"
-        return source + "\n".join(self.lines) + f"\n    return {result}\n"
+        return source + "\n".join(self.out.lines) + f"\n    return {result}\n"

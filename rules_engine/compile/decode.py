@@ -42,7 +42,7 @@ from typing import Any
 
 import msgspec
 
-from rules_engine.compile.emit import load
+from rules_engine.compile.emit import Lines, load
 from rules_engine.model.events import MAX_EVENT_BYTES, decode_event
 
 MAX_NAME_SPLITS = 8
@@ -152,10 +152,11 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
         return msgspec.defstruct(f"Read{counter[0]}", fields)
 
     root_type = struct(root)
-    lines = ["def convert(s):"]
-    _convert(root, "s", "d0", 1, lines, [0])
-    lines.append("    return d0")
-    source = "\n".join(lines) + "\n"
+    out = Lines()
+    out.emit(0, "def convert(s):")
+    _convert(root, "s", "d0", 1, out, [0])
+    out.emit(1, "return d0")
+    source = out.text()
     ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
     load(source, "decoder", ns)
     convert: Callable[[Any], dict[str, Any]] = ns["convert"]
@@ -194,26 +195,25 @@ def _field_name_ok(key: str) -> bool:
     return True
 
 
-def _convert(node: _Node, src: str, dst: str, ind: int, lines: list[str], n: list[int]) -> None:
-    pad = "    " * ind
-    lines.append(f"{pad}{dst} = {{}}")
+def _convert(node: _Node, src: str, dst: str, ind: int, out: Lines, n: list[int]) -> None:
+    out.emit(ind, f"{dst} = {{}}")
     for i, (key, sub) in enumerate(sorted(node.children.items())):
         n[0] += 1
         v = f"v{n[0]}"
-        lines.append(f"{pad}{v} = {src}.f{i}")
-        lines.append(f"{pad}if {v} is not UNSET:")
+        out.emit(ind, f"{v} = {src}.f{i}")
+        out.emit(ind, f"if {v} is not UNSET:")
         if sub.whole:
             # scalars pass as they are; an int beyond orjson's range becomes its float; containers are walked
-            lines.append(f"{pad}    t = type({v})")
-            lines.append(f"{pad}    if t is int:")
-            lines.append(f"{pad}        if not LO <= {v} <= HI: {v} = float({v})")
-            lines.append(f"{pad}    elif t is list or t is dict: fix({v})")
-            lines.append(f"{pad}    {dst}[{key!r}] = {v}")
+            out.emit(ind + 1, f"t = type({v})")
+            out.emit(ind + 1, "if t is int:")
+            out.emit(ind + 2, f"if not LO <= {v} <= HI: {v} = float({v})")
+            out.emit(ind + 1, f"elif t is list or t is dict: fix({v})")
+            out.emit(ind + 1, f"{dst}[{key!r}] = {v}")
         else:
             n[0] += 1
             d = f"d{n[0]}"
-            _convert(sub, v, d, ind + 1, lines, n)
-            lines.append(f"{pad}    {dst}[{key!r}] = {d}")
+            _convert(sub, v, d, ind + 1, out, n)
+            out.emit(ind + 1, f"{dst}[{key!r}] = {d}")
 
 
 def _fix(value: list[Any] | dict[str, Any]) -> None:

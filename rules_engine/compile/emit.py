@@ -1,11 +1,13 @@
 """The one small emitter the code generators share: lines of Python source, then loading them.
 
-Position: under every generator of ``compile/`` (``codegen.py`` for ``match``,
-``decode.py`` for the partial decoder, ``cel_codegen.py`` for translated CEL).
-:class:`Lines` builds indented source; :func:`load` compiles it under a file
-name of its own and registers the text with :mod:`linecache`, so a traceback
-into generated code shows the generated line, and ``rules-engine compile --show
-source`` prints the very text that was compiled.
+Position: under every generator of ``compile/`` (``codegen*.py`` and ``tables.py``
+for ``match``, ``decode.py`` for the partial decoder, ``cel_emit.py`` for
+translated CEL).  :class:`Lines` builds indented source; :class:`Writer` adds
+the constants the source names (bound once into the namespace it runs in);
+:func:`load` compiles it under a file name of its own and registers the text
+with :mod:`linecache`, so a traceback into generated code shows the generated
+line, and ``rules-engine compile --show source`` prints the very text that was
+compiled.
 
 The file name is the content's hash (``<rules-engine match 3f2a…>``): the same
 source is registered once however often it is compiled (a reload of unchanged
