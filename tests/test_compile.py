@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rules_engine
-from rules_engine.compile import codegen_checks, tables
+from rules_engine.compile import codegen_checks, negative, tables
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.compile.runtime import wildcard_leaf
 from rules_engine.model import ir
@@ -220,7 +220,8 @@ def test_events_of_unusual_python_types() -> None:
 def test_shared_buckets_and_fallback_structures(monkeypatch: pytest.MonkeyPatch, budgets: dict[str, int]) -> None:
     """Many rules sharing keys; with zero budgets the filtered / scanned / closure variants run."""
     for name, value in budgets.items():
-        monkeypatch.setattr(codegen_checks if name == "MAX_SOURCE_DEPTH" else tables, name, value)
+        owner = {"MAX_SOURCE_DEPTH": codegen_checks, "TABLE_BUDGET": negative, "SEGMENT_BUDGET": tables}[name]
+        monkeypatch.setattr(owner, name, value)
     body = ""
     for i in range(12):
         body += _yaml_rule(f"ab{i}", f'    match: {{a: [{{anything-but: ["v{i % 3}", "w{i}"]}}], b: [{{exists: true}}]}}\n')
@@ -326,7 +327,8 @@ def test_cli_compile_reports_rule_errors(tmp_path: Any, capsys: pytest.CaptureFi
 
 
 def test_every_index_kind_has_a_table_and_a_lane() -> None:
-    from rules_engine.compile.tables import LANES, Kind, Table
+    from rules_engine.compile.kinds import LANES, Kind
+    from rules_engine.compile.tables import Table
 
     # each kind is probed in exactly one lane, and its table class builds and probes it
     assert sorted(k.name for kinds in LANES.values() for k in kinds) == sorted(k.name for k in Kind)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from rules_engine.cesql import ast as cesql_ast
 from rules_engine.cesql.render import render as cesql_render
-from rules_engine.compile import codegen_checks, tables
+from rules_engine.compile import codegen_checks, negative, tables
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.model import ir
 from rules_engine.model.events import decode_event
@@ -216,12 +216,12 @@ def test_larger_rule_sets_share_buckets(rs: ir.RuleSetIR, evs: list[dict[str, An
 @given(rule_sets(max_rules=12), st.lists(events, min_size=1, max_size=6))
 def test_fallback_structures_agree(rs: ir.RuleSetIR, evs: list[dict[str, Any]]) -> None:
     """Filtered anything-but tables, scanned ranges and closure checks (all budgets at zero)."""
-    saved = tables.TABLE_BUDGET, tables.SEGMENT_BUDGET, codegen_checks.MAX_SOURCE_DEPTH
-    tables.TABLE_BUDGET = tables.SEGMENT_BUDGET = codegen_checks.MAX_SOURCE_DEPTH = 0
+    saved = negative.TABLE_BUDGET, tables.SEGMENT_BUDGET, codegen_checks.MAX_SOURCE_DEPTH
+    negative.TABLE_BUDGET = tables.SEGMENT_BUDGET = codegen_checks.MAX_SOURCE_DEPTH = 0
     try:
         _agree(rs, evs)
     finally:
-        tables.TABLE_BUDGET, tables.SEGMENT_BUDGET, codegen_checks.MAX_SOURCE_DEPTH = saved
+        negative.TABLE_BUDGET, tables.SEGMENT_BUDGET, codegen_checks.MAX_SOURCE_DEPTH = saved
 
 
 CEL_TEXTS = ['event.a == "ab"', "has(event.b)", "event.c > 2", 'size(event.x) > 1', 'event.a.startsWith("a")',

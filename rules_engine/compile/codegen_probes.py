@@ -30,7 +30,9 @@ from collections.abc import Mapping
 
 from rules_engine.compile.emit import Writer
 from rules_engine.compile.index import Index, NameIndex, PathIndex
-from rules_engine.compile.tables import LANES, Checked, Kind, Lane, Negative, Table, scan, string_groups
+from rules_engine.compile.kinds import LANES, Kind, string_groups
+from rules_engine.compile.negative import Negative
+from rules_engine.compile.tables import Checked, Lane, Table, scan
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT
 

@@ -8,7 +8,7 @@ The compiler is a named, ordered list of pure stages (:data:`STAGES`), run in
 that order by :func:`compile_ruleset` and timed when it is given a clock::
 
     normalise   filters -> formulas over shared atoms; one anchor per branch   (normalize.py, entries.py)
-    index       anchors -> per-name / per-path tables, one per kind            (index.py, tables.py)
+    index       anchors -> per-name / per-path tables, one per kind            (index.py, kinds.py)
     generate    one specialised ``match(event)`` function, Python source       (codegen*.py)
     decoder     msgspec types naming only the keys some rule reads              (decode.py)
     prefilter   literals every match's raw text holds: reject before decoding   (prefilter.py)

@@ -5,7 +5,7 @@ Position in the pipeline::
     atom ──**matcher_entries** / **value_entries**──▶ Entry(kind, key, rank) ──index.py──▶ tables
 
 Every EventBridge matcher and every indexable expression comparison becomes
-the entries under which the index finds it: a :class:`~rules_engine.compile.tables.Kind`
+the entries under which the index finds it: a :class:`~rules_engine.compile.kinds.Kind`
 (which table, probed in which lane), the key it is looked up by, and a rank
 (how selective it is, for choosing anchors in ``normalize.py``)::
 
@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from rules_engine.compile.formula import Atom, FieldAtom, ValueAtom
+from rules_engine.compile.kinds import Kind
 from rules_engine.compile.runtime import wildcard_pieces
-from rules_engine.compile.tables import Kind, comparable
+from rules_engine.compile.tables import comparable
 from rules_engine.model import ir
 from rules_engine.patterns.operands import ip_value
 
@@ -58,7 +59,7 @@ RANK_WEIGHT = (1, 2, 3, 4, 6, 10, 12, 16, 40, 100, 400, 1000, 1000)
 class Entry:
     """One way an event value can satisfy an atom, as the index stores it.
 
-    ``kind`` names the table that holds it (``tables.py``: the lane its probe
+    ``kind`` names the table that holds it (``kinds.py``: the lane its probe
     runs in and how it is looked up), ``key`` what it is looked up by, ``rank``
     the selectivity estimate.
     """

@@ -5,8 +5,8 @@ Position in the pipeline::
     Normalised ──**build_index**──▶ Index (per name / path: one table per kind) ──codegen──▶ match()
 
 Each EventBridge name (``NameIndex``) and each expression path (``PathIndex``)
-gets one table per :class:`~rules_engine.compile.tables.Kind` its anchors
-have, built once by the kind's table class (``tables.py``) and never mutated.
+gets one table per :class:`~rules_engine.compile.kinds.Kind` its anchors
+have, built once by the kind's table class (``tables.py``, ``negative.py``) and never mutated.
 Buckets hold rule ordinals (evaluation order), sorted.  For a name whose
 anchors are ``MAPBLKLOT = "1430022"``, ``STREET prefix "AC"`` and
 ``x > -122.41``::
@@ -32,12 +32,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rules_engine.compile import tables
 from rules_engine.compile.entries import matcher_entries, value_entries
 from rules_engine.compile.formula import FieldAtom, ValueAtom
+from rules_engine.compile.kinds import Kind
 from rules_engine.compile.normalize import Normalised
 from rules_engine.compile.runtime import field_leaf, matcher_leaf, value_leaf
-from rules_engine.compile.tables import Checked, Item, Kind, Lane, Leaf, Rules, Segments, Table, sorted_rules
+from rules_engine.compile.tables import Checked, Item, Lane, Leaf, Rules, Scan, Segments, Table, sorted_rules
 from rules_engine.model import ir
 
 
@@ -93,7 +93,7 @@ class _Acc:
         if isinstance(seg, Segments) and seg.spill:
             del out[Kind.SEGMENT]
             scan = out.get(Kind.SCAN)
-            out[Kind.SCAN] = tables.Scan(Kind.SCAN, (scan.items if isinstance(scan, tables.Scan) else ()) + seg.spill)
+            out[Kind.SCAN] = Scan(Kind.SCAN.spec, (scan.items if isinstance(scan, Scan) else ()) + seg.spill)
         return out
 
 
