@@ -87,7 +87,10 @@ def main() -> None:
         shutil.copytree(args.rules, folder)
         lat, loads = asyncio.run(measure(folder, args.writes, args.debounce))
     ms = [x * 1000 for x in lat]
-    print(f"rules: {args.rules}, {args.writes} writes, debounce {args.debounce:.3f} s, Python {sys.version.split()[0]}")
+    one, five, fifteen = os.getloadavg()
+    load = f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+    print(f"rules: {args.rules}, {args.writes} writes, debounce {args.debounce:.3f} s, "
+          f"Python {sys.version.split()[0]}, {load} (at the end)")
     print(f"write -> new version serving: median {statistics.median(ms):.0f} ms, "
           f"best {min(ms):.0f} ms, worst {max(ms):.0f} ms")
     print(f"of which load + check + compile: median {statistics.median(loads) * 1000:.0f} ms")
