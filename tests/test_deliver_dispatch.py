@@ -301,3 +301,30 @@ async def test_batched_observer_counts_every_message_once(recorder: type[Recorde
     assert 'rules_engine_decisions_delivered_total{rule="b",target="t"} 30.0' in text
     assert 'rules_engine_delivery_seconds_count{target="t"} 90.0' in text
     assert counts.ok["t"] == 90
+
+
+async def test_admission_is_first_come_first_served(recorder: type[Recorder]) -> None:
+    """A permit freed for a waiting caller is kept for it: a caller arriving between the release and the
+    waiter's turn queues behind it instead of taking the permit (admission order = arrival order)."""
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    late: list[asyncio.Task[Any]] = []
+
+    class Observer(Counts):
+        def delivered(self, target: str, rule: str, seconds: float) -> None:
+            super().delivered(target, rule, seconds)
+            if not late:  # arrives just as the first message's permit is freed for the waiting second one
+                late.append(asyncio.ensure_future(d.dispatch([Decision("r", "t", {"n": 3})], event={}, version="v")))
+
+    d = Dispatcher([target("t", "rec", pause=0.05, max_in_flight=1)], registry=reg, observer=Observer())
+    await d.start()
+    first = asyncio.create_task(d.dispatch([Decision("r", "t", {"n": 1})], event={}, version="v"))
+    for _ in range(200):  # bounded: until the first message is being sent
+        if recorder.active:
+            break
+        await asyncio.sleep(0.005)
+    second = asyncio.create_task(d.dispatch([Decision("r", "t", {"n": 2})], event={}, version="v"))
+    results = await asyncio.wait_for(asyncio.gather(first, second), 10)
+    results.append(await asyncio.wait_for(late[0], 10))
+    await d.close()
+    assert all(r.ok for r in results)
+    assert [p["n"] for p in recorder.sent] == [1, 2, 3]

@@ -186,6 +186,7 @@ class _Lane:
         self.capacity = settings.max_in_flight
         self.inflight = 0  # messages holding a permit (admitted, not yet settled)
         self.room: deque[asyncio.Future[None]] = deque()  # admissions waiting for a permit, in order
+        self.woken = 0  # waiters woken with a permit reserved for them, not yet running
         self.ready: deque[_Item] = deque()  # admitted and due: the worker sends these
         self.bound = settings.max_in_flight  # the ready queue's bound (Dispatcher._bound_queues)
         self.wakeup: asyncio.Future[None] | None = None  # the idle worker waits on this
@@ -209,8 +210,12 @@ class _Lane:
         self.worker = asyncio.create_task(self._run(), name=f"deliver:{self.target.name}")
 
     async def admit(self) -> None:
-        """Take a permit, waiting (in arrival order) while ``max_in_flight`` messages are unsettled."""
-        if self.inflight < self.capacity and not self.room:
+        """Take a permit, waiting in arrival order while ``max_in_flight`` messages are unsettled.
+
+        FIFO: a permit freed for a waiter is reserved for it (``woken``) until it runs, so a newcomer
+        cannot take it meanwhile; admission order is the order callers asked in.
+        """
+        if self.inflight + self.woken < self.capacity and not self.room:
             self.inflight += 1
             return
         loop = asyncio.get_running_loop()
@@ -222,26 +227,29 @@ class _Lane:
             except BaseException:
                 if fut in self.room:
                     self.room.remove(fut)
-                elif fut.done() and not fut.cancelled():
-                    self._wake_room(1)  # woken but leaving: pass the turn on
+                elif fut.done() and not fut.cancelled():  # woken but leaving: pass the reserved turn on
+                    self.woken -= 1
+                    self._wake_room()
                 raise
+            self.woken -= 1
             if self.inflight < self.capacity or self.closed:  # closed: the caller sees it and gives back
                 self.inflight += 1
-                if self.inflight < self.capacity:
-                    self._wake_room(1)
+                self._wake_room()
                 return
 
-    def _wake_room(self, n: int) -> None:
-        while n > 0 and self.room:
-            fut = self.room.popleft()
+    def _wake_room(self) -> None:
+        """Wake as many waiters as there are free permits not already reserved for woken ones."""
+        room = self.room
+        while room and (self.closed or self.inflight + self.woken < self.capacity):
+            fut = room.popleft()
             if not fut.done():
                 fut.set_result(None)
-                n -= 1
+                self.woken += 1
 
     def release(self) -> None:
         self.inflight -= 1
         if self.room:
-            self._wake_room(1)
+            self._wake_room()
 
     def enqueue(self, item: _Item) -> None:
         key = item.message.partition_key
@@ -406,7 +414,7 @@ class _Lane:
 
     async def close(self, timeout: float) -> None:
         self.closed = True
-        self._wake_room(len(self.room))  # admissions still waiting find the lane closed (no hang)
+        self._wake_room()  # closed: every admission still waiting wakes and finds the lane closed (no hang)
         if self.worker is not None:
             self.worker.cancel()
         for t in list(self.tasks):
@@ -553,7 +561,7 @@ class Dispatcher:
                     why = "the target closed before sending" if lane else "no such target in this dispatcher"
                     group.settle(slot, self._lost(d.rule, d.target, why))
                     continue
-                if lane.inflight < lane.capacity and not lane.room:
+                if lane.inflight + lane.woken < lane.capacity and not lane.room:
                     lane.inflight += 1
                 else:
                     await lane.admit()  # backpressure: wait for room on this target
