@@ -428,3 +428,13 @@ def test_without_hyperscan_the_quick_screen_is_the_prefilter(monkeypatch: pytest
     assert [_names(compiled.matching_raw(raw)) for raw in raws] == [_names(matching_rules(rs, decode_event(raw)))
                                                                     for raw in raws]
     assert compile_ruleset(_rs(ir.Compare("==", F(("a",)), ir.Literal("v1")))).prefilter is None
+
+
+def test_gate_below_zero_scans_again() -> None:
+    """Threads share the gate without a lock; a count taken below zero by a race means "scan", not "pause"."""
+    compiled = compile_ruleset(_rs({"a": ["v1"]}), prefilter="python")
+    assert compiled.prefilter is not None
+    compiled.prefilter.gate.skip = -3
+    assert compiled.prefilter.screen(b'{"a": "v2"}')
+    assert compiled.prefilter.to_decode([b'{"a": "v2"}', b'{"a": "v1"}']) == [1]
+    assert compiled.prefilter.gate.skip == -3

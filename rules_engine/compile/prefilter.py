@@ -529,7 +529,7 @@ class Prefilter:
     def screen(self, raw: bytes | bytearray | memoryview | str) -> bool:
         """``rejects`` while the gate says scanning pays; False (decode) while it is paused."""
         gate = self.gate
-        if gate.skip:
+        if gate.skip > 0:  # "> 0": racing threads may take it below zero
             gate.skip -= 1
             return False
         if type(raw) is bytes and raw[:1] == b"{" and raw[-1:] == b"}" and len(raw) <= _MAX and raw.isascii():
@@ -596,7 +596,7 @@ class Prefilter:
         size = 0
         k, n = 0, len(raws)
         while k < n:
-            if adaptive and gate.skip:
+            if adaptive and gate.skip > 0:
                 stop = min(n, k + gate.skip)
                 gate.skip -= stop - k
                 keep.extend(range(k, stop))
