@@ -37,7 +37,6 @@ from rules_engine.model.values import MISSING, get_path
 from rules_engine.patterns.evaluate import match_pattern, value_matches
 from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value, looks_like_ip
 
-Probe = Callable[[Any, list[int]], None]
 Pred = Callable[[Any, dict[int, Any]], bool]
 
 

@@ -79,10 +79,6 @@ class Run:
         self.errors.append(TransformError(code.code, path, code.format(path=path, **args)))
         return None if self.null_fill else FAILED
 
-    @property
-    def stopped(self) -> bool:
-        return bool(self.errors) and not self.null_fill
-
     def own(self, container: Any) -> Any:
         """``container`` itself if this application made it, else a shallow copy that it now owns."""
         if id(container) in self.owned:
