@@ -58,15 +58,17 @@ class MemorySink:
     so the loader's target-type check and the dispatcher's registry both find it.
     """
 
-    options_schema: ClassVar[Mapping[str, Any]] = {"properties": {}}
-    delivered: ClassVar[list[tuple[str, str, int]]] = []
+    options_schema: ClassVar[Mapping[str, Any]] = {"properties": {"open_delay": {"type": "number"}}}
+    delivered: ClassVar[list[tuple[str, str, Any]]] = []
     opened: ClassVar[int] = 0
     closed: ClassVar[int] = 0
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
+        self.open_delay = float(options.get("open_delay", 0.0))  # a target slow to connect
 
     async def open(self) -> None:
+        await asyncio.sleep(self.open_delay)
         type(self).opened += 1
 
     async def send(self, batch: Sequence[Message]) -> Sequence[SendResult]:

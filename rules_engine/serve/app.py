@@ -346,6 +346,12 @@ ROUTES = [
 ]
 
 
+def _both(new: Sequence[Any], old: Sequence[Any]) -> list[Any]:
+    """The targets of a new rule set, then those of the old one it does not name (the new one wins a name)."""
+    names = {t.name for t in new}
+    return [*new, *(t for t in old if t.name not in names)]
+
+
 def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPort, *,
                metrics: Metrics | None = None, tokens: Mapping[str, str] | None = None,
                services: Sequence[Service] = (), tracer_provider: Any = None) -> Starlette:
@@ -387,18 +393,31 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
     switching = asyncio.Lock()
 
     async def _switch() -> None:
+        """Route with the newest set once its targets are open; drop the old set's own targets once the
+        jobs it routed have settled.  Meanwhile the dispatcher holds both sets' targets (the new one's
+        on a shared name), so no decision of either set finds its target gone."""
         async with switching:
             rs = live.current  # the newest set, even if several reloads came in quick succession
-            if rs is not pipeline.rules:
-                try:
-                    async with asyncio.timeout(SWITCH_TIMEOUT):
-                        await dispatcher.update_targets(rs.targets)
-                except Exception:  # noqa: BLE001 - reported; the previous set keeps routing
-                    log.exception("opening the targets of rule set %s failed; %s keeps routing", rs.version,
-                                  pipeline.rules.version)
-                    metrics.reload_result(False, "targets")
-                    return
-                pipeline.rules = rs
+            old = pipeline.rules
+            if rs is old:
+                return
+            try:
+                async with asyncio.timeout(SWITCH_TIMEOUT):
+                    await dispatcher.update_targets(_both(rs.targets, old.targets))
+            except Exception:  # noqa: BLE001 - reported; the previous set keeps routing, its targets kept
+                log.exception("opening the targets of rule set %s failed; %s keeps routing", rs.version,
+                              old.version)
+                metrics.reload_result(False, "targets")
+                return
+            pipeline.rules = rs
+            if not await pipeline.settled(old.version, SWITCH_TIMEOUT):
+                log.warning("jobs routed by rule set %s still in flight after %s s; closing its targets",
+                            old.version, SWITCH_TIMEOUT)
+            try:
+                async with asyncio.timeout(SWITCH_TIMEOUT):
+                    await dispatcher.update_targets(rs.targets)  # drains what the old targets hold, closes them
+            except Exception:  # noqa: BLE001 - reported; the new set routes already
+                log.exception("closing the targets of rule set %s failed", old.version)
 
     def on_failure(attempt: ReloadAttempt) -> None:
         metrics.reload_result(False, attempt.trigger)

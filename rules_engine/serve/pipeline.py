@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rules_engine.route.router import Decision
+from rules_engine.ruleset import RuleSet
 from rules_engine.serve.metrics import Metrics
 from rules_engine.serve.ports import DispatcherPort, LiveRules
 
@@ -86,6 +87,7 @@ class Pipeline:
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._routing: dict[str, int] = {}  # jobs being routed (evaluated or dispatched), by rule-set version
         metrics.queue_capacity.set(size)
 
     @property
@@ -117,9 +119,35 @@ class Pipeline:
         self.metrics.queue_depth.set(self._queue.qsize())
         return fut
 
+    async def settled(self, version: str, timeout: float) -> bool:
+        """Wait until no job routed by rule set ``version`` is in flight (True), at most ``timeout`` s (False).
+
+        After a reload the old set's targets are dropped only then (app.py), so no decision it made
+        finds its target gone.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._routing.get(version):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
     async def process(self, events: Sequence[dict[str, Any]], source: str) -> JobResult:
         """Evaluate and dispatch ``events`` now (the worker's step; also used without the queue)."""
         rs = self.rules
+        version = rs.version
+        self._routing[version] = self._routing.get(version, 0) + 1
+        try:
+            return await self._route(rs, events, source)
+        finally:
+            left = self._routing[version] - 1
+            if left:
+                self._routing[version] = left
+            else:
+                del self._routing[version]
+
+    async def _route(self, rs: RuleSet, events: Sequence[dict[str, Any]], source: str) -> JobResult:
         version = rs.version
         now = datetime.now(UTC)
         res = JobResult(events=len(events), version=version)
