@@ -438,3 +438,18 @@ def test_gate_below_zero_scans_again() -> None:
     assert compiled.prefilter.screen(b'{"a": "v2"}')
     assert compiled.prefilter.to_decode([b'{"a": "v2"}', b'{"a": "v1"}']) == [1]
     assert compiled.prefilter.gate.skip == -3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_joined_batch_with_parts_that_are_not_plain(backend: str) -> None:
+    """A batch is scanned joined only when every newline separates "}" from "{"; a part with its own
+    newlines, outer whitespace, non-ASCII text or an unfinished object sends the parts one by one."""
+    rs = _rs(*SPELLING_RULES)
+    compiled = compile_ruleset(rs, prefilter=backend)
+    parts = [b'{"a": "v1"}', b'{"a":\n"v1"}', b'{"z": 1,\n"a": "v1"}', b' {"a": "v1"} ', b'{"d": "\xe2\x84\xaakk"}',
+             b'{"a": "v2"}', b'{"e":\n"surely"}', b'{"e": "su"}']
+    for raws in (parts, parts[::-1], [parts[0], parts[1]], [parts[5], parts[2]]):
+        expected = [_names(matching_rules(rs, decode_event(raw))) for raw in raws]
+        assert [_names(m) for m in compiled.matching_raw_many(raws)] == expected, raws
+    with pytest.raises(RuleError):
+        compiled.matching_raw_many([b'{"a": "v1"}', b'{"a": "v1"'])

@@ -69,7 +69,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
 from rules_engine.compile.formula import FieldAtom, ValueAtom
 from rules_engine.compile.normalize import Normalised, branches
@@ -366,7 +366,8 @@ class _Hyperscan:
         import hyperscan
 
         self._hs = hyperscan
-        self._exprs = [lit.regex for lit in literals] + [b"\\x5c"]
+        # + a backslash, + a newline not between "}" and "{" (a joined batch whose parts are not all "{...}")
+        self._exprs = [lit.regex for lit in literals] + [b"\\x5c", rb"[^}]\n|\n[^{]"]
         self._backslash = backslash
         self._db: Any = None
         self._failed = False
@@ -585,15 +586,15 @@ class Prefilter:
         scan per joined batch of about ``BATCH_BYTES`` (fewer calls than one per event).
         ``adaptive``: the gate may pause the scan (those events are all kept); off for statistics."""
         scanner = self.scanner
-        gate = self.gate
         if not isinstance(scanner, _Hyperscan):
             if adaptive:
                 return [k for k, raw in enumerate(raws) if not self.screen(raw)]
             return [k for k, raw in enumerate(raws) if not self.rejects(raw)]
+        lengths = list(map(len, raws)) if raws and set(map(type, raws)) == {bytes} else None
+        if lengths is not None and max(lengths) > _MAX:
+            lengths = None
         keep: list[int] = []
-        chunk: list[bytes] = []
-        where: list[int] = []  # position in raws of each chunk part
-        size = 0
+        gate = self.gate
         k, n = 0, len(raws)
         while k < n:
             if adaptive and gate.skip > 0:
@@ -602,35 +603,66 @@ class Prefilter:
                 keep.extend(range(k, stop))
                 k = stop
                 continue
-            raw = raws[k]
-            if type(raw) is bytes and _plain_ascii(raw):
-                data = raw
-            else:
-                plain = _plain_object(raw)
-                if plain is None:
-                    keep.append(k)
-                    k += 1
-                    continue
-                data = plain
-            chunk.append(data)
-            where.append(k)
-            size += len(data) + 1
-            k += 1
-            if size >= BATCH_BYTES or k == n:
-                kept = self._scan_chunk(scanner, chunk, where)
-                if adaptive:
-                    gate.note(len(where), len(where) - len(kept))
-                keep += kept
-                chunk, where, size = [], [], 0
-        if chunk:  # the last events were not plain: the pending chunk is scanned here
-            keep += self._scan_chunk(scanner, chunk, where)
+            size, stop = 0, k
+            while stop < n and size < BATCH_BYTES:  # one joined buffer of about BATCH_BYTES
+                size += (lengths[stop] if lengths is not None else _size(raws[stop])) + 1
+                stop += 1
+            kept, scanned = self._batch(scanner, raws, k, stop, lengths is not None)
+            if adaptive:
+                gate.note(scanned, scanned - (len(kept) - (stop - k - scanned)))
+            keep += kept
+            k = stop
         keep.sort()
         return keep
 
-    def _scan_chunk(self, scanner: _Hyperscan, chunk: list[bytes], where: list[int]) -> list[int]:
-        hits = scanner.hits_joined(_SEP.join(chunk))
+    def _batch(
+        self,
+        scanner: _Hyperscan,
+        raws: Sequence[bytes | bytearray | memoryview | str],
+        start: int,
+        stop: int,
+        all_bytes: bool,
+    ) -> tuple[list[int], int]:
+        """(positions kept, parts scanned) of ``raws[start:stop]``.  Bytes within the size limit are joined
+        and scanned at once when the buffer is ASCII, starts with ``{`` and ends with ``}``; the scan's own
+        separator check (a newline not between ``}`` and ``{``) then proves every part is ``{...}``, else
+        the parts are taken one by one (``_plain_object``), as they are when not all bytes."""
+        if all_bytes:
+            part = cast("list[bytes]", raws[start:stop])
+            data = _SEP.join(part)
+            if data.isascii() and data[:1] == b"{" and data[-1:] == b"}":
+                got = self._scan_chunk(scanner, part, list(range(start, stop)), data)
+                if got is not None:
+                    return got, stop - start
+        kept: list[int] = []
+        chunk: list[bytes] = []
+        where: list[int] = []
+        for k in range(start, stop):
+            raw = raws[k]
+            plain = raw if type(raw) is bytes and _plain_ascii(raw) else _plain_object(raw)
+            if plain is None:
+                kept.append(k)  # not plainly an object: decoded (which raises its error)
+            else:
+                chunk.append(plain)
+                where.append(k)
+        if chunk:
+            got = self._scan_chunk(scanner, chunk, where)
+            kept += where if got is None else got
+        return kept, len(chunk)
+
+    def _scan_chunk(
+        self, scanner: _Hyperscan, chunk: list[bytes], where: list[int], data: bytes | None = None
+    ) -> list[int] | None:
+        """The parts of one joined buffer to decode; None: the separator check hit (``data`` given: the
+        caller checks the parts one by one) or no database (decode all)."""
+        hits = scanner.hits_joined(_SEP.join(chunk) if data is None else data)
         if hits is None:
-            return where
+            return None
+        sep = len(self.literals) + 1
+        if any(i == sep for i, _ in hits):
+            if data is not None:
+                return None  # some part is not "{...}" (or holds a newline): the caller takes them one by one
+            hits = [(i, end) for i, end in hits if i != sep]  # parts already checked: their own whitespace
         if not hits and not self.caseless:
             return []
         ends = list(accumulate(len(part) + 1 for part in chunk))  # just past each part's separator
@@ -647,6 +679,10 @@ class Prefilter:
                 if k not in per and not part.isascii():
                     per[k] = set()
         return [where[k] for k, found in per.items() if not self._rejects_hits(chunk[k], found)]
+
+
+def _size(raw: object) -> int:
+    return len(raw) if isinstance(raw, (bytes, bytearray, memoryview, str)) else 1
 
 
 def _plain_ascii(raw: bytes) -> bool:
@@ -710,6 +746,7 @@ def build_prefilter(n: Normalised, backend: str = "auto") -> Prefilter | None:
             if rest not in triggers[ids[order[0]]]:
                 triggers[ids[order[0]]].append(rest)
     triggers.append([])  # the backslash sentinel triggers nothing itself
+    triggers.append([])  # nor the separator check (``_Hyperscan``; one event's own newlines are whitespace)
     quick = _quick(literals)
     if not literals:
         scanner: Any = _Python((), 0)  # no rule can match at all: every object is rejected
