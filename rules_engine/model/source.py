@@ -108,7 +108,11 @@ class Embedded:
 
     def to_file(self, line: int, column: int) -> tuple[int, int]:
         if self.chars:
-            return self.chars[min(Source(self.file, self.text).offset(line, column), len(self.chars) - 1)]
+            if "\n" in self.text:
+                offset = Source(self.file, self.text).offset(line, column)
+            else:  # one line: what Source.offset gives, without building its table of lines
+                offset = max(0, min(column - 1, len(self.text)))
+            return self.chars[min(offset, len(self.chars) - 1)]
         if not self.line_origins:
             return line, column
         idx = max(0, min(line - 1, len(self.line_origins) - 1))
@@ -117,6 +121,12 @@ class Embedded:
 
     def span(self, line: int, column: int, end_line: int | None = None, end_column: int | None = None) -> Span:
         """Span in the file of an embedded (1-based) line/column range."""
+        if len(self.line_origins) == 1 and not self.chars:  # the usual one-line expression: to_file, inlined
+            fl, fc = self.line_origins[0]
+            shift = fc - 1
+            if end_line is None or end_column is None:
+                return Span(self.file, fl, column + shift, fl, column + shift + 1)
+            return Span(self.file, fl, column + shift, fl, end_column + shift)
         fl, fc = self.to_file(line, column)
         if end_line is None or end_column is None:
             return Span(self.file, fl, fc, fl, fc + 1)

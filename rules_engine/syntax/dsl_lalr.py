@@ -74,7 +74,7 @@ def _keywords(callback: Any) -> dict[str, str] | None:
     terminals = callback.scanner.terminals
     if not all(isinstance(t.pattern, PatternStr) and not t.pattern.flags for t in terminals):
         return None
-    return {t.pattern.value: t.name for t in terminals}
+    return {t.pattern.value: str(t.name) for t in terminals}
 
 
 def _state_lexer(basic: Any) -> _StateLexer:
@@ -110,13 +110,15 @@ def _tables() -> _Tables:
         unit = isinstance(cb, operator.itemgetter) and len(rule.expansion) == 1
         # A run of unit reductions is never the last step (that reduces a start rule, which builds a node).
         assert not (unit and rule.origin.name in table.start_states)
-        reduces[rule] = (len(rule.expansion), rule.origin.name, cb, unit)
+        reduces[rule] = (len(rule.expansion), str(rule.origin.name), cb, unit)
     actions: dict[Any, dict[str, _Action]] = {}
     gotos: dict[Any, dict[str, Any]] = {}
     for state, row in table.states.items():
         actions[state] = {}
         gotos[state] = {}
-        for symbol, (kind, arg) in row.items():
+        for name, (kind, arg) in row.items():
+            # Lark's names may be its Token (a str whose == is Python code); plain str keys compare in C.
+            symbol = str(name)
             if kind is Shift:
                 actions[state][symbol] = (True, arg)
                 gotos[state][symbol] = arg  # for a rule name: the state after reducing to it
