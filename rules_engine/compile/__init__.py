@@ -5,8 +5,9 @@ Position in the pipeline::
     RuleSetIR ──compile_ruleset──▶ CompiledRuleSet ──match(event)──▶ matched rules
 
 See ``compiled.py`` for the stages and docs/compile.md for the design.
-``cel_codegen`` (CEL -> Python) and ``expr_codegen`` (expressions -> Python)
-are translators used by the compiled rule set for the parts no index can see;
+``cel_codegen`` (CEL -> Python) and ``expr_codegen`` (expressions -> Python closures, with
+``expr_consts`` and ``expr_cel``) are translators used by the compiled rule set for the parts no
+index can see;
 ``decode.py`` is the partial event decoder the compiled matcher reads raw bytes with.
 
 The names below are the package's public API (the CLI and the façade use them);

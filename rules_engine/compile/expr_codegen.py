@@ -25,6 +25,12 @@ per node, with the constant parts decided in advance:
   ``compile_cel_value`` for values), with the reference's mapping of CEL
   results onto JSON values.
 
+This module walks the tree; the work is shared with three modules beside it::
+
+    expr_closures.py  the closure shapes (``ValueFn``, ``Predicate``, ``Bindings``) and constants
+    expr_consts.py    operators specialised on a literal operand (arithmetic, comparison, ``in``, string tests)
+    expr_cel.py       the bridge to compiled CEL for ``cel("...")`` nodes
+
 Invariants: the closures never raise on any event (as the reference); they
 never return a shared mutable object (lists and objects are built fresh on
 every call, so a caller may keep or change what it gets); no module-level
@@ -35,49 +41,28 @@ the parsers stop at 64 levels).
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Callable, Mapping
-from math import isfinite, isnan
+from collections.abc import Callable
 from typing import Any, Final
 
-from rules_engine.cel.evaluate import CelProgram
-from rules_engine.cel.parse import makes_opaque_values, parse_cel
-from rules_engine.compile.cel_codegen import compile_cel, compile_cel_value
-from rules_engine.compile.cel_values import CelFailure
+from rules_engine.compile.expr_cel import cel_node_predicate, cel_node_value
+from rules_engine.compile.expr_closures import ALWAYS_MISSING, FALSE, Bindings, Predicate, ValueFn, constant
+from rules_engine.compile.expr_consts import arith_const, compare_const, found_in_constants, string_test_const
 from rules_engine.expressions.evaluate import (
     arith,
     compare,
     evaluate,
-    from_cel,
     member,
     parse_address,
     parse_network,
     string_test,
     truth,
-    wildcard_match,
 )
 from rules_engine.expressions.functions import FUNCTIONS
-from rules_engine.expressions.regex import compile_regex
-from rules_engine.expressions.shape import children, parse_wildcard
+from rules_engine.expressions.shape import children
 from rules_engine.model import ir
-from rules_engine.model.values import (
-    MISSING,
-    finite_number,
-    get_path,
-    is_array,
-    is_number,
-    json_equal,
-    to_text,
-)
+from rules_engine.model.values import MISSING, finite_number, get_path, is_array, is_number, to_text
 
-__all__ = ["MAX_DEPTH", "Bindings", "Predicate", "ValueFn", "compile_predicate", "compile_value", "depth"]
-
-Bindings = Mapping[str, Any]
-ValueFn = Callable[[Any, Bindings], Any]
-"""``fn(event, bindings)``: the value of the expression (``MISSING`` when it has none)."""
-Predicate = Callable[[Any], bool]
-"""``fn(event)``: does the filter hold?"""
+__all__ = ["MAX_DEPTH", "compile_predicate", "compile_value", "depth"]
 
 _Verdict = Callable[[Any, Bindings], bool]
 
@@ -111,7 +96,7 @@ def compile_predicate(expr: ir.Expr) -> Predicate:
 
         return reference
     if isinstance(expr, ir.Cel):
-        return _cel_predicate(expr.source)
+        return cel_node_predicate(expr.source)
     v = _verdict(expr)
 
     def predicate(event: Any) -> bool:
@@ -140,7 +125,7 @@ _BOOLEAN_NODES = (ir.Compare, ir.And, ir.Or, ir.In, ir.Exists, ir.StringTest, ir
 def _verdict(e: ir.Expr) -> _Verdict:
     """``expressions.evaluate._verdict``: CEL's own truth for a CEL node, else "the value is ``true``"."""
     if isinstance(e, ir.Cel):
-        pred = _cel_predicate(e.source)
+        pred = cel_node_predicate(e.source)
 
         def cel_verdict(ev: Any, b: Bindings) -> bool:
             return pred(ev)
@@ -163,23 +148,12 @@ def _verdict(e: ir.Expr) -> _Verdict:
     return is_true
 
 
-def _constant(value: Any) -> ValueFn:
-    def const(ev: Any, b: Bindings) -> Any:
-        return value
-
-    return const
-
-
-_FALSE: Final = _constant(False)
-_ALWAYS_MISSING: Final = _constant(MISSING)
-
-
 # --- values ---------------------------------------------------------------------------------------------
 
 
 def _value(e: ir.Expr) -> ValueFn:
     if isinstance(e, ir.Literal):
-        return _constant(e.value)  # scalars only: nothing mutable is shared
+        return constant(e.value)  # scalars only: nothing mutable is shared
     if isinstance(e, ir.Field):
         return _field(e)
     if isinstance(e, ir.ListExpr):
@@ -218,8 +192,8 @@ def _value(e: ir.Expr) -> ValueFn:
     if isinstance(e, ir.Template):
         return _template(e)
     if isinstance(e, ir.Cel):
-        return _cel_value(e.source)
-    return _ALWAYS_MISSING  # not an expression node (as the reference)
+        return cel_node_value(e.source)
+    return ALWAYS_MISSING  # not an expression node (as the reference)
 
 
 # -- fields --
@@ -349,7 +323,7 @@ def _arith(e: ir.Arith) -> ValueFn:
     op, lf, rf = e.op, _value(e.left), _value(e.right)
     if isinstance(e.right, ir.Literal) and is_number(e.right.value) and op in "+-*":
         # `data.total * 100`: two exact numbers take the direct route; everything else arith().
-        return _arith_const(op, lf, e.right.value)
+        return arith_const(op, lf, e.right.value)
 
     def arith_any(ev: Any, b: Bindings) -> Any:
         return arith(op, lf(ev, b), rf(ev, b))
@@ -357,72 +331,17 @@ def _arith(e: ir.Arith) -> ValueFn:
     return arith_any
 
 
-def _arith_const(op: str, lf: ValueFn, c: Any) -> ValueFn:
-    """``left op c`` for a number ``c``: exact as ``arith`` (same operation, same finite_number)."""
-
-    def fallback(a: Any) -> Any:
-        return arith(op, a, c)
-
-    if op == "*":
-        def mul_const(ev: Any, b: Bindings) -> Any:
-            a = lf(ev, b)
-            t = type(a)
-            if t is float or t is int:
-                try:
-                    r = a * c
-                except OverflowError:  # an int too large for a float: arith() says MISSING too
-                    return MISSING
-                return r if type(r) is float and isfinite(r) else finite_number(r)
-            return fallback(a)
-
-        return mul_const
-    if op == "+":
-        def add_const(ev: Any, b: Bindings) -> Any:
-            a = lf(ev, b)
-            t = type(a)
-            if t is float or t is int:
-                try:
-                    r = a + c
-                except OverflowError:  # an int too large for a float: arith() says MISSING too
-                    return MISSING
-                return r if type(r) is float and isfinite(r) else finite_number(r)
-            return fallback(a)
-
-        return add_const
-
-    def sub_const(ev: Any, b: Bindings) -> Any:
-        a = lf(ev, b)
-        t = type(a)
-        if t is float or t is int:
-            try:
-                r = a - c
-            except OverflowError:  # an int too large for a float: arith() says MISSING too
-                return MISSING
-            return r if type(r) is float and isfinite(r) else finite_number(r)
-        return fallback(a)
-
-    return sub_const
-
-
-_ORDER: Final[dict[str, Callable[[Any, Any], bool]]] = {
-    "<": lambda a, c: a < c,
-    "<=": lambda a, c: a <= c,
-    ">": lambda a, c: a > c,
-    ">=": lambda a, c: a >= c,
-}
-
-
 def _compare(e: ir.Compare) -> ValueFn:
     op: str = e.op
     left, right = e.left, e.right
     if isinstance(left, ir.Literal) and isinstance(right, ir.Literal):
-        return _constant(compare(op, left.value, right.value))
+        return constant(compare(op, left.value, right.value))
     if isinstance(left, ir.Literal):
         # `1000 < data.total` is `data.total > 1000`: both sides are plain values, so mirroring is exact.
         op, left, right = ir.MIRRORED[op], right, left
     lf = _value(left)
     if isinstance(right, ir.Literal):
-        return _compare_const(op, lf, right.value)
+        return compare_const(op, lf, right.value)
     rf = _value(right)
 
     def compare_any(ev: Any, b: Bindings) -> bool:
@@ -431,62 +350,10 @@ def _compare(e: ir.Compare) -> ValueFn:
     return compare_any
 
 
-def _compare_const(op: str, lf: ValueFn, c: Any) -> ValueFn:
-    """``left op c`` for a literal ``c`` (a string, number, boolean or null)."""
-    if op == "==" or op == "!=":
-        eq = _equals_const(c)
-        if op == "==":
-            def eq_const(ev: Any, b: Bindings) -> bool:
-                return eq(lf(ev, b))
-
-            return eq_const
-
-        def ne_const(ev: Any, b: Bindings) -> bool:
-            a = lf(ev, b)
-            return a is not MISSING and not eq(a)
-
-        return ne_const
-    order = _ORDER[op]
-    if isinstance(c, str):
-        def order_str(ev: Any, b: Bindings) -> bool:
-            a = lf(ev, b)
-            return isinstance(a, str) and order(a, c)
-
-        return order_str
-    if is_number(c):
-        def order_num(ev: Any, b: Bindings) -> bool:
-            a = lf(ev, b)
-            t = type(a)
-            if t is int or t is float or is_number(a):
-                return order(a, c)
-            return False
-
-        return order_num
-    return _FALSE  # booleans and null have no order
-
-
-def _equals_const(c: Any) -> Callable[[Any], bool]:
-    """``json_equal(a, c)`` for a literal ``c``, specialised on ``c``'s type."""
-    if isinstance(c, bool):
-        return lambda a: a is c
-    if c is None:
-        return lambda a: a is None
-    if isinstance(c, str):
-        return lambda a: isinstance(a, str) and a == c
-
-    def eq_num(a: Any) -> bool:
-        t = type(a)
-        if t is int or t is float:
-            return bool(a == c)
-        return is_number(a) and bool(a == c)
-
-    return eq_num
-
-
 def _and(e: ir.And) -> ValueFn:
     vs = tuple(_verdict(x) for x in e.items)
     if not vs:
-        return _constant(True)
+        return constant(True)
     if len(vs) == 1:
         (v0,) = vs
         return v0  # a verdict is already a bool
@@ -510,7 +377,7 @@ def _and(e: ir.And) -> ValueFn:
 def _or(e: ir.Or) -> ValueFn:
     vs = tuple(_verdict(x) for x in e.items)
     if not vs:
-        return _FALSE
+        return FALSE
     if len(vs) == 1:
         return vs[0]
     if len(vs) == 2:
@@ -536,7 +403,7 @@ def _in(e: ir.In) -> ValueFn:
     coll = e.collection
     if isinstance(coll, ir.ListExpr) and all(isinstance(x, ir.Literal) for x in coll.items):
         lits = tuple(x.value for x in coll.items)  # type: ignore[union-attr]
-        found = _found_in_constants(lits)
+        found = found_in_constants(lits)
         if negated:
             def not_in_const(ev: Any, b: Bindings) -> bool:
                 a = fi(ev, b)
@@ -556,19 +423,6 @@ def _in(e: ir.In) -> ValueFn:
     return in_any
 
 
-def _found_in_constants(lits: tuple[Any, ...]) -> Callable[[Any], bool]:
-    """Is ``a`` JSON-equal to one of the literals?  (False for MISSING.)"""
-    if all(isinstance(x, str) for x in lits):
-        strings = frozenset(lits)
-        return lambda a: isinstance(a, str) and a in strings
-    if all(is_number(x) and not (isinstance(x, float) and isnan(x)) for x in lits):
-        # int and float hash alike when equal (1 == 1.0), exactly as json_equal compares them
-        # (NaN is left out: a set finds it by identity, json_equal never equals it).
-        numbers = frozenset(lits)
-        return lambda a: is_number(a) and a in numbers
-    return lambda a: a is not MISSING and any(json_equal(a, x) for x in lits)
-
-
 def _string_test(e: ir.StringTest) -> ValueFn:
     op, lf = e.op, _value(e.left)
     if not isinstance(e.right, ir.Literal):
@@ -579,34 +433,9 @@ def _string_test(e: ir.StringTest) -> ValueFn:
 
         return string_any
     c = e.right.value
-    if not isinstance(c, str):
-        return _FALSE
-    test: Callable[[str], bool]
-    if op == "starts_with":
-        test = operator.methodcaller("startswith", c)
-    elif op == "ends_with":
-        test = operator.methodcaller("endswith", c)
-    elif op == "contains":
-        test = operator.methodcaller("__contains__", c)
-    elif op == "equals_ignore_case":
-        folded = c.casefold()
-
-        def same_folded(a: str) -> bool:
-            return a.casefold() == folded
-
-        test = same_folded
-    elif op == "matches":
-        rx = compile_regex(c)
-        if rx is None:
-            return _FALSE
-        test = rx.search
-    elif op == "like":
-        pieces = parse_wildcard(c)
-        if pieces is None:
-            return _FALSE
-        test = functools.partial(wildcard_match, pieces)
-    else:
-        return _FALSE
+    test = string_test_const(op, c) if isinstance(c, str) else None
+    if test is None:
+        return FALSE
 
     def string_const(ev: Any, b: Bindings) -> bool:
         a = lf(ev, b)
@@ -618,7 +447,7 @@ def _string_test(e: ir.StringTest) -> ValueFn:
 def _cidr(e: ir.CidrTest) -> ValueFn:
     net = parse_network(e.network)
     if net is None:
-        return _FALSE
+        return FALSE
     f, negated, version = _value(e.item), e.negated, net.version
 
     def cidr(ev: Any, b: Bindings) -> bool:
@@ -634,7 +463,7 @@ def _cidr(e: ir.CidrTest) -> ValueFn:
 def _call(e: ir.Call) -> ValueFn:
     fn = FUNCTIONS.get(e.name)
     if fn is None or not fn.accepts_count(len(e.args)):
-        return _ALWAYS_MISSING  # check_expr reports these (E306, E307)
+        return ALWAYS_MISSING  # check_expr reports these (E306, E307)
     impl = fn.impl
     args = tuple(_value(a) for a in e.args)
     if len(args) == 1:
@@ -702,61 +531,3 @@ def _template(e: ir.Template) -> ValueFn:
     return template
 
 
-# -- CEL --
-
-
-def _cel_predicate(source: str) -> Predicate:
-    pred = compile_cel(source).predicate
-
-    def cel_predicate(event: Any) -> bool:
-        try:
-            return pred(event) is True
-        except Exception:  # noqa: BLE001 - as the reference: a CEL failure is no verdict
-            return False
-
-    return cel_predicate
-
-
-def _cel_value(source: str) -> ValueFn:
-    """A CEL node's value as the reference gives it: a JSON value, ``MISSING`` on any failure.
-
-    cel-python values that JSON cannot hold come only from bytes literals and the
-    ``timestamp``/``duration``/``bytes`` constructors (an event is JSON, so it holds none);
-    the reference maps them to MISSING, ``compile_cel_value`` to text, so an expression that can
-    make one (decided on its parse tree) runs on cel-python's program.
-    """
-    if makes_opaque_values(parse_cel(source)):
-        program = CelProgram.build(source)
-
-        def cel_reference(ev: Any, b: Bindings) -> Any:
-            try:
-                return from_cel(program.evaluate(ev))
-            except Exception:  # noqa: BLE001 - as the reference: a CEL failure is no value
-                return MISSING
-
-        return cel_reference
-    fn = compile_cel_value(source)
-
-    def cel_value(ev: Any, b: Bindings) -> Any:
-        try:
-            return json_or_missing(fn(ev))
-        except Exception:  # noqa: BLE001 - as the reference: a CEL failure is no value
-            return MISSING
-
-    return cel_value
-
-
-def json_or_missing(value: Any) -> Any:
-    """A ``compile_cel_value`` result as the expression language sees it: ``MISSING`` when it
-    is or holds a ``CelFailure`` (an error, or a value JSON cannot hold)."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is CelFailure:
-            return MISSING
-        if t is list:
-            stack.extend(v)
-        elif t is dict:
-            stack.extend(v.values())
-    return value

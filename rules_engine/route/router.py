@@ -44,7 +44,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from rules_engine.compile.expr_codegen import ValueFn, compile_value
+from rules_engine.compile.expr_closures import ValueFn
+from rules_engine.compile.expr_codegen import compile_value
 from rules_engine.model import ir
 from rules_engine.model.values import MISSING, to_text
 from rules_engine.route.payload import TransformError
