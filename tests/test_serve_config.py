@@ -138,3 +138,14 @@ def test_a_yaml_tag_in_the_sidecar_config_is_refused_without_calling_it_a_rule_f
         load_config(tmp_path / "s.yaml")
     [d] = e.value.diagnostics
     assert (d.code, d.line, d.column) == ("E115", 1, 8) and "rule file" not in d.message, d.message
+
+
+def test_tracing_and_dedup_options(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("tracing: {enabled: true, exporter: jaeger}\ndedup: {window: 0, url: 7}\n")
+    with pytest.raises(RuleError) as e:
+        load_config(tmp_path / "s.yaml")
+    got = [(d.code, d.line, d.column) for d in e.value.diagnostics]
+    assert got == [("E652", 1, 36), ("E652", 2, 17), ("E651", 2, 25)], [d.message for d in e.value.diagnostics]
+    (tmp_path / "s.yaml").write_text("tracing: {enabled: true, exporter: console}\ndedup: {window: 30}\n")
+    cfg = load_config(tmp_path / "s.yaml")
+    assert cfg.tracing.exporter == "console" and cfg.dedup is not None and cfg.dedup.window == 30

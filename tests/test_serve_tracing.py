@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 import redis
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -127,3 +128,14 @@ def test_without_opentelemetry_the_sidecar_runs_and_tracing_on_says_which_extra(
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("E652 tracing.enabled: traces need the otel extra"), out.stdout
+
+
+def test_the_console_exporter_prints_the_spans_at_shutdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = SidecarConfig(tracing=TracingConfig(enabled=True, exporter="console", service_name="router-test"))
+    with running(make_app(tmp_path, cfg), cfg) as url:
+        r = httpx.post(url + "/events", json={"type": "order.created", "id": "c-1", "traceparent": TRACEPARENT},
+                       timeout=10)
+        assert r.status_code == 200, r.text
+    out = capsys.readouterr().out  # the app's own provider is shut down with it, which flushes the batch
+    assert '"name": "rules-engine event"' in out and '"name": "deliver out"' in out
+    assert f'"trace_id": "0x{TRACE}"' in out and '"service.name": "router-test"' in out

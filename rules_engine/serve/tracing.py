@@ -17,6 +17,7 @@ Position in the pipeline::
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -182,5 +183,6 @@ def _provider(cfg: TracingConfig) -> TracerProvider:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=cfg.endpoint)))
     else:
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        # standard output as it is now (the exporter's default is the one at its import)
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
     return provider
