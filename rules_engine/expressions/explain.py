@@ -106,7 +106,7 @@ _STRING_FAIL = {
 
 
 def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
-    """Why ``e`` does not hold (the caller knows it does not)."""
+    """Why ``e`` does not hold (the caller knows it does not): one explainer per kind of node."""
     if isinstance(e, ir.And):
         for x in e.items:
             if not holds_in(x, event, b):
@@ -119,97 +119,121 @@ def _explain(e: ir.Expr, event: Any, b: Bindings) -> str:
     if isinstance(e, ir.Unary) and e.op == "not":
         return f"{_label(e.operand, b)} holds (negated by 'not')"
     if isinstance(e, ir.Compare):
-        if _is_constant(e.left) and not _is_constant(e.right):
-            # "1000 < data.total" reads better as "data.total: 950 is not > 1000".
-            e = ir.Compare(ir.MIRRORED[e.op], e.right, e.left, e.span)
-        lv, rv = eval_in(e.left, event, b), eval_in(e.right, event, b)
-        if lv is MISSING:
-            return _missing_reason(e.left, event, b)
-        if rv is MISSING:
-            return _missing_reason(e.right, event, b)
-        head = f"{_label(e.left, b)}: {show(lv)}"
-        if e.op == "!=":
-            return f"{head} equals {_operand(e.right, rv, b)}"
-        if e.op != "==" and not (
-            (is_number(lv) and is_number(rv)) or (isinstance(lv, str) and isinstance(rv, str))
-        ):
-            return (
-                f"{head} ({type_name(lv)}) cannot be ordered against "
-                f"{_operand(e.right, rv, b)} ({type_name(rv)})"
-            )
-        if e.op == "==":
-            # "type: 'order.updated' is not 'order.created'" (the same words as patterns use)
-            return f"{head} is not {_operand(e.right, rv, b)}"
-        return f"{head} is not {e.op} {_operand(e.right, rv, b)}"
+        return _explain_compare(e, event, b)
     if isinstance(e, ir.In):
-        iv, cv = eval_in(e.item, event, b), eval_in(e.collection, event, b)
-        if iv is MISSING:
-            return _missing_reason(e.item, event, b)
-        if cv is MISSING:
-            return _missing_reason(e.collection, event, b)
-        if not is_array(cv):
-            return f"{_label(e.collection, b)}: {show(cv)} is not an array"
-        if _is_constant(e.item) and not _is_constant(e.collection):
-            # `"vip" in data.tags`: the collection is what the event supplied.
-            word = "contains" if e.negated else "does not contain"
-            return f"{_label(e.collection, b)}: {show(cv)} {word} {show(iv)}"
-        word = "is in" if e.negated else "is not in"
-        return f"{_label(e.item, b)}: {show(iv)} {word} {_operand(e.collection, cv, b)}"
+        return _explain_in(e, event, b)
     if isinstance(e, ir.Exists):
         return f"{_label(e.field, b)}: missing"
     if isinstance(e, ir.StringTest):
-        lv, rv = eval_in(e.left, event, b), eval_in(e.right, event, b)
-        for side, v in ((e.left, lv), (e.right, rv)):
-            if v is MISSING:
-                return _missing_reason(side, event, b)
-            if not isinstance(v, str):
-                return f"{_label(side, b)}: {show(v)} is a {type_name(v)}, not a string"
-        if e.op == "matches" and compile_regex(rv) is None:
-            return f"{_label(e.right, b)}: {show(rv)} is not a valid regular expression"
-        if e.op == "like" and parse_wildcard(rv) is None:
-            return f"{_label(e.right, b)}: {show(rv)} is not a valid wildcard pattern"
-        return f"{_label(e.left, b)}: {show(lv)} {_STRING_FAIL[e.op]} {_operand(e.right, rv, b)}"
+        return _explain_string_test(e, event, b)
     if isinstance(e, ir.CidrTest):
-        iv = eval_in(e.item, event, b)
-        block = f"cidr({string_literal(e.network)})"
-        if iv is MISSING:
-            return _missing_reason(e.item, event, b)
-        if parse_network(e.network) is None:
-            return f"{block} is not a valid network"
-        if parse_address(iv) is None:
-            return f"{_label(e.item, b)}: {show(iv)} is not an IP address"
-        word = "is in" if e.negated else "is not in"
-        return f"{_label(e.item, b)}: {show(iv)} {word} {block}"
+        return _explain_cidr(e, event, b)
     if isinstance(e, ir.Quantifier):
-        coll = eval_in(e.collection, event, b)
-        if coll is MISSING:
-            return _missing_reason(e.collection, event, b)
-        where = _label(e.collection, b)
-        if not is_array(coll):
-            return f"{where}: {show(coll)} is not an array"
-        pred = render_scoped(e.predicate, frozenset(b) | {e.var})
-        if e.kind == "all":
-            for i, item in enumerate(coll):
-                inner = {**b, e.var: item}
-                if not holds_in(e.predicate, event, inner):
-                    return f"{where}[{i}]: {_explain(e.predicate, event, inner)}"
-        if not coll:
-            return f"{where}: the array is empty, so no element satisfies {pred}"
-        first = _explain(e.predicate, event, {**b, e.var: coll[0]})
-        more = f" (first: {where}[0]: {first})"
-        return f"no element of {where} satisfies {pred}{more}"
+        return _explain_quantifier(e, event, b)
     if isinstance(e, ir.Conditional):
         taken = e.then if holds_in(e.cond, event, b) else e.otherwise
         return _explain(taken, event, b)
     if isinstance(e, ir.Cel):
-        try:
-            why = explain_cel(e.source, event)
-        except Exception:
-            why = None
-        return f"CEL {e.source}: {why}" if isinstance(why, str) else f"CEL condition does not hold: {e.source}"
+        return _explain_cel(e, event)
     if isinstance(e, ir.Literal):
         return f"the condition is the constant {_label(e, b)}"
     v = eval_in(e, event, b)
     if v is MISSING:
         return _missing_reason(e, event, b)
     return f"{_label(e, b)}: {show(v)} is not true"
+
+
+def _explain_compare(e: ir.Compare, event: Any, b: Bindings) -> str:
+    if _is_constant(e.left) and not _is_constant(e.right):
+        # "1000 < data.total" reads better as "data.total: 950 is not > 1000".
+        e = ir.Compare(ir.MIRRORED[e.op], e.right, e.left, e.span)
+    lv, rv = eval_in(e.left, event, b), eval_in(e.right, event, b)
+    if lv is MISSING:
+        return _missing_reason(e.left, event, b)
+    if rv is MISSING:
+        return _missing_reason(e.right, event, b)
+    head = f"{_label(e.left, b)}: {show(lv)}"
+    if e.op == "!=":
+        return f"{head} equals {_operand(e.right, rv, b)}"
+    if e.op != "==" and not (
+        (is_number(lv) and is_number(rv)) or (isinstance(lv, str) and isinstance(rv, str))
+    ):
+        return (
+            f"{head} ({type_name(lv)}) cannot be ordered against "
+            f"{_operand(e.right, rv, b)} ({type_name(rv)})"
+        )
+    if e.op == "==":
+        # "type: 'order.updated' is not 'order.created'" (the same words as patterns use)
+        return f"{head} is not {_operand(e.right, rv, b)}"
+    return f"{head} is not {e.op} {_operand(e.right, rv, b)}"
+
+
+def _explain_in(e: ir.In, event: Any, b: Bindings) -> str:
+    iv, cv = eval_in(e.item, event, b), eval_in(e.collection, event, b)
+    if iv is MISSING:
+        return _missing_reason(e.item, event, b)
+    if cv is MISSING:
+        return _missing_reason(e.collection, event, b)
+    if not is_array(cv):
+        return f"{_label(e.collection, b)}: {show(cv)} is not an array"
+    if _is_constant(e.item) and not _is_constant(e.collection):
+        # `"vip" in data.tags`: the collection is what the event supplied.
+        word = "contains" if e.negated else "does not contain"
+        return f"{_label(e.collection, b)}: {show(cv)} {word} {show(iv)}"
+    word = "is in" if e.negated else "is not in"
+    return f"{_label(e.item, b)}: {show(iv)} {word} {_operand(e.collection, cv, b)}"
+
+
+def _explain_string_test(e: ir.StringTest, event: Any, b: Bindings) -> str:
+    lv, rv = eval_in(e.left, event, b), eval_in(e.right, event, b)
+    for side, v in ((e.left, lv), (e.right, rv)):
+        if v is MISSING:
+            return _missing_reason(side, event, b)
+        if not isinstance(v, str):
+            return f"{_label(side, b)}: {show(v)} is a {type_name(v)}, not a string"
+    if e.op == "matches" and compile_regex(rv) is None:
+        return f"{_label(e.right, b)}: {show(rv)} is not a valid regular expression"
+    if e.op == "like" and parse_wildcard(rv) is None:
+        return f"{_label(e.right, b)}: {show(rv)} is not a valid wildcard pattern"
+    return f"{_label(e.left, b)}: {show(lv)} {_STRING_FAIL[e.op]} {_operand(e.right, rv, b)}"
+
+
+def _explain_cidr(e: ir.CidrTest, event: Any, b: Bindings) -> str:
+    iv = eval_in(e.item, event, b)
+    block = f"cidr({string_literal(e.network)})"
+    if iv is MISSING:
+        return _missing_reason(e.item, event, b)
+    if parse_network(e.network) is None:
+        return f"{block} is not a valid network"
+    if parse_address(iv) is None:
+        return f"{_label(e.item, b)}: {show(iv)} is not an IP address"
+    word = "is in" if e.negated else "is not in"
+    return f"{_label(e.item, b)}: {show(iv)} {word} {block}"
+
+
+def _explain_quantifier(e: ir.Quantifier, event: Any, b: Bindings) -> str:
+    coll = eval_in(e.collection, event, b)
+    if coll is MISSING:
+        return _missing_reason(e.collection, event, b)
+    where = _label(e.collection, b)
+    if not is_array(coll):
+        return f"{where}: {show(coll)} is not an array"
+    pred = render_scoped(e.predicate, frozenset(b) | {e.var})
+    if e.kind == "all":
+        for i, item in enumerate(coll):
+            inner = {**b, e.var: item}
+            if not holds_in(e.predicate, event, inner):
+                return f"{where}[{i}]: {_explain(e.predicate, event, inner)}"
+    if not coll:
+        return f"{where}: the array is empty, so no element satisfies {pred}"
+    first = _explain(e.predicate, event, {**b, e.var: coll[0]})
+    more = f" (first: {where}[0]: {first})"
+    return f"no element of {where} satisfies {pred}{more}"
+
+
+def _explain_cel(e: ir.Cel, event: Any) -> str:
+    try:
+        why = explain_cel(e.source, event)
+    except Exception:
+        why = None
+    return f"CEL {e.source}: {why}" if isinstance(why, str) else f"CEL condition does not hold: {e.source}"

@@ -164,19 +164,9 @@ def render_path(path: ir.Path, var: str | None = None, bound: frozenset[str] = f
 
 
 def _render(e: ir.Expr, bound: frozenset[str]) -> str:
-    def sub(x: ir.Expr, minimum: int) -> str:
-        text = _render(x, bound)
-        return f"({text})" if _level(x) < minimum else text
-
+    """``e`` as source text; ``bound`` names the quantifier variables in scope."""
     if isinstance(e, ir.Literal):
-        v = e.value
-        if v is None:
-            return "null"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return string_literal(v)
-        return _number_literal(v)
+        return _render_literal(e.value)
     if isinstance(e, ir.Field):
         return render_path(e.path, e.var, bound)
     if isinstance(e, ir.ListExpr):
@@ -186,43 +176,30 @@ def _render(e: ir.Expr, bound: frozenset[str]) -> str:
         return "{" + ", ".join(f"{k}: {_render(x, bound)}" for k, (_, x) in zip(keys, e.items, strict=True)) + "}"
     if isinstance(e, ir.Unary):
         if e.op == "not":
-            return "not " + sub(e.operand, _NOT)
-        inner = sub(e.operand, _NEG)
+            return "not " + _sub(e.operand, _NOT, bound)
+        inner = _sub(e.operand, _NEG, bound)
         # "- -x" keeps the two minus signs apart; "--x" might lex as something else.
         return "-" + (" " + inner if inner.startswith("-") else inner)
     if isinstance(e, ir.Arith):
         lvl = _ADD if e.op in "+-" else _MUL
         # Left-associative: the right operand needs strictly tighter binding.
-        return f"{sub(e.left, lvl)} {e.op} {sub(e.right, lvl + 1)}"
+        return f"{_sub(e.left, lvl, bound)} {e.op} {_sub(e.right, lvl + 1, bound)}"
     if isinstance(e, ir.Compare):
-        return f"{sub(e.left, _CMP + 1)} {e.op} {sub(e.right, _CMP + 1)}"
+        return f"{_sub(e.left, _CMP + 1, bound)} {e.op} {_sub(e.right, _CMP + 1, bound)}"
     if isinstance(e, (ir.And, ir.Or)):
-        if not e.items:
-            return "true" if isinstance(e, ir.And) else "false"
-        word, lvl = (" and ", _AND) if isinstance(e, ir.And) else (" or ", _OR)
-        if len(e.items) == 1:
-            return _render(e.items[0], bound)
-        # A nested `and` inside `and` (or `or` inside `or`) is written flat: the parser
-        # flattens it too, and the meaning is the same.
-        flat: list[ir.Expr] = []
-        for x in e.items:
-            if type(x) is type(e) and len(x.items) > 1:
-                flat.extend(x.items)
-            else:
-                flat.append(x)
-        return word.join(sub(x, lvl + 1) for x in flat)
+        return _render_junction(e, bound)
     if isinstance(e, ir.In):
         word = " not in " if e.negated else " in "
-        return sub(e.item, _CMP + 1) + word + sub(e.collection, _CMP + 1)
+        return _sub(e.item, _CMP + 1, bound) + word + _sub(e.collection, _CMP + 1, bound)
     if isinstance(e, ir.Exists):
         return f"exists({_render(e.field, bound)})"
     if isinstance(e, ir.StringTest):
         if e.op == "equals_ignore_case":
             return f"equals_ignore_case({_render(e.left, bound)}, {_render(e.right, bound)})"
-        return f"{sub(e.left, _CMP + 1)} {_STRING_OPS[e.op]} {sub(e.right, _CMP + 1)}"
+        return f"{_sub(e.left, _CMP + 1, bound)} {_STRING_OPS[e.op]} {_sub(e.right, _CMP + 1, bound)}"
     if isinstance(e, ir.CidrTest):
         word = " not in " if e.negated else " in "
-        return f"{sub(e.item, _CMP + 1)}{word}cidr({string_literal(e.network)})"
+        return f"{_sub(e.item, _CMP + 1, bound)}{word}cidr({string_literal(e.network)})"
     if isinstance(e, ir.Call):
         return f"{e.name}(" + ", ".join(_render(a, bound) for a in e.args) + ")"
     if isinstance(e, ir.Quantifier):
@@ -231,24 +208,61 @@ def _render(e: ir.Expr, bound: frozenset[str]) -> str:
         return f"{e.kind}({e.var} in {coll}: {pred})"
     if isinstance(e, ir.Conditional):
         return (
-            f"if {sub(e.cond, _OR)} then {sub(e.then, _OR)} else {_render(e.otherwise, bound)}"
+            f"if {_sub(e.cond, _OR, bound)} then {_sub(e.then, _OR, bound)} else {_render(e.otherwise, bound)}"
         )
     if isinstance(e, ir.Template):
-        out = ['f"']
-        for p in e.parts:
-            if isinstance(p, str):
-                out.append(string_literal(p)[1:-1].replace("{", "{{").replace("}", "}}"))
-            else:
-                inner = _render(p, bound)
-                # "{{" / "}}" would read as escaped braces: an object literal needs parentheses.
-                if inner.startswith("{") or inner.endswith("}"):
-                    inner = f"({inner})"
-                out.append("{" + inner + "}")
-        out.append('"')
-        return "".join(out)
+        return _render_template(e, bound)
     if isinstance(e, ir.Cel):
         return e.source
     return "<?>"
+
+
+def _sub(x: ir.Expr, minimum: int, bound: frozenset[str]) -> str:
+    """An operand: parenthesised when it binds less tightly than ``minimum``."""
+    text = _render(x, bound)
+    return f"({text})" if _level(x) < minimum else text
+
+
+def _render_literal(v: ir.Scalar) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return string_literal(v)
+    return _number_literal(v)
+
+
+def _render_junction(e: ir.And | ir.Or, bound: frozenset[str]) -> str:
+    if not e.items:
+        return "true" if isinstance(e, ir.And) else "false"
+    word, lvl = (" and ", _AND) if isinstance(e, ir.And) else (" or ", _OR)
+    if len(e.items) == 1:
+        return _render(e.items[0], bound)
+    # A nested `and` inside `and` (or `or` inside `or`) is written flat: the parser
+    # flattens it too, and the meaning is the same.
+    flat: list[ir.Expr] = []
+    for x in e.items:
+        if type(x) is type(e) and len(x.items) > 1:
+            flat.extend(x.items)
+        else:
+            flat.append(x)
+    return word.join(_sub(x, lvl + 1, bound) for x in flat)
+
+
+def _render_template(e: ir.Template, bound: frozenset[str]) -> str:
+    out = ['f"']
+    for p in e.parts:
+        if isinstance(p, str):
+            out.append(string_literal(p)[1:-1].replace("{", "{{").replace("}", "}}"))
+        else:
+            inner = _render(p, bound)
+            # "{{" / "}}" would read as escaped braces: an object literal needs parentheses.
+            if inner.startswith("{") or inner.endswith("}"):
+                inner = f"({inner})"
+            out.append("{" + inner + "}")
+    out.append('"')
+    return "".join(out)
 
 
 # --- values in messages -------------------------------------------------------------------------------
