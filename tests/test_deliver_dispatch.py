@@ -328,3 +328,29 @@ async def test_admission_is_first_come_first_served(recorder: type[Recorder]) ->
     await d.close()
     assert all(r.ok for r in results)
     assert [p["n"] for p in recorder.sent] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("change", ["removed", "replaced"])
+async def test_update_targets_while_a_batch_waits_for_room_loses_nothing(recorder: type[Recorder], change: str) -> None:
+    """A batch larger than its target's max_in_flight is still being admitted when update_targets removes
+    (or replaces) the target: the call resolved its lanes when it was made, so every decision is delivered
+    by the old lane, which stays open until the call has admitted everything and it drained."""
+    reg = AdapterRegistry({"rec": recorder}, plugins=False)
+    counts = Counts()
+    d = Dispatcher([target("t", "rec", pause=0.02, max_in_flight=2, batch=1)], registry=reg, observer=counts)
+    await d.start()
+    old = d._lanes["t"]
+    batch = [([Decision("r", "t", {"i": i})], {"i": i}) for i in range(10)]
+    task = asyncio.create_task(d.dispatch_many(batch, version="v"))
+    while not old.room:  # the third decision waits for room on the old lane
+        await asyncio.sleep(0.001)
+    after = [] if change == "removed" else [target("t", "rec", pause=0.0, max_in_flight=4)]
+    await d.update_targets(after)
+    results = await task
+    assert old.closed and task.done()
+    if change == "replaced":
+        assert d._lanes["t"] is not old
+    await d.close()
+    assert [r.delivered for r in results] == [1] * 10 and all(r.ok for r in results)
+    assert sorted(p["i"] for p in recorder.sent) == list(range(10))
+    assert counts.lost == {} and counts.ok["t"] == 10

@@ -22,7 +22,11 @@ Guarantees (docs/delivery.md):
   messages; ``dispatch`` waits for room, so a slow target slows its callers
   instead of filling memory;
 * ``ordered: true``: a message waits until the previous message with the same
-  partition key to the same target is settled.
+  partition key to the same target is settled;
+* reload: a call's decisions all go to the lanes of the moment it was made;
+  ``update_targets`` keeps a removed or replaced lane open until the calls made
+  before the switch have admitted their decisions and the lane drained (bounded
+  by its ``timeout``).
 
 Invariants: a lane's ready queue holds only messages that own one of the
 lane's permits (``inflight <= max_in_flight``), or dead letters of messages
@@ -459,6 +463,11 @@ class Dispatcher:
         self._ids = itertools.count()
         self._run_id = uuid.uuid4().hex[:12]
         self._started = False
+        # Reload safety: every ``update_targets`` starts a new generation; ``_calls`` counts, per generation,
+        # the dispatch calls still admitting their decisions to the lanes they snapshotted at that generation.
+        # A lane removed or replaced by ``update_targets`` stays open until no older call is admitting.
+        self._gen = 0
+        self._calls: dict[int, int] = {}
         self._delivered: dict[tuple[str, str], Outcome] = {}
         # Optional batch hook of the observer: ``delivered_many(target, rule, seconds, count)`` stands for
         # ``count`` calls of ``delivered(target, rule, seconds)`` (messages of one batch share ``seconds``).
@@ -488,8 +497,17 @@ class Dispatcher:
         await asyncio.gather(*(lane._ensure_open() for lane in self._lanes.values()))
         self._started = True
 
-    async def update_targets(self, targets: Sequence[ir.Target]) -> None:
-        """Switch to a new target set: unchanged targets keep their lane and connection."""
+    async def update_targets(self, targets: Sequence[ir.Target], *, timeout: float = 10.0) -> None:
+        """Switch to a new target set: unchanged targets keep their lane and connection.
+
+        A removed or replaced lane is closed only once every dispatch call that started before the switch
+        (and so resolved its decisions against the old lanes) has admitted its decisions, and every message
+        admitted to the lane is settled — waiting at most ``timeout`` seconds for both, then closing it
+        anyway (what is still unsettled then is ``failed``, never left waiting).  Calls started after the
+        switch see the new lanes only.
+        """
+        self._gen += 1
+        gen = self._gen
         new = {t.name: t for t in targets}
         old = self._lanes
         keep: dict[str, _Lane] = {}
@@ -505,8 +523,14 @@ class Dispatcher:
         self._targets = tuple(targets)
         self._bound_queues()
         await asyncio.gather(*(lane._ensure_open() for lane in keep.values() if not lane.opened))
+        if not gone:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (
+            any(g < gen for g in self._calls) or not all(lane.idle() for lane in gone)
+        ):
+            await asyncio.sleep(0.01)
         for lane in gone:
-            await self._drain(lane, 10.0)
             await lane.close(5.0)
 
     def health(self) -> Mapping[str, Health]:
@@ -546,40 +570,51 @@ class Dispatcher:
         spans: list[tuple[int, int]] = []
         ids = self._ids
         run_id = self._run_id
-        for decisions, event in batch:
-            start = len(group.outcomes)
-            for d in decisions:
-                action = d.action
-                if action == "skip":
-                    continue
-                slot = group.add()
-                if action == "dead_letter":
-                    self._transform_dead_letter(d, event, version, group, slot)
-                    continue
-                lane = self._lanes.get(d.target)
-                if lane is None or lane.closed:
-                    why = "the target closed before sending" if lane else "no such target in this dispatcher"
-                    group.settle(slot, self._lost(d.rule, d.target, why))
-                    continue
-                if lane.inflight + lane.woken < lane.capacity and not lane.room:
-                    lane.inflight += 1
-                else:
-                    await lane.admit()  # backpressure: wait for room on this target
-                    if lane.closed or self._lanes.get(d.target) is not lane:  # closed or replaced meanwhile
-                        lane.release()
-                        lane = self._lanes.get(d.target)
-                        if lane is None or lane.closed:
+        # Every decision of this call goes to the lanes of this moment, even when an earlier one waited for
+        # room while update_targets switched targets: the call counts as pending in its generation, which
+        # keeps removed and replaced lanes open (update_targets) until it has admitted everything.
+        lanes = self._lanes
+        gen = self._gen
+        calls = self._calls
+        calls[gen] = calls.get(gen, 0) + 1
+        try:
+            for decisions, event in batch:
+                start = len(group.outcomes)
+                for d in decisions:
+                    action = d.action
+                    if action == "skip":
+                        continue
+                    slot = group.add()
+                    if action == "dead_letter":
+                        self._transform_dead_letter(d, event, version, group, slot, lanes)
+                        continue
+                    lane = lanes.get(d.target)
+                    if lane is None or lane.closed:
+                        why = "the target closed before sending" if lane else "no such target in this dispatcher"
+                        group.settle(slot, self._lost(d.rule, d.target, why))
+                        continue
+                    if lane.inflight + lane.woken < lane.capacity and not lane.room:
+                        lane.inflight += 1
+                    else:
+                        await lane.admit()  # backpressure: wait for room on this target
+                        if lane.closed:  # closed meanwhile (close(), or update_targets gave up waiting)
+                            lane.release()
                             group.settle(slot, self._lost(d.rule, d.target, "the target closed before sending"))
                             continue
-                        await lane.admit()
-                msg = Message(
-                    d.payload, d.partition_key, d.headers, event, d.rule, d.target, d.version or version,
-                    f"{run_id}-{next(ids)}",
-                )
-                item = _Item(msg, group, slot, lane, True)
-                lane.admitted.add(item)
-                lane.enqueue(item)
-            spans.append((start, len(group.outcomes)))
+                    msg = Message(
+                        d.payload, d.partition_key, d.headers, event, d.rule, d.target, d.version or version,
+                        f"{run_id}-{next(ids)}",
+                    )
+                    item = _Item(msg, group, slot, lane, True)
+                    lane.admitted.add(item)
+                    lane.enqueue(item)
+                spans.append((start, len(group.outcomes)))
+        finally:
+            n = calls[gen] - 1
+            if n:
+                calls[gen] = n
+            else:
+                del calls[gen]
         await group.wait()
         out: list[DispatchResult] = []
         outcomes = group.outcomes
@@ -614,13 +649,15 @@ class Dispatcher:
         self.observer_failed(target, rule, detail)
         return Outcome(rule, target, "failed", 0, d.code, detail, None, d.message)
 
-    def _transform_dead_letter(self, d: Decision, event: Any, version: str, group: _Group, slot: int) -> None:
+    def _transform_dead_letter(
+        self, d: Decision, event: Any, version: str, group: _Group, slot: int, lanes: Mapping[str, _Lane]
+    ) -> None:
         """A decision the router already marked (``on_error: dead_letter``): its target is the
         dead-letter target, or, when the original target has none, the original target."""
         hdr = dict(d.headers)
         origin_target = hdr.get(H_TARGET, d.target)
         detail = f"transform failed: {hdr.get(H_ERROR, d.error.message if d.error else '')}"
-        dl_lane = self._lanes.get(d.target)
+        dl_lane = lanes.get(d.target)
         if d.target == origin_target or dl_lane is None:
             group.settle(slot, self._lost(d.rule, origin_target, detail))
             return
