@@ -9,6 +9,7 @@ Endpoints (docs/sidecar.md): ``POST /events`` (ingest; answers after every decis
 dead-lettered), ``POST /evaluate`` and ``POST /explain`` (dry runs, nothing delivered), ``POST /-/reload``,
 ``GET /rules``, ``GET /livez``, ``GET /readyz``, ``GET /metrics``.  The lifespan starts and stops what the app
 owns: the dispatcher, the pipeline's workers and any extra services (the reloader, broker sources).
+A reload reaches the pipeline through ``switch.RuleSwitch`` (the new set's targets open first).
 
 The app is ``routes`` + ``middleware``; a later console mounts itself beside them (``app.routes``).
 """
@@ -33,8 +34,7 @@ from starlette.routing import Route
 
 from rules_engine.model import codes
 from rules_engine.model.errors import RuleError
-from rules_engine.reload import ReloadAttempt, reload_body, rules_body
-from rules_engine.ruleset import RuleSet
+from rules_engine.reload import reload_body, rules_body
 from rules_engine.serve.binding import read_events
 from rules_engine.serve.config import SidecarConfig
 from rules_engine.serve.console import console_routes
@@ -43,13 +43,11 @@ from rules_engine.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from rules_engine.serve.pipeline import JobResult, Pipeline
 from rules_engine.serve.ports import DispatcherPort, LiveRules
 from rules_engine.serve.sources import SourceBase
+from rules_engine.serve.switch import RuleSwitch
 
 __all__ = ["Service", "SidecarState", "create_app"]
 
 log = logging.getLogger("rules_engine.serve")
-
-SWITCH_TIMEOUT = 30.0
-"""Seconds a reload may take to open its new targets before the switch is given up (old set keeps routing)."""
 
 
 class Service(Protocol):
@@ -346,12 +344,6 @@ ROUTES = [
 ]
 
 
-def _both(new: Sequence[Any], old: Sequence[Any]) -> list[Any]:
-    """The targets of a new rule set, then those of the old one it does not name (the new one wins a name)."""
-    names = {t.name for t in new}
-    return [*new, *(t for t in old if t.name not in names)]
-
-
 def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPort, *,
                metrics: Metrics | None = None, tokens: Mapping[str, str] | None = None,
                services: Sequence[Service] = (), tracer_provider: Any = None) -> Starlette:
@@ -381,63 +373,13 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
 
         state.dedup = RedisDedup(config.dedup, lease=config.ack_timeout)
         extra.append(state.dedup)
-
-    def on_reload(rs: RuleSet, attempt: ReloadAttempt) -> None:
-        metrics.reload_result(True, attempt.trigger)
-        metrics.serving(rs.version, len(rs.rules))
-        # The dispatcher learns the new targets on the loop (the callback may come from another thread);
-        # only then does the pipeline route with the new set, so no decision names a target not yet open.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(lambda: _spawn(_switch()))
-
-    switching = asyncio.Lock()
-
-    async def _switch() -> None:
-        """Route with the newest set once its targets are open; drop the old set's own targets once the
-        jobs it routed have settled.  Meanwhile the dispatcher holds both sets' targets (the new one's
-        on a shared name), so no decision of either set finds its target gone."""
-        async with switching:
-            rs = live.current  # the newest set, even if several reloads came in quick succession
-            old = pipeline.rules
-            if rs is old:
-                return
-            try:
-                async with asyncio.timeout(SWITCH_TIMEOUT):
-                    await dispatcher.update_targets(_both(rs.targets, old.targets))
-            except Exception:  # noqa: BLE001 - reported; the previous set keeps routing, its targets kept
-                log.exception("opening the targets of rule set %s failed; %s keeps routing", rs.version,
-                              old.version)
-                metrics.reload_result(False, "targets")
-                return
-            pipeline.rules = rs
-            if not await pipeline.settled(old.version, SWITCH_TIMEOUT):
-                log.warning("jobs routed by rule set %s still in flight after %s s; closing its targets",
-                            old.version, SWITCH_TIMEOUT)
-            try:
-                async with asyncio.timeout(SWITCH_TIMEOUT):
-                    await dispatcher.update_targets(rs.targets)  # drains what the old targets hold, closes them
-            except Exception:  # noqa: BLE001 - reported; the new set routes already
-                log.exception("closing the targets of rule set %s failed", old.version)
-
-    def on_failure(attempt: ReloadAttempt) -> None:
-        metrics.reload_result(False, attempt.trigger)
-
-    background: set[asyncio.Task[Any]] = set()
-
-    def _spawn(coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        background.add(task)
-        task.add_done_callback(background.discard)
-
-    loop: asyncio.AbstractEventLoop
+    switch = RuleSwitch(live, pipeline, dispatcher, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        nonlocal loop
-        loop = asyncio.get_running_loop()
         rs = live.current
         metrics.serving(rs.version, len(rs.rules))
-        live.subscribe(on_reload, on_failure)
+        switch.attach()
         await dispatcher.start()
         await pipeline.start()
         started: list[Service] = []
@@ -455,10 +397,7 @@ def create_app(config: SidecarConfig, live: LiveRules, dispatcher: DispatcherPor
                 except Exception:  # noqa: BLE001 - keep shutting the rest down
                     log.exception("stopping a service failed")
             await pipeline.stop(config.drain_timeout)
-            pending = list(background)
-            for t in pending:
-                t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await switch.cancel()
             await dispatcher.close(timeout=max(config.drain_timeout, 1.0))
             log.info("sidecar stopped")
 
