@@ -93,9 +93,7 @@ class Metrics:
             count -= 1
             children = self._delivered_children[(target, rule)]
         children[0].inc(count)
-        observe = children[1].observe
-        for _ in range(count):
-            observe(seconds)
+        _observe_many(children[1], seconds, count)
 
     def retried_(self, target: str, reason: str) -> None:
         self.retried.labels(target, reason).inc()
@@ -127,6 +125,25 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _observe_many(child: Any, amount: float, count: int) -> None:
+    """``count`` observations of ``amount`` in a histogram child: the same sum, count and buckets as
+    ``count`` calls of ``observe`` (its sum grows by ``amount * count``, the first bucket whose bound is at
+    least ``amount`` by ``count``), in two locked increments instead of ``count`` times two.  Uses the
+    child's value fields (prometheus-client 0.2x); a child without them is observed one at a time."""
+    buckets = getattr(child, "_buckets", None)
+    bounds = getattr(child, "_upper_bounds", None)
+    total = getattr(child, "_sum", None)
+    if count <= 1 or buckets is None or bounds is None or total is None:
+        for _ in range(count):
+            child.observe(amount)
+        return
+    total.inc(amount * count)
+    for i, bound in enumerate(bounds):
+        if amount <= bound:
+            buckets[i].inc(count)
+            break
 
 
 class DeliveryObserver:

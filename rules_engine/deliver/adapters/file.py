@@ -85,9 +85,12 @@ class FileAdapter:
             os.fsync(self._fh.fileno())
 
     async def send(self, batch: Sequence[Message]) -> Sequence[SendResult]:
-        payload_only = self.payload_only
         dumps = orjson.dumps
-        data = b"".join([dumps(m.payload if payload_only else record(m)) + b"\n" for m in batch])
+        nl = orjson.OPT_APPEND_NEWLINE  # one line per message, without a concatenation per line
+        if self.payload_only:
+            data = b"".join([dumps(m.payload, option=nl) for m in batch])
+        else:
+            data = b"".join([dumps(record(m), option=nl) for m in batch])
         done: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self._pending.append((data, done))
         if self._writer is None or self._writer.done():
