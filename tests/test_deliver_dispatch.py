@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -301,6 +302,34 @@ async def test_batched_observer_counts_every_message_once(recorder: type[Recorde
     assert 'rules_engine_decisions_delivered_total{rule="b",target="t"} 30.0' in text
     assert 'rules_engine_delivery_seconds_count{target="t"} 90.0' in text
     assert counts.ok["t"] == 90
+
+
+def test_batched_histogram_equals_one_observe_per_message() -> None:
+    """``delivered_many`` adds a batch to the latency histogram through prometheus-client's value fields; the
+    exposition must be exactly what one ``observe`` per message gives (sum, count, every bucket), including
+    a value on a bucket bound and one above every finite bound, so a client upgrade that changes those
+    fields fails here instead of skewing the metric."""
+    from rules_engine.serve.metrics import Metrics
+
+    batched, single = Metrics(), Metrics()
+    for seconds, count in ((0.0, 3), (0.005, 7), (0.3, 2), (1e6, 4), (0.0123, 1)):
+        batched.delivered_many_("t", "r", seconds, count)
+        for _ in range(count):
+            single.delivered_("t", "r", seconds)
+
+    def series(m: Metrics) -> dict[str, float]:  # name{labels} -> value, without the creation timestamp
+        out = {}
+        for ln in m.exposition().decode().splitlines():
+            if ln.startswith("rules_engine_delivery_seconds") and "_created" not in ln:
+                key, value = ln.rsplit(" ", 1)
+                out[key] = float(value)
+        return out
+
+    got, want = series(batched), series(single)
+    assert got.keys() == want.keys() and len(got) > 3
+    for key, value in want.items():
+        assert math.isclose(got[key], value, rel_tol=1e-12), key
+    assert got['rules_engine_delivery_seconds_count{target="t"}'] == 17.0
 
 
 async def test_admission_is_first_come_first_served(recorder: type[Recorder]) -> None:

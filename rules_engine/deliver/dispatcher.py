@@ -443,7 +443,7 @@ class _Lane:
 
 
 class Dispatcher:
-    """Delivers decisions through one lane per target (INTERFACES.md)."""
+    """Delivers decisions through one lane per target."""
 
     def __init__(
         self,

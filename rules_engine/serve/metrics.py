@@ -147,7 +147,7 @@ def _observe_many(child: Any, amount: float, count: int) -> None:
 
 
 class DeliveryObserver:
-    """The ``deliver.DeliveryObserver`` protocol over :class:`Metrics` (method names as INTERFACES.md)."""
+    """The ``deliver.DeliveryObserver`` protocol over :class:`Metrics`."""
 
     __slots__ = ("_m",)
 

@@ -1,4 +1,4 @@
-"""What the sidecar needs from the layers below it, as Protocols (the contracts in INTERFACES.md).
+"""What the sidecar needs from the layers below it, as Protocols.
 
 Position in the pipeline::
 
