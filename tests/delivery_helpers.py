@@ -51,15 +51,22 @@ def target(name: str, type_: str, **options: Any) -> ir.Target:
     return ir.Target(name, type_, ir.freeze(options))
 
 
+def need(ok: bool, what: str) -> None:
+    """Go on when ``ok``; otherwise skip with ``what`` outside CI, and fail under CI (``.ci/run`` sets CI and
+    installs or starts everything the tests need, so a skip there would hide a failure)."""
+    if ok:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI provides it: see .ci/run)")
+    pytest.skip(what)
+
+
 def service(port: int, name: str) -> None:
-    """Skip (or fail under CI=1) when a loopback service is not answering."""
+    """Skip (or fail under CI) when a loopback service is not answering."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
     except OSError:
-        msg = f"{name} is not running on 127.0.0.1:{port}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        need(False, f"{name} is not running on 127.0.0.1:{port}")
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from delivery_helpers import need
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -58,14 +59,6 @@ EVENTS = """\
 {"specversion":"1.0","id":"o-2","source":"/shop","type":"order.created","data":{"order_id":"1002","total":12}}
 {"specversion":"1.0","id":"r-1","source":"/shop","type":"order.refunded","data":{"order_id":"1001"}}
 """
-
-
-def _need(ok: bool, what: str) -> None:
-    if ok:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI installs it: see .ci/run)")
-    pytest.skip(what)
 
 
 def _free_port() -> int:
@@ -122,7 +115,7 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _need(Path(CHROMIUM).exists(), f"Chromium is not installed ({CHROMIUM}): apt-get install chromium")
+    need(Path(CHROMIUM).exists(), f"Chromium is not installed ({CHROMIUM}): apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -159,7 +152,7 @@ def _shot(pg: Any, name: str, tmp: Path) -> None:
 
 
 def _axe(pg: Any) -> list[dict[str, Any]]:
-    _need(AXE.exists(), f"axe-core is not installed ({AXE}): npm ci --prefix tests/browser")
+    need(AXE.exists(), f"axe-core is not installed ({AXE}): npm ci --prefix tests/browser")
     pg.add_script_tag(path=str(AXE))
     result: dict[str, Any] = pg.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [{"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}

@@ -304,6 +304,22 @@ async def test_batched_observer_counts_every_message_once(recorder: type[Recorde
     assert counts.ok["t"] == 90
 
 
+def test_hand_written_inits_set_every_field() -> None:
+    """``Message`` and ``Decision`` set their frozen fields in a hand-written ``__init__`` (hot path); a field
+    added to the class but not to that ``__init__`` would be left unset: every field must read back."""
+    import dataclasses
+
+    from rules_engine.deliver.base import Message
+
+    msg = Message("p", "k", (("h", "v"),), {"e": 1}, "r", "t", "v1", "id-1")
+    dec = Decision("r", "t", "p", "k", (("h", "v"),), None, "dead_letter", "v1")
+    for obj in (msg, dec):
+        values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        assert obj == dataclasses.replace(obj) and len(values) == len(dataclasses.fields(obj))
+    assert (msg.payload, msg.partition_key, msg.event, msg.id) == ("p", "k", {"e": 1}, "id-1")
+    assert (dec.action, dec.version, dec.error) == ("dead_letter", "v1", None)
+
+
 def test_batched_histogram_equals_one_observe_per_message() -> None:
     """``delivered_many`` adds a batch to the latency histogram through prometheus-client's value fields; the
     exposition must be exactly what one ``observe`` per message gives (sum, count, every bucket), including

@@ -167,6 +167,7 @@ def _presence(w: Writer, ind: int, tables: Mapping[Kind, Table], kind: Kind) -> 
 
 
 def key_prefix(path: ir.Path) -> tuple[str, ...]:
+    """The object keys a path reads before its first array index or wildcard (the whole path if none)."""
     keys: list[str] = []
     for step in path:
         if not isinstance(step, str) or isinstance(step, bool):

@@ -27,6 +27,7 @@ from typing import Any
 from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.cesql_codegen import compile_cesql
 from rules_engine.compile.codegen import Generated, generate
+from rules_engine.compile.codegen_probes import key_prefix
 from rules_engine.compile.decode import EventDecoder, name_splits, plan_decoder
 from rules_engine.compile.formula import FieldAtom, OpaqueAtom, ValueAtom
 from rules_engine.compile.index import Index, atom_leaves, build_index
@@ -183,7 +184,7 @@ def reads(n: Normalised) -> set[tuple[str, ...]] | None:
                 return None
             out.update(splits)
         elif isinstance(atom, ValueAtom):
-            out.add(_key_prefix(atom.path))
+            out.add(key_prefix(atom.path))
         elif isinstance(atom, OpaqueAtom) and atom.kind == "cel":
             fields = compile_cel(atom.text).fields
             if fields is None:
@@ -194,19 +195,10 @@ def reads(n: Normalised) -> set[tuple[str, ...]] | None:
         else:
             assert isinstance(atom, OpaqueAtom) and atom.node is not None
             for path in _expr_paths(atom.node):
-                out.add(_key_prefix(path))
+                out.add(key_prefix(path))
     if () in out:
         return None
     return out
-
-
-def _key_prefix(path: ir.Path) -> tuple[str, ...]:
-    keys: list[str] = []
-    for step in path:
-        if not isinstance(step, str) or isinstance(step, bool):
-            break
-        keys.append(step)
-    return tuple(keys)
 
 
 def _expr_paths(e: ir.Expr) -> Iterator[ir.Path]:
