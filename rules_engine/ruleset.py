@@ -37,7 +37,7 @@ class Matcher(Protocol):
 
     def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]: ...
 
-    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[list[ir.Rule]]: ...
+    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[Sequence[ir.Rule]]: ...
 
 
 class ReferenceMatcher:
@@ -54,7 +54,7 @@ class ReferenceMatcher:
     def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]:
         return matching_rules(self._ir, decode_event(raw))
 
-    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[list[ir.Rule]]:
+    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[Sequence[ir.Rule]]:
         return [self.matching_raw(raw) for raw in raws]
 
 

@@ -457,3 +457,32 @@ def test_joined_batch_with_parts_that_are_not_plain(backend: str) -> None:
         assert [_names(m) for m in compiled.matching_raw_many(raws)] == expected, raws
     with pytest.raises(RuleError):
         compiled.matching_raw_many([b'{"a": "v1"}', b'{"a": "v1"'])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_joined_batch_finds_each_part_by_its_length(backend: str) -> None:
+    """A match counts for the part it ends in, found from the parts' lengths, never from the newlines
+    of the joined buffer: a part that holds ``}\\n{`` itself (not JSON, decoded to its error) shifts
+    nothing, and every part with a backslash is decoded, however many it holds."""
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter=backend)
+    pf = compiled.prefilter
+    assert pf is not None
+    assert 1 in pf.to_decode([b'{"x": 1}\n{"y": 2}', b'{"a": "v1"}', b'{"a": "v2"}'], adaptive=False)
+    raws = [b'{"p": "\\\\\\\\"}', b'{"a": "v2"}', b'{"q": "a\\"b", "r": "\\u0041\\/"}', b'{"a": "v2"}',
+            b'{"a": "v\\u0031"}', b'{"a": "v2"}']  # fmt: skip
+    assert pf.to_decode(raws, adaptive=False) == [0, 2, 4]
+    rs = _rs(*SPELLING_RULES)
+    assert [_names(m) for m in compiled.matching_raw_many(raws)] == [
+        _names(matching_rules(rs, decode_event(raw))) for raw in raws
+    ] == [[], [], [], [], ["r0"], []]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_of_mixed_text_types(backend: str) -> None:
+    """bytes, bytearray, memoryview and str in one batch: each is read as ``matching_raw`` reads it."""
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter=backend)
+    raws: list[Any] = [b'{"a": "v2"}', bytearray(b'{"a": "v1"}'), '{"a": "v1"}', memoryview(b'{"a":"v1"}'),
+                       b'{"a": "v1"}', '{"a": "v2"}', "{\"d\": \"\u212akk\"}"]  # fmt: skip
+    assert [_names(m) for m in compiled.matching_raw_many(raws)] == [
+        _names(compiled.matching_raw(raw)) for raw in raws
+    ] == [[], ["r0"], ["r0"], ["r0"], ["r0"], [], ["r2"]]

@@ -112,12 +112,13 @@ class CompiledRuleSet:
             return []
         return self.match(self.decoder.decode(raw))
 
-    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[list[ir.Rule]]:
-        """``matching_raw`` for a batch: one prefilter scan for the whole batch (``prefilter.py``)."""
+    def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[Sequence[ir.Rule]]:
+        """``matching_raw`` for a batch: one prefilter scan for the whole batch (``prefilter.py``).
+        An event the prefilter rejects gets the empty tuple (shared, nothing to allocate or collect)."""
         match, decode, pf = self.match, self.decoder.decode, self.prefilter
         if pf is None:
             return [match(decode(raw)) for raw in raws]
-        out: list[list[ir.Rule]] = [[] for _ in raws]
+        out: list[Sequence[ir.Rule]] = [()] * len(raws)
         for k in pf.to_decode(raws):
             out[k] = match(decode(raws[k]))
         return out

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import re
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -87,14 +87,17 @@ takes milliseconds per pattern with its value-end context (7,618 literals of 10,
 minute), and with that many rules nearly every event holds some literal anyway (docs/performance.md)."""
 
 BATCH_BYTES = 1 << 20
-"""``to_decode`` joins events into buffers of about this size for one scan each."""
+"""``to_decode`` joins events into buffers of about this size for one scan each (at most the decoder's
+size limit: an event over that limit then ends its buffer)."""
 
 BACKENDS = ("auto", "hyperscan", "python")
 """``auto``: Hyperscan when installed, else no prefilter (measured: one ``bytes.__contains__`` per literal
 costs more than it saves on the CL2 sets); ``python`` forces the pure-Python scanner (tests use it)."""
 
 _MAX = MAX_EVENT_BYTES
-_SEP = b"\n"  # joins a batch: every part ends with "}" (then maybe whitespace), which no literal crosses
+_SEP = b"\n"  # joins a batch (``Prefilter._batch``)
+_PLUS_ONE = (1).__add__
+assert BATCH_BYTES <= _MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,14 +353,17 @@ def _add_hit(i: int, _start: int, end: int, _flags: int, found: list[tuple[int, 
 
 
 class _Hyperscan:
-    """One Hyperscan block-mode database of every literal (plus ``\\``), compiled on first use, and
-    scratch space per thread.
+    """Two Hyperscan block-mode databases, compiled on first use, and scratch space per thread: every
+    literal, and the separator check of a joined batch (a newline not between ``}`` and ``{``).
 
     Lazy: a reload pays no Hyperscan compile (0.02-0.5 s for a few literals, more under load) until an
-    event is scanned.  The database reports every occurrence with its end offset (``to_decode`` scans a
-    joined batch); each literal ends at most once per occurrence of its key or value, so a per-event
-    scan sees few callbacks.  If the database cannot be built, the scanner reports a backslash for
-    every text: every event is decoded (slower, never wrong).
+    event is scanned.  The literal database reports every occurrence with its end offset (``to_decode``
+    scans a joined batch); each literal ends at most once per occurrence of its key or value, so a
+    per-event scan sees few callbacks.  The backslash is looked for with ``bytes.find``: as a one-byte
+    pattern in the literal database it made the scan 2.7x slower (CL2 EXACT, docs/performance.md), and
+    so did the separator check, which gets its own database (reported once at most: single-match).
+    If a database cannot be built, the scanner reports a backslash for every text: every event is
+    decoded (slower, never wrong).
     """
 
     name = "hyperscan"
@@ -366,39 +372,39 @@ class _Hyperscan:
         import hyperscan
 
         self._hs = hyperscan
-        # + a backslash, + a newline not between "}" and "{" (a joined batch whose parts are not all "{...}")
-        self._exprs = [lit.regex for lit in literals] + [b"\\x5c", rb"[^}]\n|\n[^{]"]
+        self._exprs = [lit.regex for lit in literals]
         self._backslash = backslash
-        self._db: Any = None
+        self._dbs: tuple[Any, Any] | None = None
         self._failed = False
         self._lock = threading.Lock()
         self._local = threading.local()  # scratch space belongs to one scanning thread at a time
 
-    def _compile(self) -> Any:
+    def _compile(self) -> tuple[Any, Any] | None:
         with self._lock:
-            if self._db is None and not self._failed:
+            if self._dbs is None and not self._failed:
                 hs = self._hs
-                db = hs.Database(mode=hs.HS_MODE_BLOCK)
                 try:
-                    db.compile(
-                        expressions=self._exprs,
-                        ids=list(range(len(self._exprs))),
-                        elements=len(self._exprs),
-                        flags=[0] * len(self._exprs),
+                    self._dbs = (
+                        self._database(self._exprs, 0),
+                        self._database([rb"[^}]\n|\n[^{]"], hs.HS_FLAG_SINGLEMATCH),
                     )
                 except hs.error:  # pragma: no cover - every literal is a plain pattern Hyperscan accepts
                     self._failed = True
-                    return None
-                self._db = db
-            return self._db
+            return self._dbs
 
-    def _scratch(self) -> Any:
+    def _database(self, exprs: list[bytes], flags: int) -> Any:
+        db = self._hs.Database(mode=self._hs.HS_MODE_BLOCK)
+        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=[flags] * len(exprs))
+        return db
+
+    def _scratch(self) -> tuple[Any, Any, Any, Any] | None:
+        """(literal database, its scratch, separator database, its scratch) of this thread."""
         s = getattr(self._local, "scratch", None)
         if s is None:
-            db = self._db if self._db is not None else self._compile()
-            if db is None:
+            dbs = self._dbs if self._dbs is not None else self._compile()
+            if dbs is None:
                 return None
-            s = self._local.scratch = (db, self._hs.Scratch(db))
+            s = self._local.scratch = (dbs[0], self._hs.Scratch(dbs[0]), dbs[1], self._hs.Scratch(dbs[1]))
         return s
 
     def hits(self, data: bytes) -> set[int]:
@@ -408,6 +414,8 @@ class _Hyperscan:
             found.add(self._backslash)
             return found
         s[0].scan(data, match_event_handler=_add_id, context=found, scratch=s[1])
+        if b"\\" in data:
+            found.add(self._backslash)
         return found
 
     def hits_joined(self, data: bytes) -> list[tuple[int, int]] | None:
@@ -418,6 +426,19 @@ class _Hyperscan:
             return None
         s[0].scan(data, match_event_handler=_add_hit, context=found, scratch=s[1])
         return found
+
+    def separated(self, data: bytes) -> bool:
+        """Every newline in ``data`` stands between ``}`` and ``{`` (False also when there is no database)."""
+        s = getattr(self._local, "scratch", None) or self._scratch()
+        if s is None:
+            return False
+        bad: list[int] = []
+        s[2].scan(data, match_event_handler=_seen, context=bad, scratch=s[3])  # reported once at most
+        return not bad
+
+
+def _seen(i: int, _start: int, _end: int, _flags: int, found: list[int]) -> None:
+    found.append(i)
 
 
 class _Python:
@@ -590,12 +611,13 @@ class Prefilter:
             if adaptive:
                 return [k for k, raw in enumerate(raws) if not self.screen(raw)]
             return [k for k, raw in enumerate(raws) if not self.rejects(raw)]
-        lengths = list(map(len, raws)) if raws and set(map(type, raws)) == {bytes} else None
-        if lengths is not None and max(lengths) > _MAX:
-            lengths = None
+        n = len(raws)
+        # All bytes: where each part ends once joined (with its separator).  A part over the size limit
+        # is over BATCH_BYTES too, so it can only be the last of its buffer: ``_batch`` checks that one.
+        ends = list(accumulate(map(_PLUS_ONE, map(len, raws)))) if n and set(map(type, raws)) == {bytes} else None
         keep: list[int] = []
         gate = self.gate
-        k, n = 0, len(raws)
+        k = 0
         while k < n:
             if adaptive and gate.skip > 0:
                 stop = min(n, k + gate.skip)
@@ -603,11 +625,14 @@ class Prefilter:
                 keep.extend(range(k, stop))
                 k = stop
                 continue
-            size, stop = 0, k
-            while stop < n and size < BATCH_BYTES:  # one joined buffer of about BATCH_BYTES
-                size += (lengths[stop] if lengths is not None else _size(raws[stop])) + 1
-                stop += 1
-            kept, scanned = self._batch(scanner, raws, k, stop, lengths is not None)
+            if ends is not None:  # one joined buffer of about BATCH_BYTES, found without a loop per event
+                stop = min(n, bisect_left(ends, (ends[k - 1] if k else 0) + BATCH_BYTES, k) + 1)
+            else:
+                size, stop = 0, k
+                while stop < n and size < BATCH_BYTES:
+                    size += _size(raws[stop]) + 1
+                    stop += 1
+            kept, scanned = self._batch(scanner, raws, k, stop, ends)
             if adaptive:
                 gate.note(scanned, scanned - (len(kept) - (stop - k - scanned)))
             keep += kept
@@ -621,19 +646,22 @@ class Prefilter:
         raws: Sequence[bytes | bytearray | memoryview | str],
         start: int,
         stop: int,
-        all_bytes: bool,
+        ends: list[int] | None,
     ) -> tuple[list[int], int]:
-        """(positions kept, parts scanned) of ``raws[start:stop]``.  Bytes within the size limit are joined
-        and scanned at once when the buffer is ASCII, starts with ``{`` and ends with ``}``; the scan's own
-        separator check (a newline not between ``}`` and ``{``) then proves every part is ``{...}``, else
-        the parts are taken one by one (``_plain_object``), as they are when not all bytes."""
-        if all_bytes:
-            part = cast("list[bytes]", raws[start:stop])
-            data = _SEP.join(part)
-            if data.isascii() and data[:1] == b"{" and data[-1:] == b"}":
-                got = self._scan_chunk(scanner, part, list(range(start, stop)), data)
+        """(positions kept, parts scanned) of ``raws[start:stop]``.
+
+        Fast path (``ends``: all bytes within the size limit): the parts are joined with newlines and
+        scanned at once when the buffer is ASCII, starts with ``{``, ends with ``}`` and every newline
+        in it stands between ``}`` and ``{`` (``separated``): then every part is ``{...}``, proven without
+        a loop in Python.  Otherwise the parts are taken one by one (``_plain_object``), then joined."""
+        base = (ends[start - 1] if start else 0) if ends is not None else 0
+        if ends is not None and ends[stop - 1] - (ends[stop - 2] if stop - 1 > start else base) <= _MAX:
+            data = _SEP.join(cast("list[bytes]", raws[start:stop]))
+            if data.isascii() and data[:1] == b"{" and data[-1:] == b"}" and scanner.separated(data):
+                got = self._scan_joined(scanner, data, ends, base, None)
                 if got is not None:
                     return got, stop - start
+                return list(range(start, stop)), 0  # no database: decode all
         kept: list[int] = []
         chunk: list[bytes] = []
         where: list[int] = []
@@ -646,39 +674,52 @@ class Prefilter:
                 chunk.append(plain)
                 where.append(k)
         if chunk:
-            got = self._scan_chunk(scanner, chunk, where)
+            local = list(accumulate(len(part) + 1 for part in chunk))
+            got = self._scan_joined(scanner, _SEP.join(chunk), local, 0, where, chunk)
             kept += where if got is None else got
         return kept, len(chunk)
 
-    def _scan_chunk(
-        self, scanner: _Hyperscan, chunk: list[bytes], where: list[int], data: bytes | None = None
+    def _scan_joined(
+        self,
+        scanner: _Hyperscan,
+        data: bytes,
+        ends: list[int],
+        base: int,
+        where: list[int] | None,
+        chunk: list[bytes] | None = None,
     ) -> list[int] | None:
-        """The parts of one joined buffer to decode; None: the separator check hit (``data`` given: the
-        caller checks the parts one by one) or no database (decode all)."""
-        hits = scanner.hits_joined(_SEP.join(chunk) if data is None else data)
+        """The parts of one joined buffer to decode, by position; None: no database (decode all).
+
+        ``ends[k]`` is just past part ``k``'s separator, counted from a point ``base`` bytes before
+        ``data``; ``where`` maps ``k`` to a position (None: ``k`` is one).  A match ending in part ``k``
+        counts for ``k`` (a match across a separator can only add a candidate).  ``chunk``: the parts,
+        when they may be non-ASCII (then every caseless literal counts as present)."""
+        hits = scanner.hits_joined(data)
         if hits is None:
             return None
-        sep = len(self.literals) + 1
-        if any(i == sep for i, _ in hits):
-            if data is not None:
-                return None  # some part is not "{...}" (or holds a newline): the caller takes them one by one
-            hits = [(i, end) for i, end in hits if i != sep]  # parts already checked: their own whitespace
-        if not hits and not self.caseless:
-            return []
-        ends = list(accumulate(len(part) + 1 for part in chunk))  # just past each part's separator
         per: dict[int, set[int]] = {}
-        for i, end in hits:  # a match ends inside part k: ends[k-1] < end < ends[k]
-            k = bisect_right(ends, end - 1)
+        backslash = {len(self.literals)}
+        p = data.find(b"\\")
+        if p >= 0:  # rare: every part with a backslash is decoded, found with one search per part
+            while p >= 0:
+                k = bisect_right(ends, base + p)
+                per[k] = backslash
+                p = data.find(b"\\", ends[k] - base)
+        for i, end in hits:  # a match ends inside part k: ends[k-1] < base + end <= ends[k]
+            k = bisect_right(ends, base + end - 1)
             got = per.get(k)
             if got is None:
                 per[k] = {i}
-            else:
+            elif got is not backslash:
                 got.add(i)
-        if self.caseless:  # non-ASCII text holds every caseless literal: parts without hits count too
+        if chunk is not None and self.caseless:  # non-ASCII text holds every caseless literal
             for k, part in enumerate(chunk):
                 if k not in per and not part.isascii():
                     per[k] = set()
-        return [where[k] for k, found in per.items() if not self._rejects_hits(chunk[k], found)]
+        if not per:
+            return []
+        out = [k for k, found in per.items() if not self._rejects_hits(b"" if chunk is None else chunk[k], found)]
+        return out if where is None else [where[k] for k in out]
 
 
 def _size(raw: object) -> int:
@@ -746,7 +787,6 @@ def build_prefilter(n: Normalised, backend: str = "auto") -> Prefilter | None:
             if rest not in triggers[ids[order[0]]]:
                 triggers[ids[order[0]]].append(rest)
     triggers.append([])  # the backslash sentinel triggers nothing itself
-    triggers.append([])  # nor the separator check (``_Hyperscan``; one event's own newlines are whitespace)
     quick = _quick(literals)
     if not literals:
         scanner: Any = _Python((), 0)  # no rule can match at all: every object is rejected
