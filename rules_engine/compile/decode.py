@@ -49,6 +49,7 @@ MAX_NAME_SPLITS = 8
 """A dotted EventBridge name with more segments than this is read by decoding the event fully."""
 
 _DEPTH = 1000  # below orjson's nesting limit (1,024)
+_SHALLOW = min(2 * _DEPTH, MAX_EVENT_BYTES)  # no text this long can be nested deeper than _DEPTH
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
@@ -68,6 +69,11 @@ class EventDecoder:
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
         partial = self.partial
+        if type(raw) is bytes and partial is not None and len(raw) <= _SHALLOW and raw.isascii() and len(raw) <= max_bytes:
+            try:  # the common case first: ASCII bytes too short to be nested too deep or be too large
+                return partial(raw)
+            except (msgspec.DecodeError, OverflowError, RecursionError):
+                return decode_event(raw, max_bytes)
         if partial is None or not isinstance(raw, (bytes, bytearray, memoryview, str)):
             return decode_event(raw, max_bytes)
         data: Any = raw
@@ -153,19 +159,15 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
 
     root_type = struct(root)
     out = Lines()
-    out.emit(0, "def convert(s):")
+    out.emit(0, "def partial(data):")
+    out.emit(1, "s = decode(data)")  # msgspec: the generated types, everything else skipped
     _convert(root, "s", "d0", 1, out, [0])
     out.emit(1, "return d0")
     source = out.text()
-    ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
-    load(source, "decoder", ns)
-    convert: Callable[[Any], dict[str, Any]] = ns["convert"]
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(root_type)
-    decode = decoder.decode
-
-    def partial(data: Any) -> dict[str, Any]:
-        return convert(decode(data))
-
+    ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX, "decode": decoder.decode}
+    load(source, "decoder", ns)
+    partial: Callable[[Any], dict[str, Any]] = ns["partial"]
     return EventDecoder(tuple(listed), partial, source)
 
 

@@ -197,17 +197,14 @@ def _empty_string() -> Literal:
 
 
 def _key_regex(name: str) -> bytes | None:
-    """Every key that can hold the value at the dotted ``name`` (``patterns.evaluate.field_values``: the
-    name's suffixes that start after a dot, or the whole name), as ``"(?:a\\.b\\.|b\\.)?c"``."""
+    """The keys that can hold the value at the dotted ``name`` (``patterns.evaluate.field_values``: the
+    name's suffixes that start after a dot, or the whole name): for ``a.b.c``, ``["\\x2e]c"``, every key
+    that is ``c`` or ends with ``.c``.  A superset of the three spellings (a looser test, never a missed
+    one): the exact ``"(?:a\\.b\\.|b\\.)?c"`` made Hyperscan scan 1.9x slower (CL2 SUFFIX)."""
     if not _spelled(name):
         return None
-    cuts = [0] + [i + 1 for i, c in enumerate(name) if c == "."]
-    last = name[cuts[-1] :]
-    heads = sorted({name[i : cuts[-1]] for i in cuts[:-1]} - {""}, key=len, reverse=True)
-    key = _esc(last)
-    if heads:
-        key = b"(?:" + b"|".join(_esc(h) for h in heads) + b")?" + key
-    return b'"' + key + b'"'
+    last = name.rsplit(".", 1)[-1]
+    return (b'["\\x2e]' if "." in name else b'"') + _esc(last) + b'"'
 
 
 def _bound(name: str, text: str, body: bytes, caseless: bool) -> Literal | None:
@@ -372,7 +369,7 @@ class _Hyperscan:
         import hyperscan
 
         self._hs = hyperscan
-        self._exprs = [lit.regex for lit in literals]
+        self._patterns = tuple(enumerate(lit.regex for lit in literals))
         self._backslash = backslash
         self._dbs: tuple[Any, Any] | None = None
         self._failed = False
@@ -385,16 +382,21 @@ class _Hyperscan:
                 hs = self._hs
                 try:
                     self._dbs = (
-                        self._database(self._exprs, 0),
-                        self._database([rb"[^}]\n|\n[^{]"], hs.HS_FLAG_SINGLEMATCH),
+                        self._database(self._patterns, 0),
+                        self._database(((0, rb"[^}]\n|\n[^{]"),), hs.HS_FLAG_SINGLEMATCH),
                     )
                 except hs.error:  # pragma: no cover - every literal is a plain pattern Hyperscan accepts
                     self._failed = True
             return self._dbs
 
-    def _database(self, exprs: list[bytes], flags: int) -> Any:
+    def _database(self, patterns: Sequence[tuple[int, bytes]], flags: int) -> Any:
         db = self._hs.Database(mode=self._hs.HS_MODE_BLOCK)
-        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=[flags] * len(exprs))
+        db.compile(
+            expressions=[p for _, p in patterns],
+            ids=[i for i, _ in patterns],
+            elements=len(patterns),
+            flags=[flags] * len(patterns),
+        )
         return db
 
     def _scratch(self) -> tuple[Any, Any, Any, Any] | None:
@@ -788,6 +790,7 @@ def build_prefilter(n: Normalised, backend: str = "auto") -> Prefilter | None:
                 triggers[ids[order[0]]].append(rest)
     triggers.append([])  # the backslash sentinel triggers nothing itself
     quick = _quick(literals)
+    single = all(len(alt) == 1 for alts in per_rule for alt in alts)
     if not literals:
         scanner: Any = _Python((), 0)  # no rule can match at all: every object is rejected
     else:
@@ -797,7 +800,6 @@ def build_prefilter(n: Normalised, backend: str = "auto") -> Prefilter | None:
         if scanner is None:  # no Hyperscan: the quick screen decides plain events, ``re`` the others
             scanner = _Python(literals, len(literals))
     caseless = frozenset(i for i, lit in enumerate(literals) if lit.caseless)
-    single = all(len(alt) == 1 for alts in per_rule for alt in alts)
     return Prefilter(
         literals, tuple(tuple(t) for t in triggers), caseless, len(per_rule), scanner, quick=quick, single=single
     )
