@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 import rules_engine
 from rules_engine.compile import codegen_checks, negative, tables
 from rules_engine.compile.compiled import compile_ruleset
-from rules_engine.compile.runtime import wildcard_leaf
+from rules_engine.compile.runtime import matcher_leaf, wildcard_leaf
 from rules_engine.model import ir
-from rules_engine.patterns.evaluate import wildcard_matches
+from rules_engine.patterns.evaluate import value_matches, wildcard_matches
 from rules_engine.reference import matching_rules
 
 
@@ -267,6 +267,47 @@ def test_stats_count_sharing() -> None:
 @given(st.text(alphabet="ab*\\", max_size=6), st.text(alphabet="ab*\\", max_size=8))
 def test_wildcard_leaf_is_the_reference_leaf(pattern: str, text: str) -> None:
     assert wildcard_leaf(pattern)(text) == wildcard_matches(pattern, text)
+
+
+TEXTS = ["", "a", "A", "ab", "aB", "AB", "b", "k", "K", "\u212a", "s", "S", "\u017f", "ss", "ß", "straße", "STRASSE", "i",
+         "I", "\u0130", "\u0131", "é", "É", "x1", "9", "9a", "a9", "Mission", "MIS", "sa", "\u017fa", "ka", "\u212aA"]  # fmt: skip
+LEAF_TEXT = st.sampled_from(TEXTS)
+LEAF_VALUES = st.one_of(LEAF_TEXT, st.text(max_size=4), st.integers(-2, 2), st.sampled_from([0.5, 1e30]), st.booleans(),
+                        st.none(), st.lists(LEAF_TEXT, max_size=2), st.dictionaries(LEAF_TEXT, LEAF_TEXT, max_size=1))  # fmt: skip
+_affix = st.sampled_from([ir.MPrefix, ir.MSuffix])
+LEAF_INNER = st.one_of(
+    st.builds(ir.MExact, LEAF_TEXT),
+    st.builds(lambda c, v, ic: c(v, ic), _affix, LEAF_TEXT, st.booleans()),
+    st.builds(ir.MEqualsIgnoreCase, LEAF_TEXT),
+)
+LEAF_MATCHERS = st.one_of(
+    st.builds(lambda c, v, ic: c(v, ic), _affix, LEAF_TEXT, st.booleans()),
+    st.builds(ir.MEqualsIgnoreCase, LEAF_TEXT),
+    st.builds(lambda inner: ir.MAnythingBut(tuple(inner)), st.lists(LEAF_INNER, min_size=1, max_size=3)),
+    st.builds(lambda n: ir.MAnythingBut((ir.MExact(n),)), st.integers(-1, 1)),
+)
+
+
+def test_ignore_case_leaves_on_every_pair_of_texts() -> None:
+    """Every (pattern, text) pair of the awkward alphabet, exhaustively: ``\u017f`` (long s) upper-cases to
+    ``S``, the Kelvin sign lower-cases to ``k``; only the reference decides non-ASCII text."""
+    checked = 0
+    for v in TEXTS:
+        for m in (ir.MPrefix(v, True), ir.MSuffix(v, True), ir.MEqualsIgnoreCase(v), ir.MAnythingBut((ir.MPrefix(v, True),)),
+                  ir.MAnythingBut((ir.MEqualsIgnoreCase(v), ir.MSuffix(v, True)))):  # fmt: skip
+            leaf = matcher_leaf(m)
+            for x in TEXTS:
+                assert leaf(x) == value_matches(m, x), (m, x)
+                checked += 1
+    assert checked == 5 * len(TEXTS) ** 2
+
+
+@settings(max_examples=600, deadline=None)
+@given(LEAF_MATCHERS, LEAF_VALUES)
+def test_string_leaf_shortcuts_are_the_reference_leaf(m: ir.Matcher, x: Any) -> None:
+    """The compiled leaves for (ignore-case) affixes, equals-ignore-case and anything-but of strings decide
+    ASCII text themselves: the same verdict as the reference on every value, Unicode case oddities included."""
+    assert matcher_leaf(m)(x) == value_matches(m, x)
 
 
 SHOP = _rules(

@@ -263,17 +263,67 @@ def matcher_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
             return False if _plain(x) else slow(x)
 
         return numeric_range
-    if isinstance(m, ir.MAnythingBut) and all(isinstance(i, ir.MExact) and isinstance(i.value, str) for i in m.inner):
-        excluded = frozenset(i.value for i in m.inner if isinstance(i, ir.MExact))
-
-        def anything_but(x: Any) -> bool:
-            t = type(x)
-            if t is str:
-                return x not in excluded
-            return True if (t is bool or x is None or t is float or t is int) else slow(x)
-
-        return anything_but
+    if isinstance(m, (ir.MPrefix, ir.MSuffix, ir.MEqualsIgnoreCase)) and m.value.isascii():
+        return _ignore_case_leaf(m, slow)  # the case-sensitive affixes were taken above
+    if isinstance(m, ir.MAnythingBut) and all(_plain_inner(i) for i in m.inner):
+        return _anything_but_leaf(m.inner, slow)
     return slow
+
+
+def _ignore_case_leaf(m: ir.MPrefix | ir.MSuffix | ir.MEqualsIgnoreCase, slow: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """Java's per-character ``equalsIgnoreCase`` on ASCII text against an ASCII pattern is ``lower()``
+    equality; any other string goes to the reference (the Kelvin sign equals ``k`` ignoring case)."""
+    low, n = m.value.lower(), len(m.value)
+    prefix, suffix = isinstance(m, ir.MPrefix), isinstance(m, ir.MSuffix)
+
+    def ignore_case(x: Any) -> bool:
+        if type(x) is str:
+            if not x.isascii():
+                return slow(x)
+            if prefix:
+                return x[:n].lower() == low
+            if suffix:
+                return len(x) >= n and x[len(x) - n :].lower() == low
+            return x.lower() == low
+        return False if _plain(x) else slow(x)
+
+    return ignore_case
+
+
+def _plain_inner(i: ir.Matcher) -> bool:
+    """An ``anything-but`` value the shortcut decides: a string, an affix, an ASCII ignore-case value."""
+    if isinstance(i, ir.MExact):
+        return isinstance(i.value, str)
+    if isinstance(i, (ir.MPrefix, ir.MSuffix)):
+        return not i.ignore_case or i.value.isascii()
+    return isinstance(i, ir.MEqualsIgnoreCase) and i.value.isascii()
+
+
+def _anything_but_leaf(inner: tuple[ir.Matcher, ...], slow: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``anything-but`` strings, prefixes, suffixes and ASCII ignore-case values: a present non-string
+    scalar matches (none of those takes it); a string matches when none of them does."""
+    excluded = frozenset(i.value for i in inner if isinstance(i, ir.MExact))
+    pre = tuple(i.value for i in inner if isinstance(i, ir.MPrefix) and not i.ignore_case)
+    suf = tuple(i.value for i in inner if isinstance(i, ir.MSuffix) and not i.ignore_case)
+    low_eq = frozenset(i.value.lower() for i in inner if isinstance(i, ir.MEqualsIgnoreCase))
+    low_pre = tuple(i.value.lower() for i in inner if isinstance(i, ir.MPrefix) and i.ignore_case)
+    low_suf = tuple(i.value.lower() for i in inner if isinstance(i, ir.MSuffix) and i.ignore_case)
+    caseless = bool(low_eq or low_pre or low_suf)
+
+    def anything_but(x: Any) -> bool:
+        t = type(x)
+        if t is str:
+            if x in excluded or x.startswith(pre) or x.endswith(suf):
+                return False
+            if caseless:
+                if not x.isascii():
+                    return slow(x)
+                y = x.lower()
+                return not (y in low_eq or y.startswith(low_pre) or y.endswith(low_suf))
+            return True
+        return True if (t is bool or x is None or t is float or t is int) else slow(x)
+
+    return anything_but
 
 
 def inner_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
