@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import re
 import threading
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -86,9 +86,10 @@ MAX_LITERALS = 32
 takes milliseconds per pattern with its value-end context (7,618 literals of 10,000 mixed rules: over a
 minute), and with that many rules nearly every event holds some literal anyway (docs/performance.md)."""
 
-BATCH_BYTES = 1 << 20
-"""``to_decode`` joins events into buffers of about this size for one scan each (at most the decoder's
-size limit: an event over that limit then ends its buffer)."""
+BATCH_BYTES = 960 << 10
+"""``to_decode`` joins events into buffers of about this size for one scan each (measured on city lots:
+256 KB buffers were 1.1x slower, 64 KB 1.3x).  Below the decoder's size limit, so that a buffer seldom
+needs its parts' sizes checked one by one."""
 
 BACKENDS = ("auto", "hyperscan", "python")
 """``auto``: Hyperscan when installed, else no prefilter (measured: one ``bytes.__contains__`` per literal
@@ -97,7 +98,8 @@ costs more than it saves on the CL2 sets); ``python`` forces the pure-Python sca
 _MAX = MAX_EVENT_BYTES
 _SEP = b"\n"  # joins a batch (``Prefilter._batch``)
 _PLUS_ONE = (1).__add__
-assert BATCH_BYTES <= _MAX
+_FIRST_COUNT = 256  # events in the first buffer of a batch (then sized by the bytes seen)
+_MAX_COUNT = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,19 +608,18 @@ class Prefilter:
 
     def to_decode(self, raws: Sequence[bytes | bytearray | memoryview | str], *, adaptive: bool = True) -> list[int]:
         """The positions of the events ``rejects`` would not reject, in order; with Hyperscan one
-        scan per joined batch of about ``BATCH_BYTES`` (fewer calls than one per event).
-        ``adaptive``: the gate may pause the scan (those events are all kept); off for statistics."""
+        scan per joined buffer of about ``BATCH_BYTES`` (fewer calls than one per event).
+        ``adaptive``: the gate may pause the scan (those events are all kept, at no cost per event);
+        off for statistics."""
         scanner = self.scanner
         if not isinstance(scanner, _Hyperscan):
             if adaptive:
                 return [k for k, raw in enumerate(raws) if not self.screen(raw)]
             return [k for k, raw in enumerate(raws) if not self.rejects(raw)]
         n = len(raws)
-        # All bytes: where each part ends once joined (with its separator).  A part over the size limit
-        # is over BATCH_BYTES too, so it can only be the last of its buffer: ``_batch`` checks that one.
-        ends = list(accumulate(map(_PLUS_ONE, map(len, raws)))) if n and set(map(type, raws)) == {bytes} else None
         keep: list[int] = []
         gate = self.gate
+        count = _FIRST_COUNT  # events per buffer: adjusted to the sizes seen, towards BATCH_BYTES
         k = 0
         while k < n:
             if adaptive and gate.skip > 0:
@@ -627,43 +628,39 @@ class Prefilter:
                 keep.extend(range(k, stop))
                 k = stop
                 continue
-            if ends is not None:  # one joined buffer of about BATCH_BYTES, found without a loop per event
-                stop = min(n, bisect_left(ends, (ends[k - 1] if k else 0) + BATCH_BYTES, k) + 1)
-            else:
-                size, stop = 0, k
-                while stop < n and size < BATCH_BYTES:
-                    size += _size(raws[stop]) + 1
-                    stop += 1
-            kept, scanned = self._batch(scanner, raws, k, stop, ends)
+            stop = min(n, k + count)
+            kept, scanned, size = self._batch(scanner, raws, k, stop)
             if adaptive:
                 gate.note(scanned, scanned - (len(kept) - (stop - k - scanned)))
             keep += kept
+            count = max(1, min(_MAX_COUNT, count * BATCH_BYTES // max(size, 1)))
             k = stop
         keep.sort()
         return keep
 
     def _batch(
-        self,
-        scanner: _Hyperscan,
-        raws: Sequence[bytes | bytearray | memoryview | str],
-        start: int,
-        stop: int,
-        ends: list[int] | None,
-    ) -> tuple[list[int], int]:
-        """(positions kept, parts scanned) of ``raws[start:stop]``.
+        self, scanner: _Hyperscan, raws: Sequence[bytes | bytearray | memoryview | str], start: int, stop: int
+    ) -> tuple[list[int], int, int]:
+        """(positions kept, parts scanned, bytes joined) of ``raws[start:stop]``.
 
-        Fast path (``ends``: all bytes within the size limit): the parts are joined with newlines and
-        scanned at once when the buffer is ASCII, starts with ``{``, ends with ``}`` and every newline
-        in it stands between ``}`` and ``{`` (``separated``): then every part is ``{...}``, proven without
-        a loop in Python.  Otherwise the parts are taken one by one (``_plain_object``), then joined."""
-        base = (ends[start - 1] if start else 0) if ends is not None else 0
-        if ends is not None and ends[stop - 1] - (ends[stop - 2] if stop - 1 > start else base) <= _MAX:
-            data = _SEP.join(cast("list[bytes]", raws[start:stop]))
-            if data.isascii() and data[:1] == b"{" and data[-1:] == b"}" and scanner.separated(data):
-                got = self._scan_joined(scanner, data, ends, base, None)
-                if got is not None:
-                    return got, stop - start
-                return list(range(start, stop)), 0  # no database: decode all
+        Fast path (all bytes): the parts are joined with newlines and scanned at once when the buffer is
+        ASCII, starts with ``{``, ends with ``}``, no part is over the size limit and every newline in it
+        stands between ``}`` and ``{`` (``separated``): then every part is ``{...}``, proven without a loop
+        in Python.  Otherwise the parts are taken one by one (``_plain_object``), then joined."""
+        part = raws[start:stop]
+        if set(map(type, part)) == {bytes}:
+            data = _SEP.join(cast("list[bytes]", part))
+            if (
+                data.isascii()
+                and data[:1] == b"{"
+                and data[-1:] == b"}"
+                and (len(data) <= _MAX or max(map(len, part)) <= _MAX)
+                and scanner.separated(data)
+            ):
+                got = self._scan_joined(scanner, data, cast("list[bytes]", part))
+                if got is None:
+                    return list(range(start, stop)), 0, len(data)  # no database: decode all
+                return [start + k for k in got], stop - start, len(data)
         kept: list[int] = []
         chunk: list[bytes] = []
         where: list[int] = []
@@ -675,57 +672,49 @@ class Prefilter:
             else:
                 chunk.append(plain)
                 where.append(k)
+        size = 0
         if chunk:
-            local = list(accumulate(len(part) + 1 for part in chunk))
-            got = self._scan_joined(scanner, _SEP.join(chunk), local, 0, where, chunk)
-            kept += where if got is None else got
-        return kept, len(chunk)
+            data = _SEP.join(chunk)
+            size = len(data)
+            got = self._scan_joined(scanner, data, chunk, plain_ascii=False)
+            kept += where if got is None else [where[k] for k in got]
+        return kept, len(chunk), size
 
     def _scan_joined(
-        self,
-        scanner: _Hyperscan,
-        data: bytes,
-        ends: list[int],
-        base: int,
-        where: list[int] | None,
-        chunk: list[bytes] | None = None,
+        self, scanner: _Hyperscan, data: bytes, chunk: list[bytes], *, plain_ascii: bool = True
     ) -> list[int] | None:
-        """The parts of one joined buffer to decode, by position; None: no database (decode all).
+        """The parts of ``data`` (the ``chunk`` joined with newlines) to decode, by index; None: no
+        database (decode all).
 
-        ``ends[k]`` is just past part ``k``'s separator, counted from a point ``base`` bytes before
-        ``data``; ``where`` maps ``k`` to a position (None: ``k`` is one).  A match ending in part ``k``
-        counts for ``k`` (a match across a separator can only add a candidate).  ``chunk``: the parts,
-        when they may be non-ASCII (then every caseless literal counts as present)."""
+        A match counts for the part it ends in, found from the parts' lengths (never from newlines:
+        a part may hold its own); a match across a separator can only add a candidate.  The lengths
+        are summed only when something was found.  ``plain_ascii`` False: parts may be non-ASCII (then
+        every caseless literal counts as present)."""
         hits = scanner.hits_joined(data)
         if hits is None:
             return None
+        p = data.find(b"\\")
+        if not hits and p < 0 and (plain_ascii or not self.caseless):
+            return []
+        ends = list(accumulate(map(_PLUS_ONE, map(len, chunk))))  # just past each part's separator
         per: dict[int, set[int]] = {}
         backslash = {len(self.literals)}
-        p = data.find(b"\\")
-        if p >= 0:  # rare: every part with a backslash is decoded, found with one search per part
-            while p >= 0:
-                k = bisect_right(ends, base + p)
-                per[k] = backslash
-                p = data.find(b"\\", ends[k] - base)
-        for i, end in hits:  # a match ends inside part k: ends[k-1] < base + end <= ends[k]
-            k = bisect_right(ends, base + end - 1)
+        while p >= 0:  # rare: every part with a backslash is decoded, found with one search per part
+            k = bisect_right(ends, p)
+            per[k] = backslash
+            p = data.find(b"\\", ends[k])
+        for i, end in hits:  # a match ends inside part k: ends[k-1] < end <= ends[k]
+            k = bisect_right(ends, end - 1)
             got = per.get(k)
             if got is None:
                 per[k] = {i}
             elif got is not backslash:
                 got.add(i)
-        if chunk is not None and self.caseless:  # non-ASCII text holds every caseless literal
-            for k, part in enumerate(chunk):
-                if k not in per and not part.isascii():
+        if not plain_ascii and self.caseless:  # non-ASCII text holds every caseless literal
+            for k, one in enumerate(chunk):
+                if k not in per and not one.isascii():
                     per[k] = set()
-        if not per:
-            return []
-        out = [k for k, found in per.items() if not self._rejects_hits(b"" if chunk is None else chunk[k], found)]
-        return out if where is None else [where[k] for k in out]
-
-
-def _size(raw: object) -> int:
-    return len(raw) if isinstance(raw, (bytes, bytearray, memoryview, str)) else 1
+        return [k for k, found in per.items() if not self._rejects_hits(b"" if plain_ascii else chunk[k], found)]
 
 
 def _plain_ascii(raw: bytes) -> bool:
