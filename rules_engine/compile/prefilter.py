@@ -697,6 +697,15 @@ class Prefilter:
         if not hits and p < 0 and (plain_ascii or not self.caseless):
             return []
         ends = list(accumulate(map(_PLUS_ONE, map(len, chunk))))  # just past each part's separator
+        if self.single:  # any hit makes a candidate (every alternative is one literal): which one is moot
+            keep = {bisect_right(ends, end - 1) for _, end in hits}
+            while p >= 0:
+                k = bisect_right(ends, p)
+                keep.add(k)
+                p = data.find(b"\\", ends[k])
+            if not plain_ascii and self.caseless:
+                keep.update(k for k, one in enumerate(chunk) if not one.isascii())
+            return sorted(keep)
         per: dict[int, set[int]] = {}
         backslash = {len(self.literals)}
         while p >= 0:  # rare: every part with a backslash is decoded, found with one search per part
