@@ -309,3 +309,17 @@ cesql_events = st.dictionaries(st.sampled_from(CESQL_NAMES), st.one_of(st.sample
 def test_cesql_and_knative_rules_agree(fs: list[ir.Filter], evs: list[dict[str, Any]]) -> None:
     rules = tuple(ir.Rule(f"q{i}", (f,)) for i, f in enumerate(fs))
     _agree(ir.RuleSetIR(rules=rules), evs)
+
+
+@pytest.mark.parametrize("text", ["a NOT IN ('')", "NOT (a IN (''))", "NOT (NOT (a NOT IN ('')))", "a NOT IN ('1', 'x')",
+                                  "NOT (a IN ('true'))", "a NOT IN ('TRUE')"])  # fmt: skip
+def test_cesql_not_in_casts_the_set_to_the_attribute_type(text: str) -> None:
+    """``IN`` casts the set to the attribute's type: ``0 NOT IN ('')`` is a cast error (no match), while
+    ``0 NOT IN ('1')`` and ``'x' NOT IN ('')`` hold.  Found by the property above."""
+    rs = ir.RuleSetIR(rules=(ir.Rule("q0", (ir.Filter("cesql", ir.Cesql(text)),)),))
+    events: list[dict[str, Any]] = [{"a": 0}, {"a": 1}, {"a": True}, {"a": ""}, {"a": "1"}, {"a": "x"}, {}]
+    _agree(rs, events)
+    compiled = compile_ruleset(rs)
+    assert [bool(compiled.match({"a": v})) for v in (0, "x")] == [
+        bool(matching_rules(rs, {"a": v})) for v in (0, "x")
+    ]

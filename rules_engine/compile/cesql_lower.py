@@ -24,7 +24,8 @@ comparing, while a ValueAtom only ever matches a string value; the two agree exa
 literal could not be such a form (it is not JSON text; a prefix does not start, a suffix does
 not end, like one).  Otherwise the ValueAtom decides string values and a second branch
 (:meth:`_Lower.holds`) lets the CESQL check decide the others.  A ``null`` attribute is missing in
-CESQL, so "present" is ``exists ∧ ¬(== null)``.
+CESQL, so "present" is ``exists ∧ ¬(== null)``.  ``IN`` casts the other way (the set to the
+attribute's type), so its negation keeps the CESQL check: ``0 NOT IN ('')`` is an error, not true.
 """
 
 from __future__ import annotations
@@ -198,6 +199,12 @@ class _Lower:
         holds = self.holds(attr, op, operand, positive)
         if want != negated:
             return holds
+        if op == "in":
+            # IN casts the set to the attribute's type (section 3.7): for a number or Boolean a text
+            # that does not cast is an error, so "not in the set" is not the negation of "in the set"
+            # (0 NOT IN ('') fails).  The negated test itself decides; present and not-in are its index.
+            exact_negation = self.atom(OpaqueAtom("cesql", render(dataclasses.replace(positive, negated=True))))
+            return all_of((self.present((attr.name,)), FNot(holds), exact_negation))
         return all_of((self.present((attr.name,)), FNot(holds)))
 
 
