@@ -199,7 +199,7 @@ class _Lower:
         holds = self.holds(attr, op, operand, positive)
         if want != negated:
             return holds
-        if op == "in":
+        if isinstance(positive, ast.In):
             # IN casts the set to the attribute's type (section 3.7): for a number or Boolean a text
             # that does not cast is an error, so "not in the set" is not the negation of "in the set"
             # (0 NOT IN ('') fails).  The negated test itself decides; present and not-in are its index.

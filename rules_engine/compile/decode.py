@@ -69,8 +69,9 @@ class EventDecoder:
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
         partial = self.partial
-        if type(raw) is bytes and partial is not None and len(raw) <= _SHALLOW and raw.isascii() and len(raw) <= max_bytes:
-            try:  # the common case first: ASCII bytes too short to be nested too deep or be too large
+        # the common case first: ASCII bytes too short to be nested too deep or to be too large
+        if type(raw) is bytes and partial is not None and len(raw) <= min(_SHALLOW, max_bytes) and raw.isascii():
+            try:
                 return partial(raw)
             except (msgspec.DecodeError, OverflowError, RecursionError):
                 return decode_event(raw, max_bytes)

@@ -270,7 +270,9 @@ def matcher_leaf(m: ir.Matcher) -> Callable[[Any], bool]:
     return slow
 
 
-def _ignore_case_leaf(m: ir.MPrefix | ir.MSuffix | ir.MEqualsIgnoreCase, slow: Callable[[Any], bool]) -> Callable[[Any], bool]:
+def _ignore_case_leaf(
+    m: ir.MPrefix | ir.MSuffix | ir.MEqualsIgnoreCase, slow: Callable[[Any], bool]
+) -> Callable[[Any], bool]:
     """Java's per-character ``equalsIgnoreCase`` on ASCII text against an ASCII pattern is ``lower()``
     equality; any other string goes to the reference (the Kelvin sign equals ``k`` ignoring case)."""
     low, n = m.value.lower(), len(m.value)
