@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 from workloads import citylots, mixed_rules, ruleset
 
-from rules_engine.compile import prefilter
+from rules_engine.compile import literals
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.compile.normalize import normalise
 
 _BOUND = re.compile(r'^"([^"]*)":(.*)$', re.S)
 
 
-def plain_strings(lit: prefilter.Literal) -> list[str]:
+def plain_strings(lit: literals.Literal) -> list[str]:
     """Fixed strings every occurrence of ``lit`` holds in compact JSON (``"key":"value``), lower-cased."""
     text = lit.text.decode("utf-8")
     m = _BOUND.match(text)
@@ -67,7 +67,7 @@ def measure(n: int, lines: list[bytes], sample: list[dict[str, Any]], max_regex:
     norm = normalise(rs)
     started = time.perf_counter()
     cache: dict[int, Any] = {}
-    per_rule = [prefilter.rule_literals(norm, r.ordinal, cache) for r in norm.rules]
+    per_rule = [literals.rule_literals(norm, r.ordinal, cache) for r in norm.rules]
     derive = time.perf_counter() - started
     bound = sorted({lit for alts in per_rule if alts for alt in alts for lit in alt}, key=lambda x: x.regex)
     ids: dict[str, int] = {}

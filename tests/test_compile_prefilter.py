@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rules_engine.compile import prefilter
+from rules_engine.compile import literals, prefilter, scanners
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.compile.normalize import normalise
 from rules_engine.model import ir
@@ -51,7 +51,7 @@ def _rs(*patterns: dict[str, Any] | ir.Expr) -> ir.RuleSetIR:
 
 def _literals(p: dict[str, Any] | ir.Expr) -> list[tuple[bytes, bool]] | None:
     n = normalise(_rs(p))
-    got = prefilter.rule_literals(n, 0, {})
+    got = literals.rule_literals(n, 0, {})
     if got is None:
         return None
     return sorted((lit.text, lit.caseless) for alt in got for lit in alt)
@@ -116,7 +116,7 @@ def test_bound_literals_take_every_key_a_dotted_name_can_have(name: str, keys: l
     """``field_values`` reads the name ``a.b.c`` from the keys ``a.b.c``, ``b.c`` or ``c`` (the name's suffixes
     after a dot): the literal's key matches each of them (and, looser, any key ending in ``.c``), never a key
     whose last segment differs."""
-    regex = prefilter._key_regex(name)
+    regex = literals._key_regex(name)
     if keys is None:
         assert regex is None
         return
@@ -137,7 +137,7 @@ def test_quick_screen_only_for_bound_literals_of_few_keys() -> None:
     assert not both.screen(b'{"a": "v1", "k": "v2"}')
     free = compile_ruleset(_rs(ir.Compare("==", F(("a",)), ir.Literal("v1"))), prefilter="python").prefilter
     assert free is not None and free.quick is None
-    keys = [{f"k{i}": ["v"]} for i in range(prefilter.MAX_QUICK_KEYS + 1)]
+    keys = [{f"k{i}": ["v"]} for i in range(scanners.MAX_QUICK_KEYS + 1)]
     many = compile_ruleset(_rs(*keys), prefilter="python").prefilter
     assert many is not None and many.quick is None
 
@@ -439,7 +439,7 @@ def test_without_hyperscan_the_quick_screen_is_the_prefilter(monkeypatch: pytest
     def missing(*_args: Any) -> None:
         raise ImportError("hyperscan")
 
-    monkeypatch.setattr(prefilter._Hyperscan, "__init__", missing)
+    monkeypatch.setattr(scanners.HyperscanScanner, "__init__", missing)
     rs = _rs(*SPELLING_RULES)
     compiled = compile_ruleset(rs)
     assert compiled.prefilter is not None and compiled.prefilter.backend == "python"

@@ -63,23 +63,16 @@ Invariants (no false negatives; each is a reason to decode as before):
 
 from __future__ import annotations
 
-import re
-import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, cast
 
-from rules_engine.compile.formula import FieldAtom, ValueAtom
-from rules_engine.compile.normalize import Normalised, branches
-from rules_engine.compile.runtime import wildcard_pieces
-from rules_engine.model import ir
+from rules_engine.compile.literals import Alternatives, Literal, rule_literals
+from rules_engine.compile.normalize import Normalised
+from rules_engine.compile.scanners import HyperscanScanner, PythonScanner, quick_screen, scanner_for
 from rules_engine.model.events import MAX_EVENT_BYTES
-from rules_engine.patterns.operands import ip_value
-
-MAX_ALTERNATIVES = 16
-"""Most literal alternatives one rule keeps (a larger product drops a conjunct: a weaker, still necessary test)."""
 
 MAX_LITERALS = 32
 """A rule set with more literals than this gets no prefilter.  Compiling the scanner is the cost: Hyperscan
@@ -100,403 +93,6 @@ _SEP = b"\n"  # joins a batch (``Prefilter._batch``)
 _PLUS_ONE = (1).__add__
 _FIRST_COUNT = 256  # events in the first buffer of a batch (then sized by the bytes seen)
 _MAX_COUNT = 1 << 16
-
-
-@dataclass(frozen=True, slots=True)
-class Literal:
-    """A pattern some matching event's raw text must contain (``caseless``: ASCII case ignored).
-
-    ``regex`` is what the scanners look for (Hyperscan and ``re`` read it alike), ``text`` its
-    readable form (``--show``, tests) and ``needle`` a fixed byte string every occurrence holds
-    (b"": none; the pure-Python scanner tests it first).  Two kinds:
-
-    * **bound** to a key (EventBridge fields): ``"STREET"\\s*:\\s*(?:\\[|"MISS)`` -- the value
-      right after the field's key is a string that starts the right way, or an array (any array
-      counts as a hit: its elements are not examined).  The key is every spelling the dotted name
-      can take in an event (``a.b.c`` may be the keys ``a.b.c``, ``b.c`` or ``c``: ``field_values``);
-    * **free**: the value's text anywhere (expressions), with the value's end after it, so that a
-      key spelled the same (``"BLKLOT":`` for the prefix ``"BL``) is no hit.  After a string
-      *value*, JSON has optional whitespace and ``,``, ``}`` or ``]``; after a key, ``:``.
-
-    Inside a string ``[^"\\n]*`` is exact: without a backslash in the text (else the event is
-    decoded anyway), a quote ends the string and no raw newline is in it.
-    """
-
-    text: bytes
-    caseless: bool
-    regex: bytes
-    needle: bytes = b""
-    body: bytes = b""  # bound: the value's pattern after the colon (``_quick``); b"": free
-
-
-_VALUE_END = rb"\s*[,}\]]"
-_IN_STRING = b'[^"\\n]*'
-
-
-def _esc(text: str, caseless: bool = False) -> bytes:
-    """``text`` as a regular expression matching its UTF-8 bytes (ASCII letters as ``[aA]`` if caseless)."""
-    out = []
-    for c in text.encode("utf-8"):
-        ch = chr(c)
-        if caseless and ch.isascii() and ch.isalpha():
-            out.append(b"[%c%c]" % (ord(ch.lower()), ord(ch.upper())))
-        elif c < 128 and ch.isalnum():
-            out.append(b"%c" % c)
-        else:
-            out.append(b"\\x%02x" % c)
-    return b"".join(out)
-
-
-MIN_CASELESS = 3
-"""A free ignore-case literal shorter than this (not counting quotes) is not used: measured, the CL2 sets with
-two-character ignore-case values ran slower with the prefilter (``on"`` ends ``"Polygon"`` in every event).
-Bound literals have no minimum: the key makes them selective."""
-
-MIN_BARE = 3
-"""A free literal with no quote (``contains``) shorter than this is not used: ``0`` is in
-every event's numbers, and dropping a conjunct keeps a necessary condition."""
-
-
-Alternatives = tuple[frozenset[Literal], ...]
-"""A DNF: the text must contain every literal of at least one alternative; ``()`` never holds."""
-
-# --- literals of atoms and rules ---------------------------------------------------------------------
-
-
-def _spelled(s: str) -> bool:
-    """Does JSON spell ``s`` only one way without backslashes (its characters, in UTF-8)?"""
-    if any(c in s for c in '"\\') or any(ord(c) < 0x20 for c in s):
-        return False
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: only \\uXXXX can spell it
-        return False
-    return True
-
-
-def _lit(s: str, *, before: str = "", after: str = "", caseless: bool = False) -> Literal | None:
-    """A free literal: ``before`` + ``s`` + ``after`` anywhere, followed by the value's end when it ends
-    with the closing quote or starts with the opening one (then the rest of the string, ``"p``)."""
-    if not s or not _spelled(s) or (caseless and not s.isascii()):
-        return None
-    if not before and not after and len(s) < MIN_BARE:
-        return None
-    if len(s) < 2 and not (before and after):
-        return None  # "2 or 7" (a one-character prefix or suffix) is in most events: it would reject few
-    if caseless and len(s) < MIN_CASELESS:
-        return None  # "st" ignoring case is in half the city lots (ST_TYPE): scanning costs more than it saves
-    text = (before + (s.lower() if caseless else s) + after).encode("utf-8")
-    regex = _esc(before) + _esc(s, caseless) + _esc(after)
-    if after:
-        regex += _VALUE_END
-    elif before:
-        regex += _IN_STRING + b'"' + _VALUE_END
-    return Literal(text, caseless, regex, b"" if caseless else text)
-
-
-def _empty_string() -> Literal:
-    return Literal(b'""', False, b'""' + _VALUE_END, b'""')
-
-
-def _key_regex(name: str) -> bytes | None:
-    """The keys that can hold the value at the dotted ``name`` (``patterns.evaluate.field_values``: the
-    name's suffixes that start after a dot, or the whole name): for ``a.b.c``, ``["\\x2e]c"``, every key
-    that is ``c`` or ends with ``.c``.  A superset of the three spellings (a looser test, never a missed
-    one): the exact ``"(?:a\\.b\\.|b\\.)?c"`` made Hyperscan scan 1.9x slower (CL2 SUFFIX)."""
-    if not _spelled(name):
-        return None
-    last = name.rsplit(".", 1)[-1]
-    return (b'["\\x2e]' if "." in name else b'"') + _esc(last) + b'"'
-
-
-def _bound(name: str, text: str, body: bytes, caseless: bool) -> Literal | None:
-    """A literal bound to the key of ``name``: the value after it is an array, or a string matching
-    ``body`` (the regular expression from the opening quote on)."""
-    key = _key_regex(name)
-    if key is None:
-        return None
-    shown = f'"{name}":{text}'
-    regex = key + rb"\s*:\s*(?:\[|" + body + b")"
-    needle = name.rsplit(".", 1)[-1].encode("utf-8") + b'"'
-    return Literal(shown.encode("utf-8"), caseless, regex, needle, b"(?:\\[|" + body + b")")
-
-
-def bound_literal(name: str, m: ir.Matcher) -> Literal | None:
-    """The literal a leaf value satisfying ``m`` at the field ``name`` leaves: its key, then the value."""
-
-    def body(pieces: Sequence[str], *, start: bool, end: bool, caseless: bool = False) -> bytes | None:
-        if not all(_spelled(p) for p in pieces) or (caseless and not all(p.isascii() for p in pieces)):
-            return None
-        out = b'"' + (b"" if start else _IN_STRING) + _IN_STRING.join(_esc(p, caseless) for p in pieces)
-        return out + b'"' if end else out
-
-    got: bytes | None
-    caseless = False
-    if isinstance(m, ir.MExact):
-        v = m.value
-        if not isinstance(v, str) or ip_value(v) is not None:
-            return None
-        got, text = body((v,), start=True, end=True), f'"{v}"'
-    elif isinstance(m, ir.MPrefix):
-        caseless = m.ignore_case
-        got, text = body((m.value,), start=True, end=False, caseless=caseless), f'"{m.value}'
-    elif isinstance(m, ir.MSuffix):
-        caseless = m.ignore_case
-        got, text = body((m.value,), start=False, end=True, caseless=caseless), f'{m.value}"'
-    elif isinstance(m, ir.MEqualsIgnoreCase):
-        caseless = True
-        got, text = body((m.value,), start=True, end=True, caseless=True), f'"{m.value}"'
-    elif isinstance(m, ir.MWildcard):
-        got, text = body(wildcard_pieces(m.pattern), start=True, end=True), f'"{m.pattern}"'
-    else:
-        return None  # numbers, ranges, anything-but, exists, CIDR
-    if got is None:
-        return None
-    return _bound(name, text.lower() if caseless else text, got, caseless)
-
-
-def matcher_literals(m: ir.Matcher, name: str | None = None) -> Alternatives | None:
-    """What a leaf value satisfying ``m`` leaves in the text (bound to ``name``'s key when given and
-    spelled plainly); None: nothing usable."""
-    if name is not None and _key_regex(name) is not None:
-        return _one(bound_literal(name, m))
-    if isinstance(m, ir.MExact):
-        v = m.value
-        if not isinstance(v, str) or ip_value(v) is not None:
-            return None
-        return _one(_lit(v, before='"', after='"') if v else _empty_string())
-    if isinstance(m, ir.MPrefix):
-        return _one(_lit(m.value, before='"', caseless=m.ignore_case))
-    if isinstance(m, ir.MSuffix):
-        return _one(_lit(m.value, after='"', caseless=m.ignore_case))
-    if isinstance(m, ir.MEqualsIgnoreCase):
-        return _one(_lit(m.value, before='"', after='"', caseless=True))
-    return None  # wildcards (bound only), numbers, ranges, anything-but, exists, CIDR
-
-
-def _one(lit: Literal | None) -> Alternatives | None:
-    return None if lit is None else (frozenset((lit,)),)
-
-
-def atom_literals(atom: Any) -> Alternatives | None:
-    """The literal DNF of one atom (``normalize.Atom``); None when it leaves no usable literal."""
-    alts: list[frozenset[Literal]] = []
-    if isinstance(atom, FieldAtom):
-        for m in atom.matchers:
-            got = matcher_literals(m, ".".join(atom.path))
-            if got is None:
-                return None  # one matcher without a literal: the atom may hold without any
-            alts.extend(got)
-    elif isinstance(atom, ValueAtom):
-        op, v = atom.op, atom.operand
-        values = v if op == "in" else (v,)
-        for x in values:
-            if not isinstance(x, str):
-                return None
-            if op in ("==", "in"):
-                lit = _lit(x, before='"', after='"') if x else _empty_string()
-            elif op == "starts_with":
-                lit = _lit(x, before='"')
-            elif op == "ends_with":
-                lit = _lit(x, after='"')
-            elif op == "contains":
-                lit = _lit(x)
-            elif op == "equals_ignore_case":
-                lit = (
-                    _lit(x, before='"', after='"', caseless=True) if x.isascii() and x.casefold() == x.lower() else None
-                )
-            else:
-                return None
-            if lit is None:
-                return None
-            alts.append(frozenset((lit,)))
-    else:
-        return None  # opaque: arithmetic, quantifiers, CEL
-    return tuple(dict.fromkeys(alts)) or None
-
-
-def rule_literals(n: Normalised, ordinal: int, cache: dict[int, Alternatives | None]) -> Alternatives | None:
-    """The literal DNF of one rule: a match satisfies some branch (``normalize.branches``), and every
-    atom of that branch; None: some branch leaves no literal (the rule is a candidate for any text)."""
-    out: list[frozenset[Literal]] = []
-    for branch in branches(n.rules[ordinal].formula):
-        acc: list[frozenset[Literal]] = [frozenset()]
-        per_atom: list[Alternatives] = []
-        for pid in sorted(branch):
-            if pid not in cache:
-                cache[pid] = atom_literals(n.atoms[pid])
-            got = cache[pid]
-            if got is not None:
-                per_atom.append(got)
-        for alts in sorted(per_atom, key=len):  # fewest alternatives first: the product stays small
-            if len(acc) * len(alts) > MAX_ALTERNATIVES:
-                continue  # dropping a conjunct keeps a necessary condition
-            acc = list(dict.fromkeys(a | b for a in acc for b in alts))
-        if acc == [frozenset()]:
-            return None
-        out.extend(acc)
-        if len(out) > 4 * MAX_ALTERNATIVES:
-            return None
-    return tuple(dict.fromkeys(out))
-
-
-# --- scanners ----------------------------------------------------------------------------------------
-
-
-def _add_id(i: int, _start: int, _end: int, _flags: int, found: set[int]) -> None:
-    found.add(i)
-
-
-def _add_hit(i: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
-    found.append((i, end))
-
-
-class _Hyperscan:
-    """Two Hyperscan block-mode databases, compiled on first use, and scratch space per thread: every
-    literal, and the separator check of a joined batch (a newline not between ``}`` and ``{``).
-
-    Lazy: a reload pays no Hyperscan compile (0.02-0.5 s for a few literals, more under load) until an
-    event is scanned.  The literal database reports every occurrence with its end offset (``to_decode``
-    scans a joined batch); each literal ends at most once per occurrence of its key or value, so a
-    per-event scan sees few callbacks.  The backslash is looked for with ``bytes.find``: as a one-byte
-    pattern in the literal database it made the scan 2.7x slower (CL2 EXACT, docs/performance.md), and
-    so did the separator check, which gets its own database (reported once at most: single-match).
-    If a database cannot be built, the scanner reports a backslash for every text: every event is
-    decoded (slower, never wrong).
-    """
-
-    name = "hyperscan"
-
-    def __init__(self, literals: Sequence[Literal], backslash: int) -> None:
-        import hyperscan
-
-        self._hs = hyperscan
-        self._patterns = tuple(enumerate(lit.regex for lit in literals))
-        self._backslash = backslash
-        self._dbs: tuple[Any, Any] | None = None
-        self._failed = False
-        self._lock = threading.Lock()
-        self._local = threading.local()  # scratch space belongs to one scanning thread at a time
-
-    def _compile(self) -> tuple[Any, Any] | None:
-        with self._lock:
-            if self._dbs is None and not self._failed:
-                hs = self._hs
-                try:
-                    self._dbs = (
-                        self._database(self._patterns, 0),
-                        self._database(((0, rb"[^}]\n|\n[^{]"),), hs.HS_FLAG_SINGLEMATCH),
-                    )
-                except hs.error:  # pragma: no cover - every literal is a plain pattern Hyperscan accepts
-                    self._failed = True
-            return self._dbs
-
-    def _database(self, patterns: Sequence[tuple[int, bytes]], flags: int) -> Any:
-        db = self._hs.Database(mode=self._hs.HS_MODE_BLOCK)
-        db.compile(
-            expressions=[p for _, p in patterns],
-            ids=[i for i, _ in patterns],
-            elements=len(patterns),
-            flags=[flags] * len(patterns),
-        )
-        return db
-
-    def _scratch(self) -> tuple[Any, Any, Any, Any] | None:
-        """(literal database, its scratch, separator database, its scratch) of this thread."""
-        s = getattr(self._local, "scratch", None)
-        if s is None:
-            dbs = self._dbs if self._dbs is not None else self._compile()
-            if dbs is None:
-                return None
-            s = self._local.scratch = (dbs[0], self._hs.Scratch(dbs[0]), dbs[1], self._hs.Scratch(dbs[1]))
-        return s
-
-    def hits(self, data: bytes) -> set[int]:
-        found: set[int] = set()
-        s = getattr(self._local, "scratch", None) or self._scratch()
-        if s is None:
-            found.add(self._backslash)
-            return found
-        s[0].scan(data, match_event_handler=_add_id, context=found, scratch=s[1])
-        if b"\\" in data:
-            found.add(self._backslash)
-        return found
-
-    def hits_joined(self, data: bytes) -> list[tuple[int, int]] | None:
-        """(literal id, end offset) of every occurrence in a joined batch; None: no database (decode all)."""
-        found: list[tuple[int, int]] = []
-        s = getattr(self._local, "scratch", None) or self._scratch()
-        if s is None:
-            return None
-        s[0].scan(data, match_event_handler=_add_hit, context=found, scratch=s[1])
-        return found
-
-    def separated(self, data: bytes) -> bool:
-        """Every newline in ``data`` stands between ``}`` and ``{`` (False also when there is no database)."""
-        s = getattr(self._local, "scratch", None) or self._scratch()
-        if s is None:
-            return False
-        bad: list[int] = []
-        s[2].scan(data, match_event_handler=_seen, context=bad, scratch=s[3])  # reported once at most
-        return not bad
-
-
-def _seen(i: int, _start: int, _end: int, _flags: int, found: list[int]) -> None:
-    found.append(i)
-
-
-class _Python:
-    """``bytes.__contains__`` (C ``memmem``), then ``re`` for the literal's end.  Chosen explicitly only
-    (``prefilter="python"``): slower than no prefilter on the CL2 sets, kept as a second scanner for tests."""
-
-    name = "python"
-
-    def __init__(self, literals: Sequence[Literal], backslash: int) -> None:
-        self._checks = tuple((i, lit.needle or None, re.compile(lit.regex).search) for i, lit in enumerate(literals))
-        self._backslash = backslash
-
-    def hits(self, data: bytes) -> set[int]:
-        found = set()
-        for i, text, search in self._checks:
-            if (text is None or text in data) and search(data) is not None:
-                found.add(i)
-        if b"\\" in data:
-            found.add(self._backslash)
-        return found
-
-
-MAX_QUICK_KEYS = 4
-"""Most distinct keys the quick screen searches for (one ``re`` search each)."""
-
-
-def _quick(literals: Sequence[Literal]) -> tuple[Callable[[bytes], Any], ...] | None:
-    """The quick screen: one Python ``re`` search per distinct key, ``KEY"\\s*:\\s*(?:\\[|v1|v2…)``, which
-    finds some literal when any occurs (each bound literal's match holds the key's last segment, its
-    quote and the value: a necessary condition).  ``re`` looks for the fixed start ``KEY"`` with a fast
-    substring search: about 0.5 µs on a 900-byte city lot, against 1.5 µs for a Hyperscan call from
-    Python (the binding's fixed cost).  None: some literal is free, or there are too many keys."""
-    groups: dict[bytes, list[bytes]] = {}
-    for lit in literals:
-        if not lit.body:
-            return None
-        groups.setdefault(lit.needle, []).append(lit.body)
-    if not groups or len(groups) > MAX_QUICK_KEYS:
-        return None
-    return tuple(
-        re.compile(re.escape(needle) + rb"\s*:\s*(?:" + b"|".join(dict.fromkeys(bodies)) + b")").search
-        for needle, bodies in groups.items()
-    )
-
-
-def _backend(name: str, literals: Sequence[Literal], backslash: int) -> _Hyperscan | _Python | None:
-    if name == "python":
-        return _Python(literals, backslash)
-    try:
-        return _Hyperscan(literals, backslash)
-    except ImportError:
-        if name == "hyperscan":
-            raise
-        return None
 
 
 # --- the prefilter --------------------------------------------------------------------------------------
@@ -612,7 +208,7 @@ class Prefilter:
         ``adaptive``: the gate may pause the scan (those events are all kept, at no cost per event);
         off for statistics."""
         scanner = self.scanner
-        if not isinstance(scanner, _Hyperscan):
+        if not isinstance(scanner, HyperscanScanner):
             if adaptive:
                 return [k for k, raw in enumerate(raws) if not self.screen(raw)]
             return [k for k, raw in enumerate(raws) if not self.rejects(raw)]
@@ -639,7 +235,7 @@ class Prefilter:
         return keep
 
     def _batch(
-        self, scanner: _Hyperscan, raws: Sequence[bytes | bytearray | memoryview | str], start: int, stop: int
+        self, scanner: HyperscanScanner, raws: Sequence[bytes | bytearray | memoryview | str], start: int, stop: int
     ) -> tuple[list[int], int, int]:
         """(positions kept, parts scanned, bytes joined) of ``raws[start:stop]``.
 
@@ -681,7 +277,7 @@ class Prefilter:
         return kept, len(chunk), size
 
     def _scan_joined(
-        self, scanner: _Hyperscan, data: bytes, chunk: list[bytes], *, plain_ascii: bool = True
+        self, scanner: HyperscanScanner, data: bytes, chunk: list[bytes], *, plain_ascii: bool = True
     ) -> list[int] | None:
         """The parts of ``data`` (the ``chunk`` joined with newlines) to decode, by index; None: no
         database (decode all).
@@ -787,16 +383,16 @@ def build_prefilter(n: Normalised, backend: str = "auto") -> Prefilter | None:
             if rest not in triggers[ids[order[0]]]:
                 triggers[ids[order[0]]].append(rest)
     triggers.append([])  # the backslash sentinel triggers nothing itself
-    quick = _quick(literals)
+    quick = quick_screen(literals)
     single = all(len(alt) == 1 for alts in per_rule for alt in alts)
     if not literals:
-        scanner: Any = _Python((), 0)  # no rule can match at all: every object is rejected
+        scanner: Any = PythonScanner((), 0)  # no rule can match at all: every object is rejected
     else:
-        scanner = _backend(backend, literals, len(literals))
+        scanner = scanner_for(backend, literals, len(literals))
         if scanner is None and quick is None:
             return None
         if scanner is None:  # no Hyperscan: the quick screen decides plain events, ``re`` the others
-            scanner = _Python(literals, len(literals))
+            scanner = PythonScanner(literals, len(literals))
     caseless = frozenset(i for i, lit in enumerate(literals) if lit.caseless)
     return Prefilter(
         literals, tuple(tuple(t) for t in triggers), caseless, len(per_rule), scanner, quick=quick, single=single
