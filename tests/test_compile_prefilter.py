@@ -501,3 +501,22 @@ def test_batch_of_mixed_text_types(backend: str) -> None:
     assert [_names(m) for m in compiled.matching_raw_many(raws)] == [
         _names(compiled.matching_raw(raw)) for raw in raws
     ] == [[], ["r0"], ["r0"], ["r0"], ["r0"], [], ["r2"]]
+
+
+def test_large_events_after_many_small_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A buffer's event count comes from the sizes seen before (at most ``_MAX_COUNT`` events): large
+    events after many small ones land in a larger buffer, every byte scanned, the same answers."""
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter="hyperscan")
+    joined: list[int] = []
+    real = scanners.HyperscanScanner.hits_joined
+
+    def spy(self: Any, data: bytes) -> Any:
+        joined.append(len(data))
+        return real(self, data)
+
+    monkeypatch.setattr(scanners.HyperscanScanner, "hits_joined", spy)
+    big = b'{"pad": "' + b"x" * 400_000 + b'"}'
+    raws = [b'{"a": "v2"}'] * 5000 + [big] * 40 + [b'{"a": "v1"}']
+    got = compiled.matching_raw_many(raws)
+    assert [k for k, m in enumerate(got) if m] == [5040]
+    assert sum(joined) >= 40 * len(big) + 5000 * 11  # every event went through a joined scan

@@ -92,7 +92,7 @@ _MAX = MAX_EVENT_BYTES
 _SEP = b"\n"  # joins a batch (``Prefilter._batch``)
 _PLUS_ONE = (1).__add__
 _FIRST_COUNT = 256  # events in the first buffer of a batch (then sized by the bytes seen)
-_MAX_COUNT = 1 << 16
+_MAX_COUNT = 1 << 13  # most events in one buffer (its size is not checked per event: a slice of the batch, copied)
 
 
 # --- the prefilter --------------------------------------------------------------------------------------
