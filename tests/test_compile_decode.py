@@ -138,6 +138,32 @@ def test_array_on_the_way_falls_back_to_the_full_event() -> None:
     assert decoder.decode(raw) == {"a": [{"b": 1}], "c": 2}
 
 
+def _through(doc: Any, path: tuple[str, ...]) -> list[str]:
+    """Every value at ``path`` with arrays passed through (as EventBridge names read), as exact text."""
+    found: list[str] = []
+
+    def go(node: Any, rest: tuple[str, ...]) -> None:
+        if isinstance(node, list):
+            for x in node:
+                go(x, rest)
+        elif not rest:
+            found.append(repr(node))
+        elif isinstance(node, dict) and rest[0] in node:
+            go(node[rest[0]], rest[1:])
+
+    go(doc, path)
+    return found
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(KEYS), values, max_size=5), read_paths)
+def test_partial_equals_full_through_arrays(event: dict[str, Any], paths: list[tuple[str, ...]]) -> None:
+    raw = json.dumps(event).encode()
+    partial = plan_decoder(paths).decode(raw)
+    full = decode_event(raw)
+    assert [_through(partial, p) for p in paths] == [_through(full, p) for p in paths]
+
+
 def test_reading_everything_decodes_fully() -> None:
     assert plan_decoder(None).partial is None
     assert plan_decoder([()]).partial is None
