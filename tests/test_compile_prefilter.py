@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import re
@@ -520,3 +521,43 @@ def test_large_events_after_many_small_ones(monkeypatch: pytest.MonkeyPatch) -> 
     got = compiled.matching_raw_many(raws)
     assert [k for k, m in enumerate(got) if m] == [5040]
     assert sum(joined) >= 40 * len(big) + 5000 * 11  # every event went through a joined scan
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_joined_buffers_over_the_cap_are_split(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A buffer joined over ``_JOIN_CAP`` bytes is scanned in halves (Hyperscan takes at most 4 GiB at
+    once, and a batch's large events after small ones would join into more); the answers are the same."""
+    monkeypatch.setattr(prefilter, "_JOIN_CAP", 2048)
+    joined: list[int] = []
+    real = scanners.HyperscanScanner.hits_joined
+
+    def spy(self: Any, data: bytes) -> Any:
+        joined.append(len(data))
+        return real(self, data)
+
+    monkeypatch.setattr(scanners.HyperscanScanner, "hits_joined", spy)
+    rs = _rs(*SPELLING_RULES)
+    compiled = compile_ruleset(rs, prefilter=backend)
+    big = b'{"pad": "' + b"x" * 900 + b'", "a": "v1"}'
+    raws = [b'{"a": "v2"}'] * 300 + [big] * 30 + [b'{"e": "sure"}', b'{"a": "v1"}'] + [big] * 3
+    expected = [_names(matching_rules(rs, decode_event(raw))) for raw in raws]
+    assert [_names(m) for m in compiled.matching_raw_many(raws)] == expected
+    if backend == "hyperscan":
+        assert joined and max(joined) <= 2048
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("raw", [b'\x0b{"a": "v2"}', b'{"a": "v2"}\x0c', b'\x0c{"z": 1}\x0b'])
+def test_characters_json_does_not_take_as_whitespace_still_raise(backend: str, raw: bytes) -> None:
+    """``bytes.strip()`` also strips \\x0b and \\x0c; JSON does not, so such text goes to the decoder (E501)."""
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter=backend)
+    with pytest.raises(RuleError):
+        compiled.matching_raw(raw)
+    with pytest.raises(RuleError):
+        compiled.matching_raw_many([b'{"a": "v2"}', raw])
+
+
+def test_a_batch_may_be_any_sequence() -> None:
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter="hyperscan")
+    raws = collections.deque([b'{"a": "v2"}', b'{"a": "v1"}', '{"a": "v1"}'])
+    assert [_names(m) for m in compiled.matching_raw_many(raws)] == [[], ["r0"], ["r0"]]

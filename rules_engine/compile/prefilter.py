@@ -93,6 +93,8 @@ _SEP = b"\n"  # joins a batch (``Prefilter._batch``)
 _PLUS_ONE = (1).__add__
 _FIRST_COUNT = 256  # events in the first buffer of a batch (then sized by the bytes seen)
 _MAX_COUNT = 1 << 13  # most events in one buffer (its size is not checked per event: a slice of the batch, copied)
+_JOIN_CAP = 4 * BATCH_BYTES  # a larger joined buffer is split in halves before it is scanned
+_JSON_SPACE = b" \t\n\r"
 
 
 # --- the prefilter --------------------------------------------------------------------------------------
@@ -212,14 +214,17 @@ class Prefilter:
             if adaptive:
                 return [k for k, raw in enumerate(raws) if not self.screen(raw)]
             return [k for k, raw in enumerate(raws) if not self.rejects(raw)]
+        if not isinstance(raws, (list, tuple)):
+            raws = list(raws)  # sliced below (a deque is a Sequence that cannot be)
         n = len(raws)
         keep: list[int] = []
         gate = self.gate
         count = _FIRST_COUNT  # events per buffer: adjusted to the sizes seen, towards BATCH_BYTES
         k = 0
         while k < n:
-            if adaptive and gate.skip > 0:
-                stop = min(n, k + gate.skip)
+            skip = gate.skip  # read once: threads share the gate without a lock
+            if adaptive and skip > 0:
+                stop = min(n, k + skip)
                 gate.skip -= stop - k
                 keep.extend(range(k, stop))
                 k = stop
@@ -246,6 +251,8 @@ class Prefilter:
         part = raws[start:stop]
         if set(map(type, part)) == {bytes}:
             data = _SEP.join(cast("list[bytes]", part))
+            if len(data) > _JOIN_CAP and stop - start > 1:
+                return self._halves(scanner, raws, start, stop)
             if (
                 data.isascii()
                 and data[:1] == b"{"
@@ -272,9 +279,21 @@ class Prefilter:
         if chunk:
             data = _SEP.join(chunk)
             size = len(data)
+            if size > _JOIN_CAP and len(chunk) > 1:
+                return self._halves(scanner, raws, start, stop)
             got = self._scan_joined(scanner, data, chunk, plain_ascii=False)
             kept += where if got is None else [where[k] for k in got]
         return kept, len(chunk), size
+
+    def _halves(
+        self, scanner: HyperscanScanner, raws: Sequence[bytes | bytearray | memoryview | str], start: int, stop: int
+    ) -> tuple[list[int], int, int]:
+        """``_batch`` of each half: a buffer's count comes from the sizes seen before, so large events after
+        small ones can join into more than ``_JOIN_CAP`` bytes (Hyperscan scans at most 4 GiB at once)."""
+        mid = (start + stop) // 2
+        kept1, scanned1, size1 = self._batch(scanner, raws, start, mid)
+        kept2, scanned2, size2 = self._batch(scanner, raws, mid, stop)
+        return kept1 + kept2, scanned1 + scanned2, size1 + size2
 
     def _scan_joined(
         self, scanner: HyperscanScanner, data: bytes, chunk: list[bytes], *, plain_ascii: bool = True
@@ -344,7 +363,7 @@ def _plain_object(raw: bytes | bytearray | memoryview | str) -> bytes | None:
     if len(data) > MAX_EVENT_BYTES:
         return None
     if data[:1] != b"{" or data[-1:] != b"}":
-        data2 = data.strip()
+        data2 = data.strip(_JSON_SPACE)  # bytes.strip() would also take \x0b and \x0c, which JSON refuses
         if data2[:1] != b"{" or data2[-1:] != b"}":
             return None
     if not data.isascii():

@@ -15,6 +15,8 @@ from typing import Any
 
 from rules_engine.compile.literals import Literal
 
+_HS_LIMIT = 1 << 32  # hs_scan takes the length as an unsigned int
+
 
 def _add_id(i: int, _start: int, _end: int, _flags: int, found: set[int]) -> None:
     found.add(i)
@@ -96,10 +98,11 @@ class HyperscanScanner:
         return found
 
     def hits_joined(self, data: bytes) -> list[tuple[int, int]] | None:
-        """(literal id, end offset) of every occurrence in a joined batch; None: no database (decode all)."""
+        """(literal id, end offset) of every occurrence in a joined batch; None: no database, or a buffer
+        Hyperscan cannot scan whole (its length is an unsigned int: 4 GiB and more would be cut): decode all."""
         found: list[tuple[int, int]] = []
         s = getattr(self._local, "scratch", None) or self._scratch()
-        if s is None:
+        if s is None or len(data) >= _HS_LIMIT:
             return None
         s[0].scan(data, match_event_handler=_add_hit, context=found, scratch=s[1])
         return found
@@ -107,7 +110,7 @@ class HyperscanScanner:
     def separated(self, data: bytes) -> bool:
         """Every newline in ``data`` stands between ``}`` and ``{`` (False also when there is no database)."""
         s = getattr(self._local, "scratch", None) or self._scratch()
-        if s is None:
+        if s is None or len(data) >= _HS_LIMIT:
             return False
         bad: list[int] = []
         s[2].scan(data, match_event_handler=_seen, context=bad, scratch=s[3])  # reported once at most
