@@ -8,6 +8,7 @@ import base64
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import orjson
@@ -67,3 +68,33 @@ def test_quorum_queue_source(tmp_path: Path, queue: str) -> None:
     assert [base64.b64decode(d["payload"]["data_base64"]) for d in dlq if "data_base64" in d["payload"]] == [b"\x00garbage"]
     assert [d["payload"]["id"] for d in dlq if "id" in d["payload"]] == ["flaky"]
     assert len(hook.received) == 0 and len(dlq) == 2
+
+
+def test_a_batch_whose_settling_fails_is_requeued_not_held(
+    tmp_path: Path, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routing raises for the first batches (as with dedup on and its Redis down): the source nacks what it
+    had not answered, so the messages come back and are routed once routing works, instead of staying
+    unacked on this consumer's channel (holding the whole prefetch: a stalled source)."""
+    from rules_engine.serve.sources import SourceBase
+
+    real = SourceBase.route
+    calls = {"n": 0}
+
+    async def flaky_route(self: Any, events: Any, keepalive: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ConnectionError("dedup store unreachable (test)")
+        return await real(self, events, keepalive)
+
+    monkeypatch.setattr(SourceBase, "route", flaky_route)
+    bodies = [orjson.dumps({"type": "order.created", "id": f"e{i}"}) for i in range(12)]
+    asyncio.run(_publish(queue, bodies))
+    src = SourceConfig("orders", "amqp", queue, batch=4, max_deliver=5, dead_letter="dlq")
+    cfg = SidecarConfig(sources=(src,))
+    with Hook() as hook, running(make_app(tmp_path, cfg, rules_with_failing_hook(hook.url)), cfg):
+        wait_for(lambda: len({x["payload"]["id"] for x in lines(tmp_path / "out.jsonl")}) >= 12, what="12 routed")
+    assert calls["n"] >= 3
+    assert sorted({x["payload"]["id"] for x in lines(tmp_path / "out.jsonl")}) == sorted(f"e{i}" for i in range(12))
+    assert asyncio.run(_ready(queue)) == 0
+    assert not (tmp_path / "dlq.jsonl").exists() or lines(tmp_path / "dlq.jsonl") == []

@@ -10,6 +10,7 @@ Position in the pipeline::
 * a message is acked only after its event's decisions were all delivered or dead-lettered; a failed one is
   nack'ed with requeue, and the quorum queue counts the delivery (``x-delivery-count``); at ``max_deliver``
   deliveries the event goes to the dead-letter target (E681) and is acked; poison (E680) goes there at once;
+* if routing a batch raises, every message not yet answered is nack'ed with requeue (never held unanswered);
 * the queue is declared as a durable quorum queue if it does not exist.
 """
 
@@ -63,6 +64,19 @@ class AmqpSource(SourceBase):
         await self.settle_later(self._settle(msgs))
 
     async def _settle(self, msgs: list[AbstractIncomingMessage]) -> None:
+        """Route the batch and answer every message.  If routing or answering raises (dedup's Redis down,
+        a channel error), the messages not yet answered are nack'ed with requeue: unanswered, they would
+        stay with this consumer until its channel closed, holding the prefetch, and the source would stall."""
+        try:
+            await self._settle_batch(msgs)
+        except Exception:
+            for msg in msgs:
+                if not msg.processed:
+                    with contextlib.suppress(Exception):  # the channel may be gone: then the broker requeues
+                        await msg.nack(requeue=True)
+            raise
+
+    async def _settle_batch(self, msgs: list[AbstractIncomingMessage]) -> None:
         good: list[tuple[AbstractIncomingMessage, dict[str, Any]]] = []
         for msg in msgs:
             event, problem = self.decode(msg.body)
