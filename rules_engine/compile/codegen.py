@@ -40,7 +40,7 @@ from typing import Any
 
 from rules_engine.compile import runtime
 from rules_engine.compile.codegen_checks import Checks, build_checks, plain_test
-from rules_engine.compile.codegen_probes import probe_index
+from rules_engine.compile.codegen_probes import Prologue, probe_index
 from rules_engine.compile.emit import Writer, load
 from rules_engine.compile.index import Index
 from rules_engine.compile.normalize import Normalised
@@ -55,6 +55,8 @@ class Generated:
     closures: int  # rules checked by closures (deep formulas)
     cel_fallbacks: int  # CEL filters cel-python runs (not translated)
     expr_fallbacks: int = 0  # expression filters the reference evaluator runs (too deep to translate)
+    match_lines: tuple[str, ...] = ()  # the source of ``match`` alone (``codegen_struct`` rewrites its head)
+    prologue: Prologue | None = None
 
 
 def _runtime_names() -> dict[str, Any]:
@@ -75,15 +77,17 @@ def generate(n: Normalised, index: Index, rules: tuple[ir.Rule, ...],
     w = Writer()
     w.ns.update(_runtime_names())
     c = build_checks(w, n, index, len(rules), got)
-    seeds = probe_index(w, index, c.parts)
+    seeds, prologue = probe_index(w, index, c.parts)
     V, F = _finish(w, n, index, rules, c, seeds)
+    match_lines = tuple(w.lines)
     source = "\n".join(c.parts) + "\n" + w.text()
     load(source, "match", w.ns)
     if V is not None:  # the checks' names resolved to the functions just loaded
         w.ns[V] = tuple(w.ns[f] if isinstance(f, str) else f for f in c.verifiers)
     if F is not None:
         w.ns[F] = tuple(w.ns[f] if isinstance(f, str) else f for f in c.fast)
-    return Generated(source, w.ns["match"], c.generated, c.closures, c.cel_fallbacks, c.expr_fallbacks)
+    return Generated(source, w.ns["match"], c.generated, c.closures, c.cel_fallbacks, c.expr_fallbacks,
+                     match_lines, prologue)
 
 
 def _finish(w: Writer, n: Normalised, index: Index, rules: tuple[ir.Rule, ...], c: Checks,

@@ -27,6 +27,7 @@ Invariants: probes only add rule ordinals to ``h``; a name's value is left in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from rules_engine.compile.emit import Writer
 from rules_engine.compile.index import Index, NameIndex, PathIndex
@@ -35,6 +36,23 @@ from rules_engine.compile.negative import Negative
 from rules_engine.compile.tables import Checked, Lane, Table, scan
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class Prologue:
+    """How ``match`` reads the event before probing (for ``codegen_struct``, which reads the same
+    values from msgspec's structs): the key prefixes in reading order and the variable of each, the
+    prefixes below which more keys are read, the dotted keys that send an event down the slow path
+    (by the prefix they sit under), and the lines ``[start, end)`` of ``match`` that read them."""
+
+    order: tuple[tuple[str, ...], ...]
+    var: Mapping[tuple[str, ...], str]
+    inner: frozenset[tuple[str, ...]]
+    alts: Mapping[tuple[str, ...], frozenset[str]]
+    start: int
+    end: int
+    # a path some probe reads with get_path whatever the prefixes hold (an index in it, or no key)
+    reads_event: bool
 
 
 def name_key(i: int) -> int:
@@ -176,7 +194,12 @@ def key_prefix(path: ir.Path) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _nodes(w: Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tuple[str, ...]], str | None]:
+_Info = tuple[tuple[tuple[str, ...], ...], frozenset[tuple[str, ...]], dict[tuple[str, ...], frozenset[str]]]
+
+
+def _nodes(
+    w: Writer, index: Index
+) -> tuple[dict[tuple[str, ...], str], set[tuple[str, ...]], str | None, _Info]:
     """Lines reading every object key on the way to a name or path, each prefix once.
 
     Fast block: ``.get`` down a chain of objects; an absent key below which
@@ -226,8 +249,9 @@ def _nodes(w: Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tup
         for p in order:
             default = "EMPTY" if p in inner else "MISSING"
             w.emit(2, f"{var[p]} = step({var[p[:-1]]}, {p[-1]!r}, {default})")
+    info = (tuple(order), frozenset(inner), {p: frozenset(k) for p, k in alts.items()})
     if not alts:
-        return var, leaves & inner, None
+        return var, leaves & inner, None, info
     tests: list[str] = []
     for p, alt_keys in sorted(alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = var[p]
@@ -237,7 +261,7 @@ def _nodes(w: Writer, index: Index) -> tuple[dict[tuple[str, ...], str], set[tup
             test = " or ".join(f"{k!r} in {node}" for k in sorted(alt_keys))
         tests.append(f"({test})" if p == () else f"(type({node}) is dict and ({test}))")
     w.emit(1, "alt = " + " or ".join(tests))
-    return var, leaves & inner, "alt"
+    return var, leaves & inner, "alt", info
 
 
 def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
@@ -275,18 +299,23 @@ def _path_function(w: Writer, px: PathIndex, out: list[str]) -> str:
     return fq
 
 
-def probe_index(w: Writer, index: Index, parts: list[str]) -> list[str]:
+def probe_index(w: Writer, index: Index, parts: list[str]) -> tuple[list[str], Prologue]:
     """The slow-path functions of every name and path (appended to ``parts``), then the head of
-    ``match`` up to the candidates in ``h``; returns the memo seeds (``key: variable`` source)."""
+    ``match`` up to the candidates in ``h``; returns the memo seeds (``key: variable`` source) and
+    how the head reads the event."""
     slow = {ix.id: _name_functions(w, ix, parts) for ix in index.names}
     path_fn = {px.id: _path_function(w, px, parts) for px in index.paths}
     always = index.always
     w.emit(0, "def match(ev):")
     w.emit(1, f"h = list({w.const(always, 'AL')})" if always else "h = []")
-    var, both, alt = _nodes(w, index)
+    start = len(w.lines)
+    var, both, alt, (order, inner, alts) = _nodes(w, index)
+    prologue = Prologue(order, dict(var), inner, alts, start, len(w.lines),
+                        any(not key_prefix(px.path) or len(key_prefix(px.path)) != len(px.path)
+                            for px in index.paths))
     seeds = [_probe_name(w, ix, var, both, alt, slow[ix.id]) for ix in index.names]
     seeds += [_probe_path(w, px, var, both, path_fn[px.id]) for px in index.paths]
-    return seeds + _check_only_seeds(index, var, alt)
+    return seeds + _check_only_seeds(index, var, alt), prologue
 
 
 def _probe_name(w: Writer, ix: NameIndex, var: dict[tuple[str, ...], str], both: set[tuple[str, ...]],

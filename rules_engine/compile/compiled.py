@@ -21,13 +21,14 @@ evaluator's (``reference.matching_rules``), in the same order.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.cesql_codegen import compile_cesql
 from rules_engine.compile.codegen import Generated, generate
 from rules_engine.compile.codegen_probes import key_prefix
+from rules_engine.compile.codegen_struct import StructMatch, raw_matcher, struct_match
 from rules_engine.compile.decode import EventDecoder, name_splits, plan_decoder
 from rules_engine.compile.formula import FieldAtom, OpaqueAtom, ValueAtom
 from rules_engine.compile.index import Index, atom_leaves, build_index
@@ -100,6 +101,13 @@ class CompiledRuleSet:
     match: Callable[[Mapping[str, Any]], list[ir.Rule]]
     timings: tuple[tuple[str, float], ...] = ()  # (stage, seconds) when compiled with a clock
     prefilter: Prefilter | None = None  # the raw-byte prefilter (prefilter.py); None: every event is decoded
+    match_struct: StructMatch | None = None  # ``match`` on msgspec's structs (codegen_struct.py); None: dicts
+    # decode and match one raw event (``codegen_struct.raw_matcher``); built from the fields above
+    decode_match: Callable[[Any], list[ir.Rule]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.decode_match is None:
+            object.__setattr__(self, "decode_match", raw_matcher(self.match, self.decoder, self.match_struct))
 
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
         """The Matcher protocol of ``ruleset.py``."""
@@ -110,17 +118,17 @@ class CompiledRuleSet:
         pf = self.prefilter
         if pf is not None and pf.screen(raw):
             return []
-        return self.match(self.decoder.decode(raw))
+        return self.decode_match(raw)
 
     def matching_raw_many(self, raws: Sequence[bytes | bytearray | memoryview | str]) -> list[Sequence[ir.Rule]]:
         """``matching_raw`` for a batch: one prefilter scan for the whole batch (``prefilter.py``).
         An event the prefilter rejects gets the empty tuple (shared, nothing to allocate or collect)."""
-        match, decode, pf = self.match, self.decoder.decode, self.prefilter
+        dm, pf = self.decode_match, self.prefilter
         if pf is None:
-            return [match(decode(raw)) for raw in raws]
+            return [dm(raw) for raw in raws]
         out: list[Sequence[ir.Rule]] = [()] * len(raws)
         for k in pf.to_decode(raws):
-            out[k] = match(decode(raws[k]))
+            out[k] = dm(raws[k])
         return out
 
     @property
@@ -243,6 +251,7 @@ class _Work:
     decoder: EventDecoder | None = None
     prefilter_backend: str | None = "auto"
     prefilter: Prefilter | None = None
+    match_struct: StructMatch | None = None
 
 
 def _normalise(w: _Work) -> None:
@@ -265,6 +274,11 @@ def _decoder(w: _Work) -> None:
     w.decoder = plan_decoder(reads(w.normalised))
 
 
+def _struct(w: _Work) -> None:
+    assert w.generated is not None and w.decoder is not None
+    w.match_struct = struct_match(w.generated, w.decoder)
+
+
 def _prefilter(w: _Work) -> None:
     assert w.normalised is not None
     if w.prefilter_backend is not None:
@@ -285,6 +299,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("index", "anchors -> hash maps, tries of affixes, sorted bounds", _index),
     Stage("generate", "specialised match(event) as Python source", _generate),
     Stage("decoder", "msgspec types for the keys rules read", _decoder),
+    Stage("struct", "match on those types for plain events (no dicts)", _struct),
     Stage("prefilter", "literals every match leaves in the raw text; one scan rejects the rest", _prefilter),
 )
 """The compiler, as data: :func:`compile_ruleset` runs these in order (and times each when asked)."""
@@ -309,4 +324,4 @@ def compile_ruleset(rs: ir.RuleSetIR, *, clock: Callable[[], float] | None = Non
     assert work.generated is not None and work.decoder is not None
     rules = tuple(r.rule for r in work.normalised.rules)
     return CompiledRuleSet(rules, work.normalised, work.index, work.generated, work.decoder,
-                           work.generated.function, tuple(timings), work.prefilter)
+                           work.generated.function, tuple(timings), work.prefilter, work.match_struct)

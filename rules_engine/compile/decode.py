@@ -36,8 +36,8 @@ because transforms need the whole event).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -49,10 +49,10 @@ MAX_NAME_SPLITS = 8
 """A dotted EventBridge name with more segments than this is read by decoding the event fully."""
 
 _DEPTH = 1000  # below orjson's nesting limit (1,024)
-_SHALLOW = min(2 * _DEPTH, MAX_EVENT_BYTES)  # no text this long can be nested deeper than _DEPTH
+SHALLOW = min(2 * _DEPTH, MAX_EVENT_BYTES)
+"""No text this long can be nested deeper than orjson allows (or be over the size limit)."""
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
-
 
 @dataclass(frozen=True, slots=True)
 class EventDecoder:
@@ -65,12 +65,20 @@ class EventDecoder:
     paths: tuple[tuple[str, ...], ...] | None
     partial: Callable[[Any], dict[str, Any]] | None
     source: str | None = None
+    # The generated types, for code that reads them without the dicts (``codegen_struct.py``):
+    # every key path's field indices from the root (``s.f2.f0``), the paths whose nodes are structs
+    # (objects below which keys are read; the others hold whole values), msgspec alone, and the
+    # conversion of its result to the dict ``partial`` gives.
+    layout: Mapping[tuple[str, ...], tuple[int, ...]] = field(default_factory=dict)
+    structs: frozenset[tuple[str, ...]] = frozenset()
+    struct_decode: Callable[[bytes], Any] | None = None
+    convert: Callable[[Any], dict[str, Any]] | None = None
 
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
         partial = self.partial
         # the common case first: ASCII bytes too short to be nested too deep or to be too large
-        if type(raw) is bytes and partial is not None and len(raw) <= min(_SHALLOW, max_bytes) and raw.isascii():
+        if type(raw) is bytes and partial is not None and len(raw) <= min(SHALLOW, max_bytes) and raw.isascii():
             try:
                 return partial(raw)
             except (msgspec.DecodeError, OverflowError, RecursionError):
@@ -164,12 +172,30 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
     out.emit(1, "s = decode(data)")  # msgspec: the generated types, everything else skipped
     _convert(root, "s", "d0", 1, out, [0])
     out.emit(1, "return d0")
+    out.emit(0, "")
+    out.emit(0, "def convert(s):")  # the same, from msgspec's value
+    _convert(root, "s", "d0", 1, out, [0])
+    out.emit(1, "return d0")
     source = out.text()
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(root_type)
     ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX, "decode": decoder.decode}
     load(source, "decoder", ns)
     partial: Callable[[Any], dict[str, Any]] = ns["partial"]
-    return EventDecoder(tuple(listed), partial, source)
+    layout: dict[tuple[str, ...], tuple[int, ...]] = {}
+    structs: set[tuple[str, ...]] = {()}
+    _layout(root, (), (), layout, structs)
+    return EventDecoder(tuple(listed), partial, source, layout, frozenset(structs), decoder.decode, ns["convert"])
+
+
+def _layout(node: _Node, path: tuple[str, ...], at: tuple[int, ...], out: dict[tuple[str, ...], tuple[int, ...]],
+            structs: set[tuple[str, ...]]) -> None:
+    """The field indices of every key path below ``node`` (the order ``struct`` gave them)."""
+    for i, (key, sub) in enumerate(sorted(node.children.items())):
+        p = (*path, key)
+        out[p] = (*at, i)
+        if not sub.whole:
+            structs.add(p)
+            _layout(sub, p, (*at, i), out, structs)
 
 
 def _nameable(node: _Node) -> bool:

@@ -1,0 +1,87 @@
+"""``match_struct``: the generated match reading msgspec's structs (compile/codegen_struct.py).
+
+It answers plain events itself and hands everything else (arrays, objects, dotted keys, integers beyond
+orjson's range) back to the dict path; either way the verdict is the reference's.  The property tests of
+``test_compile_props.py`` run it on every raw event they generate; these pin the hand-over cases.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+
+import rules_engine
+from rules_engine.compile.compiled import compile_ruleset
+from rules_engine.model import ir
+from rules_engine.model.events import decode_event
+from rules_engine.reference import matching_rules
+
+
+def _rs(*filters: dict[str, Any] | str) -> ir.RuleSetIR:
+    """Rules from EventBridge patterns, expressions and (``cel:``) CEL, through a YAML rule file."""
+    lines = ["targets: {out: {type: stdout}}", "rules:"]
+    for i, f in enumerate(filters):
+        if isinstance(f, dict):
+            lines.append(f"  - {{name: r{i}, match: {json.dumps(f)}, targets: [out]}}")
+        elif f.startswith("cel:"):
+            lines.append(f"  - {{name: r{i}, cel: {json.dumps(f[4:])}, targets: [out]}}")
+        else:
+            lines.append(f"  - {{name: r{i}, when: {json.dumps(f)}, targets: [out]}}")
+    return rules_engine.loads("\n".join(lines) + "\n", engine="reference").ir
+
+
+RULES = (
+    {"a": {"b": ["x"]}},
+    {"a": {"b": [{"anything-but": ["y"]}]}, "n": [{"numeric": [">", 2]}]},
+    {"big": [1e30]},
+    {"flag": [True], "none": [None]},
+    "a.c == 'z' and n < 10",
+    "cel:has(event.d) && event.d.e == 1",
+)
+
+# (raw event, whether match_struct answers it itself)
+EVENTS = [
+    pytest.param(b'{"a": {"b": "x"}, "n": 3}', True, id="plain"),
+    pytest.param(b'{"a": {"b": "q", "c": "z"}, "n": 1}', True, id="plain-expression"),
+    pytest.param(b'{"flag": true, "none": null}', True, id="booleans-and-null"),
+    pytest.param(b'{"a": {"b": ["x", "y"]}}', False, id="array-value"),
+    pytest.param(b'{"a": [{"b": "x"}]}', None, id="array-on-the-way"),
+    pytest.param(b'{"a.b": "x"}', False, id="dotted-key"),
+    pytest.param(b'{"a": {"b": "x"}, "a.b": "y"}', False, id="dotted-key-beside"),
+    pytest.param(b'{"big": 1000000000000000000000000000000}', False, id="integer-beyond-orjson"),
+    pytest.param(b'{"big": 1e30}', True, id="float"),
+    pytest.param(b'{"a": {"b": {"deep": 1}}}', False, id="object-value"),
+    pytest.param(b'{"d": {"e": 1}, "a": {"b": "x"}}', True, id="cel-check-gets-the-dict"),
+    pytest.param(b'{"z": 1}', True, id="nothing-read"),
+]
+
+
+@pytest.mark.parametrize(("raw", "itself"), EVENTS)
+def test_struct_match_agrees_with_the_reference(raw: bytes, itself: bool | None) -> None:
+    rs = _rs(*RULES)
+    compiled = compile_ruleset(rs, prefilter=None)
+    assert compiled.match_struct is not None
+    expected = [r.name for r in matching_rules(rs, decode_event(raw))]
+    assert [r.name for r in compiled.matching_raw(raw)] == expected
+    assert [[r.name for r in m] for m in compiled.matching_raw_many([raw, raw])] == [expected, expected]
+    assert compiled.decoder.struct_decode is not None
+    try:
+        s = compiled.decoder.struct_decode(raw)
+    except msgspec.ValidationError:  # msgspec's types expect an object there: the full decoder takes it
+        assert itself is None
+        return
+    answer = compiled.match_struct(s)
+    assert (answer is not None) == itself
+    if answer is not None:
+        assert [r.name for r in answer] == expected
+
+
+def test_no_struct_match_when_a_prefix_is_read_both_ways() -> None:
+    """``a.b`` read as a value and ``a.b.c`` below it: the decoder reads ``a.b`` whole, so the struct
+    head could not name ``a.b.c``; the dict path does it all."""
+    compiled = compile_ruleset(_rs({"a": {"b": ["x"]}}, {"a": {"b": {"c": ["y"]}}}))
+    assert compiled.match_struct is None
+    assert [r.name for r in compiled.matching_raw(b'{"a": {"b": {"c": "y"}}}')] == ["r1"]
