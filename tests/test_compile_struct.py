@@ -85,3 +85,14 @@ def test_no_struct_match_when_a_prefix_is_read_both_ways() -> None:
     compiled = compile_ruleset(_rs({"a": {"b": ["x"]}}, {"a": {"b": {"c": ["y"]}}}))
     assert compiled.match_struct is None
     assert [r.name for r in compiled.matching_raw(b'{"a": {"b": {"c": "y"}}}')] == ["r1"]
+
+
+def test_a_check_needing_the_event_after_probes_that_use_locals() -> None:
+    """The probes' own locals (an anything-but suffix table uses ``s`` and ``e``) must not hide the struct
+    that a later check converts into the event."""
+    rs = _rs({"a": [{"anything-but": {"suffix": "x"}}]}, "cel:has(event.d) && event.d.e == 1")
+    compiled = compile_ruleset(rs, prefilter=None)
+    assert compiled.match_struct is not None
+    for raw in (b'{"a": "ab", "d": {"e": 1}}', b'{"a": "ax", "d": {"e": 2}}', b'{"a": "ab"}'):
+        expected = [r.name for r in matching_rules(rs, decode_event(raw))]
+        assert [r.name for r in compiled.matching_raw(raw)] == expected, raw

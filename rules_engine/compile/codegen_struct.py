@@ -39,10 +39,11 @@ from rules_engine.model.events import decode_event
 
 StructMatch = Callable[[Any], list[ir.Rule] | None]
 
+_S = "struct_"  # the parameter: no name the probes use for their own locals (``s``, ``e``, ``b`` …)
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 _VERIFY = re.compile(r"(?<![\w.])f\(ev, m\)")  # a candidate's general check, in ``codegen._finish``
-_VERIFY_STRUCT = "f(ev if ev is not None else (ev := CONVERT(s)), m)"
+_VERIFY_STRUCT = f"f(ev if ev is not None else (ev := CONVERT({_S})), m)"
 
 
 def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
@@ -62,7 +63,7 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         v, default = p.var[prefix], "EMPTY" if prefix in p.inner else "MISSING"
         field = f"f{layout[prefix][-1]}"
         if len(prefix) == 1:
-            head.emit(1, f"{v} = s.{field}")
+            head.emit(1, f"{v} = {_S}.{field}")
         else:
             parent = p.var[prefix[:-1]]
             head.emit(1, f"{v} = {parent}.{field} if {parent} is not EMPTY else {default}")
@@ -74,7 +75,7 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
                          f"(type({v}) is int and not SLO <= {v} <= SHI)): return None")
     dotted: list[str] = []
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
-        node = "s" if not at else p.var[at]
+        node = _S if not at else p.var[at]
         for k in sorted(keys):
             test = f"{node}.f{layout[(*at, k)][-1]} is not MUNSET"
             dotted.append(test if not at else f"({node} is not EMPTY and {test})")
@@ -83,11 +84,13 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         head.emit(1, "alt = False")  # for any use of the flag the rewrite below leaves
     lines = list(g.match_lines)
     assert lines[0] == "def match(ev):"
+    if any(_S in line for line in lines):  # cannot happen: no generator names a local so
+        return None
     # no dotted key: ``match``'s flag for one is false, so its values are read as they are
     rest = [line.replace("UNSET if alt else ", "").replace("UNUSUAL if alt else ", "")
             .replace("None if alt else ", "") for line in lines[p.end :]]
     body = lines[1 : p.start] + head.lines + rest
-    text = _VERIFY.sub(_VERIFY_STRUCT, "\n".join(["def match_struct(s):", "    ev = None", *body])) + "\n"
+    text = _VERIFY.sub(_VERIFY_STRUCT, "\n".join([f"def match_struct({_S}):", "    ev = None", *body])) + "\n"
     ns = g.function.__globals__
     ns.update({"MUNSET": msgspec.UNSET, "CONVERT": decoder.convert, "SLO": _INT_MIN, "SHI": _INT_MAX})
     load(text, "match_struct", ns)
