@@ -261,6 +261,7 @@ def test_stats_count_sharing() -> None:
     assert stats.exact_rules == 1  # b: its anchor decides it
     assert stats.always_candidates == 1  # d: CEL has no index
     assert stats.partial_decode
+    assert stats.struct_match  # every prefix the head reads is a field of the decoder's types
 
 
 @settings(max_examples=300, deadline=None)

@@ -57,10 +57,12 @@ class Stats:
     prefilter_rules: int = 0  # rules whose matches need literals in the raw text
     prefilter_literals: int = 0
     prefilter_backend: str = ""  # "": no prefilter (some rule has no literal, or it is turned off)
+    struct_match: bool = False  # plain raw events are matched on msgspec's structs (codegen_struct.py)
 
     def _prefilter_off(self) -> str:
         if self.prefilter_rules < self.rules:
-            return f"off ({self.rules - self.prefilter_rules} rules without literals: every event is decoded)"
+            n = self.rules - self.prefilter_rules
+            return f"off ({n} rule{'' if n == 1 else 's'} without literals: every event is decoded)"
         if self.prefilter_literals > MAX_LITERALS:
             return f"off (more than {MAX_LITERALS} literals)"
         return "off (Hyperscan is not installed: pip install 'rules-engine[fast]')"
@@ -79,6 +81,7 @@ class Stats:
             ("CEL fallbacks", self.cel_fallbacks),
             ("expression fallbacks", self.expr_fallbacks),
             ("partial decoding", "yes" if self.partial_decode else "no (full decode)"),
+            ("matching decoded structs", "yes (plain events)" if self.struct_match else "no (dicts)"),
             ("prefilter rules covered", f"{self.prefilter_rules} of {self.rules}"),
             ("prefilter literals", self.prefilter_literals),
             ("prefilter", self.prefilter_backend or self._prefilter_off()),
@@ -153,6 +156,7 @@ class CompiledRuleSet:
             expr_fallbacks=self.generated.expr_fallbacks,
             closures=self.generated.closures,
             partial_decode=self.decoder.partial is not None,
+            struct_match=self.match_struct is not None,
             prefilter_rules=covered,
             prefilter_literals=literals,
             prefilter_backend=self.prefilter.backend if self.prefilter is not None else "",
