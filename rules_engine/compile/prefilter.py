@@ -151,17 +151,19 @@ class Prefilter:
         return str(self.scanner.name)
 
     def screen(self, raw: bytes | bytearray | memoryview | str) -> bool:
-        """``rejects`` while the gate says scanning pays; False (decode) while it is paused."""
+        """The per-event test (``matching_raw``): ``rejects`` through the quick screen while the gate says
+        scanning pays; False (decode) while it is paused, and always without a quick screen: one Hyperscan
+        call from Python per event costs about what decoding a city lot does since structs are matched
+        directly (mixed 10 rules, 70% rejected: 4.6 µs an event with it, 3.6 without).  Batches scan."""
+        quick = self.quick
+        if quick is None:
+            return False
         gate = self.gate
         if gate.skip > 0:  # "> 0": racing threads may take it below zero
             gate.skip -= 1
             return False
         if type(raw) is bytes and raw[:1] == b"{" and raw[-1:] == b"}" and len(raw) <= _MAX and raw.isascii():
-            quick = self.quick  # the common case inline (``_plain_ascii``): one call fewer per event
-            if quick is None:
-                found = self.scanner.hits(raw)
-                got = (not found and not self.caseless) or self._rejects_hits(raw, found)
-            elif b"\\" in raw:
+            if b"\\" in raw:  # the common case inline (``_plain_ascii``): one call fewer per event
                 got = False  # escapes: decode
             else:
                 got = True
