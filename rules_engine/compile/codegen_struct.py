@@ -34,6 +34,7 @@ import msgspec
 from rules_engine.compile.codegen import Generated
 from rules_engine.compile.decode import SHALLOW, EventDecoder
 from rules_engine.compile.emit import Lines, load
+from rules_engine.compile.runtime import MISSING
 from rules_engine.model import ir
 from rules_engine.model.events import decode_event
 
@@ -59,15 +60,10 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         if any((*at, k) not in layout for k in keys):
             return None
     head = Lines()
-    for prefix in p.order:
-        v, default = p.var[prefix], "EMPTY" if prefix in p.inner else "MISSING"
-        field = f"f{layout[prefix][-1]}"
-        if len(prefix) == 1:
-            head.emit(1, f"{v} = {_S}.{field}")
-        else:
-            parent = p.var[prefix[:-1]]
-            head.emit(1, f"{v} = {parent}.{field} if {parent} is not EMPTY else {default}")
-        head.emit(1, f"if {v} is MUNSET: {v} = {default}")
+    ns = g.function.__globals__
+    for prefix in p.order:  # an absent key reads as its default: MISSING, or an object with every key absent
+        parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
+        head.emit(1, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
     for prefix in p.order:
         if prefix not in p.inner:  # a string goes on at once; anything but a plain scalar goes back
             v = p.var[prefix]
@@ -77,8 +73,10 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = _S if not at else p.var[at]
         for k in sorted(keys):
-            test = f"{node}.f{layout[(*at, k)][-1]} is not MUNSET"
-            dotted.append(test if not at else f"({node} is not EMPTY and {test})")
+            absent = decoder.absent[(*at, k)]
+            name = "MISSING" if absent is MISSING else f"SABSENT{len(ns)}"
+            ns[name] = absent
+            dotted.append(f"{node}.f{layout[(*at, k)][-1]} is not {name}")
     if dotted:
         head.emit(1, f"if {' or '.join(dotted)}: return None")
         head.emit(1, "alt = False")  # for any use of the flag the rewrite below leaves
@@ -91,8 +89,7 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
             .replace("None if alt else ", "") for line in lines[p.end :]]
     body = lines[1 : p.start] + head.lines + rest
     text = _VERIFY.sub(_VERIFY_STRUCT, "\n".join([f"def match_struct({_S}):", "    ev = None", *body])) + "\n"
-    ns = g.function.__globals__
-    ns.update({"MUNSET": msgspec.UNSET, "CONVERT": decoder.convert, "SLO": _INT_MIN, "SHI": _INT_MAX})
+    ns.update({"CONVERT": decoder.convert, "SLO": _INT_MIN, "SHI": _INT_MAX})
     load(text, "match_struct", ns)
     fn: StructMatch = ns["match_struct"]
     return fn

@@ -43,6 +43,7 @@ from typing import Any
 import msgspec
 
 from rules_engine.compile.emit import Lines, load
+from rules_engine.compile.runtime import MISSING
 from rules_engine.model.events import MAX_EVENT_BYTES, decode_event
 
 MAX_NAME_SPLITS = 8
@@ -73,6 +74,7 @@ class EventDecoder:
     structs: frozenset[tuple[str, ...]] = frozenset()
     struct_decode: Callable[[bytes], Any] | None = None
     convert: Callable[[Any], dict[str, Any]] | None = None
+    absent: Mapping[tuple[str, ...], Any] = field(default_factory=dict)  # each field's value when its key is absent
 
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
@@ -131,11 +133,12 @@ def name_splits(name: str) -> list[tuple[str, ...]] | None:
 
 
 class _Node:
-    __slots__ = ("children", "whole")
+    __slots__ = ("absent", "children", "whole")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
         self.whole = False
+        self.absent = "MISSING"  # the name of its field's default in the converter's namespace
 
 
 def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
@@ -156,17 +159,27 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
         node.whole = True
     if not _nameable(root):
         return EventDecoder(None, None)
-    counter = [0]
+    ns: dict[str, Any] = {"MISSING": MISSING, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
+    defaults: dict[tuple[str, ...], Any] = {}
 
-    def struct(node: _Node) -> type:
+    def struct(node: _Node, path: tuple[str, ...]) -> tuple[type, Any]:
+        """The node's frozen type and its value with every key absent (a leaf absent: MISSING; an object
+        absent: that value of its type, so reads below it need no test)."""
         fields: list[tuple[str, Any, Any]] = []
         for i, (key, sub) in enumerate(sorted(node.children.items())):
-            typ: Any = object if sub.whole else struct(sub)
-            fields.append((f"f{i}", typ, msgspec.field(default=msgspec.UNSET, name=key)))
-        counter[0] += 1
-        return msgspec.defstruct(f"Read{counter[0]}", fields)
+            p = (*path, key)
+            typ: Any = object
+            default: Any = MISSING
+            if not sub.whole:
+                typ, default = struct(sub, p)
+                sub.absent = f"ABSENT{len(ns)}"
+                ns[sub.absent] = default
+            defaults[p] = default
+            fields.append((f"f{i}", typ, msgspec.field(default=default, name=key)))
+        t = msgspec.defstruct(f"Read{len(ns)}", fields, frozen=True)
+        return t, t()
 
-    root_type = struct(root)
+    root_type, _ = struct(root, ())
     out = Lines()
     out.emit(0, "def partial(data):")
     out.emit(1, "s = decode(data)")  # msgspec: the generated types, everything else skipped
@@ -178,13 +191,14 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
     out.emit(1, "return d0")
     source = out.text()
     decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(root_type)
-    ns: dict[str, Any] = {"UNSET": msgspec.UNSET, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX, "decode": decoder.decode}
+    ns["decode"] = decoder.decode
     load(source, "decoder", ns)
     partial: Callable[[Any], dict[str, Any]] = ns["partial"]
     layout: dict[tuple[str, ...], tuple[int, ...]] = {}
     structs: set[tuple[str, ...]] = {()}
     _layout(root, (), (), layout, structs)
-    return EventDecoder(tuple(listed), partial, source, layout, frozenset(structs), decoder.decode, ns["convert"])
+    return EventDecoder(tuple(listed), partial, source, layout, frozenset(structs), decoder.decode, ns["convert"],
+                        defaults)
 
 
 def _layout(node: _Node, path: tuple[str, ...], at: tuple[int, ...], out: dict[tuple[str, ...], tuple[int, ...]],
@@ -230,7 +244,7 @@ def _convert(node: _Node, src: str, dst: str, ind: int, out: Lines, n: list[int]
         n[0] += 1
         v = f"v{n[0]}"
         out.emit(ind, f"{v} = {src}.f{i}")
-        out.emit(ind, f"if {v} is not UNSET:")
+        out.emit(ind, f"if {v} is not {sub.absent}:")
         if sub.whole:
             # scalars pass as they are; an int beyond orjson's range becomes its float; containers are walked
             out.emit(ind + 1, f"t = type({v})")
