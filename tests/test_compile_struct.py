@@ -16,6 +16,7 @@ import pytest
 import rules_engine
 from rules_engine.compile.compiled import compile_ruleset
 from rules_engine.model import ir
+from rules_engine.model.errors import RuleError
 from rules_engine.model.events import decode_event
 from rules_engine.reference import matching_rules
 
@@ -54,7 +55,8 @@ EVENTS = [
     pytest.param(b'{"big": 1000000000000000000000000000000}', False, id="integer-beyond-orjson"),
     pytest.param(b'{"big": 1e30}', True, id="float"),
     pytest.param(b'{"a": {"b": {"deep": 1}}}', False, id="object-value"),
-    pytest.param(b'{"d": {"e": 1}, "a": {"b": "x"}}', True, id="cel-check-gets-the-dict"),
+    pytest.param(b'{"d": {"e": 1}, "a": {"b": "x"}}', False, id="object-only-a-check-reads"),
+    pytest.param(b'{"d": 5, "a": {"b": "x"}}', True, id="scalar-only-a-check-reads"),
     pytest.param(b'{"z": 1}', True, id="nothing-read"),
 ]
 
@@ -96,3 +98,31 @@ def test_a_check_needing_the_event_after_probes_that_use_locals() -> None:
     for raw in (b'{"a": "ab", "d": {"e": 1}}', b'{"a": "ax", "d": {"e": 2}}', b'{"a": "ab"}'):
         expected = [r.name for r in matching_rules(rs, decode_event(raw))]
         assert [r.name for r in compiled.matching_raw(raw)] == expected, raw
+
+
+BIG = "1" + "0" * 400  # an integer beyond the float range: the full decoder's error (E501)
+
+
+@pytest.mark.parametrize(
+    ("filters", "text"),
+    [
+        pytest.param(({"a": [{"anything-but": [1]}]},), f'{{"a": {BIG}}}', id="read-by-the-head"),
+        pytest.param(({"a": ["x"]},), f'{{"a": [{BIG}]}}', id="inside-an-array-read"),
+        pytest.param(({"c": ["x"]}, "cel:has(event.d)"), f'{{"c": "x", "d": {BIG}}}', id="read-by-a-check"),
+        pytest.param(("a + 1 > 4 and c == 'x'", {"z": [{"exists": False}]}), f'{{"a": {BIG}}}',
+                     id="read-by-a-check-that-never-runs"),
+    ],
+)
+def test_an_integer_beyond_the_float_range_is_the_decoders_error(filters: tuple[Any, ...], text: str) -> None:
+    """Whichever rule reads it, the event raises the error the full decoder gives (found by review: the
+    struct path once let OverflowError out, or answered without ever converting the value)."""
+    rs = _rs(*filters)
+    compiled = compile_ruleset(rs, prefilter=None)
+    assert compiled.match_struct is not None
+    raw = text.encode()
+    with pytest.raises(RuleError):
+        matching_rules(rs, decode_event(raw))
+    with pytest.raises(RuleError):
+        compiled.matching_raw(raw)
+    with pytest.raises(RuleError):
+        compiled.matching_raw_many([b'{"z": 1}', raw])

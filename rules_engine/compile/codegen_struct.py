@@ -14,7 +14,8 @@ the probes, the candidates and their checks are the ones the property tests hold
 Invariants (each is a reason to answer None, and the caller converts and runs ``match``):
 
   * every value the head reads is a JSON scalar or absent (arrays and objects take ``match``'s slow
-    paths, which walk the dict);
+    paths, which walk the dict), and so is every other value decoded (only checks read those, from the
+    converted dict, and converting one may be the event's error);
   * no key spelled with a dot is present where ``match`` would test for one (its ``alt`` flag);
   * an integer beyond orjson's range (the dict holds it as a float) is not read.
 
@@ -69,6 +70,15 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
             v = p.var[prefix]
             head.emit(1, f"if type({v}) is not str and {v} is not MISSING and (type({v}) not in SCALARS or "
                          f"(type({v}) is int and not SLO <= {v} <= SHI)): return None")
+    # Every other value decoded (read only by checks: CEL, expressions' opaque parts) must be one the dict
+    # holds as it is, else the dict path converts it (an integer beyond the float range is an error there).
+    dotted_keys = {(*at, k) for at, keys in p.alts.items() for k in keys}
+    for path in sorted(layout):
+        if path in structs or path in p.order or any(path[:j] in dotted_keys for j in range(1, len(path) + 1)):
+            continue
+        head.emit(1, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
+        head.emit(1, "if type(x) is not str and x is not MISSING and (type(x) not in SCALARS or "
+                     "(type(x) is int and not SLO <= x <= SHI)): return None")
     dotted: list[str] = []
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = _S if not at else p.var[at]
@@ -115,7 +125,13 @@ def raw_matcher(
             except refused:
                 return match(decode_event(raw))  # the full decoder: an array on the way, or the error
             got = ms(s)
-            return got if got is not None else match(convert(s))
+            if got is not None:
+                return got
+            try:
+                event = convert(s)
+            except OverflowError:  # an integer beyond the float range: the full decoder's error
+                return match(decode_event(raw))
+            return match(event)
         return match(decode(raw))
 
     return decode_match

@@ -106,11 +106,10 @@ class CompiledRuleSet:
     prefilter: Prefilter | None = None  # the raw-byte prefilter (prefilter.py); None: every event is decoded
     match_struct: StructMatch | None = None  # ``match`` on msgspec's structs (codegen_struct.py); None: dicts
     # decode and match one raw event (``codegen_struct.raw_matcher``); built from the fields above
-    decode_match: Callable[[Any], list[ir.Rule]] = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    decode_match: Callable[[Any], list[ir.Rule]] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.decode_match is None:
-            object.__setattr__(self, "decode_match", raw_matcher(self.match, self.decoder, self.match_struct))
+    def __post_init__(self) -> None:  # made here, so dataclasses.replace never keeps a stale one
+        object.__setattr__(self, "decode_match", raw_matcher(self.match, self.decoder, self.match_struct))
 
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
         """The Matcher protocol of ``ruleset.py``."""
