@@ -30,10 +30,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from rules_engine.compile.codegen import Generated
-from rules_engine.compile.decode import SHALLOW, EventDecoder
+from rules_engine.compile.decode import INT_MAX, INT_MIN, MSGSPEC_REFUSED, SHALLOW, EventDecoder
 from rules_engine.compile.emit import Lines, load
 from rules_engine.compile.runtime import MISSING
 from rules_engine.model import ir
@@ -42,8 +40,6 @@ from rules_engine.model.events import decode_event
 StructMatch = Callable[[Any], list[ir.Rule] | None]
 
 _S = "struct_"  # the parameter: no name the probes use for their own locals (``s``, ``e``, ``b`` …)
-_INT_MIN = -(2**63)
-_INT_MAX = 2**64 - 1
 _VERIFY = re.compile(r"(?<![\w.])f\(ev, m\)")  # a candidate's general check, in ``codegen._finish``
 _VERIFY_STRUCT = f"f(ev if ev is not None else (ev := CONVERT({_S})), m)"
 
@@ -66,10 +62,8 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
         head.emit(1, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
     for prefix in p.order:
-        if prefix not in p.inner:  # a string goes on at once; anything but a plain scalar goes back
-            v = p.var[prefix]
-            head.emit(1, f"if type({v}) is not str and {v} is not MISSING and (type({v}) not in SCALARS or "
-                         f"(type({v}) is int and not SLO <= {v} <= SHI)): return None")
+        if prefix not in p.inner:
+            head.emit(1, _back_unless_plain(p.var[prefix]))
     # Every other value decoded (read only by checks: CEL, expressions' opaque parts) must be one the dict
     # holds as it is, else the dict path converts it (an integer beyond the float range is an error there).
     dotted_keys = {(*at, k) for at, keys in p.alts.items() for k in keys}
@@ -77,8 +71,7 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         if path in structs or path in p.order or any(path[:j] in dotted_keys for j in range(1, len(path) + 1)):
             continue
         head.emit(1, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
-        head.emit(1, "if type(x) is not str and x is not MISSING and (type(x) not in SCALARS or "
-                     "(type(x) is int and not SLO <= x <= SHI)): return None")
+        head.emit(1, _back_unless_plain("x"))
     dotted: list[str] = []
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = _S if not at else p.var[at]
@@ -99,10 +92,16 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
             .replace("None if alt else ", "") for line in lines[p.end :]]
     body = lines[1 : p.start] + head.lines + rest
     text = _VERIFY.sub(_VERIFY_STRUCT, "\n".join([f"def match_struct({_S}):", "    ev = None", *body])) + "\n"
-    ns.update({"CONVERT": decoder.convert, "SLO": _INT_MIN, "SHI": _INT_MAX})
+    ns.update({"CONVERT": decoder.convert, "SLO": INT_MIN, "SHI": INT_MAX})
     load(text, "match_struct", ns)
     fn: StructMatch = ns["match_struct"]
     return fn
+
+
+def _back_unless_plain(v: str) -> str:
+    """A string goes on at once; anything but a plain scalar or MISSING goes back (``return None``)."""
+    return (f"if type({v}) is not str and {v} is not MISSING and (type({v}) not in SCALARS or "
+            f"(type({v}) is int and not SLO <= {v} <= SHI)): return None")
 
 
 def raw_matcher(
@@ -116,13 +115,12 @@ def raw_matcher(
     if match_struct is None or sd is None or convert is None:
         return lambda raw: match(decode(raw))
     ms = match_struct
-    refused = (msgspec.DecodeError, OverflowError, RecursionError)
 
     def decode_match(raw: Any) -> list[ir.Rule]:
         if type(raw) is bytes and len(raw) <= SHALLOW and raw.isascii():
             try:
                 s = sd(raw)
-            except refused:
+            except MSGSPEC_REFUSED:
                 return match(decode_event(raw))  # the full decoder: an array on the way, or the error
             got = ms(s)
             if got is not None:

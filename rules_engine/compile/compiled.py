@@ -107,9 +107,13 @@ class CompiledRuleSet:
     match_struct: StructMatch | None = None  # ``match`` on msgspec's structs (codegen_struct.py); None: dicts
     # decode and match one raw event (``codegen_struct.raw_matcher``); built from the fields above
     decode_match: Callable[[Any], list[ir.Rule]] = field(init=False, repr=False, compare=False)
+    # the per-event test of ``matching_raw``: the prefilter's, only when it has a quick screen (``screen``)
+    _screen: Callable[[Any], bool] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:  # made here, so dataclasses.replace never keeps a stale one
         object.__setattr__(self, "decode_match", raw_matcher(self.match, self.decoder, self.match_struct))
+        pf = self.prefilter
+        object.__setattr__(self, "_screen", pf.screen if pf is not None and pf.quick is not None else None)
 
     def matching(self, event: Mapping[str, Any]) -> list[ir.Rule]:
         """The Matcher protocol of ``ruleset.py``."""
@@ -117,8 +121,8 @@ class CompiledRuleSet:
 
     def matching_raw(self, raw: bytes | bytearray | memoryview | str) -> list[ir.Rule]:
         """Matched rules for raw JSON; decodes only what the rules read (E5xx ``RuleError`` on bad input)."""
-        pf = self.prefilter
-        if pf is not None and pf.screen(raw):
+        screen = self._screen
+        if screen is not None and screen(raw):
             return []
         return self.decode_match(raw)
 

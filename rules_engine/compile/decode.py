@@ -52,8 +52,11 @@ MAX_NAME_SPLITS = 8
 _DEPTH = 1000  # below orjson's nesting limit (1,024)
 SHALLOW = min(2 * _DEPTH, MAX_EVENT_BYTES)
 """No text this long can be nested deeper than orjson allows (or be over the size limit)."""
-_INT_MIN = -(2**63)
-_INT_MAX = 2**64 - 1
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+"""orjson's integer range: beyond it the full decoder gives a float (or, past the float range, its error)."""
+MSGSPEC_REFUSED = (msgspec.DecodeError, OverflowError, RecursionError)
+"""What msgspec (or converting its value) raises for text the generated types do not fit: decode fully."""
 
 @dataclass(frozen=True, slots=True)
 class EventDecoder:
@@ -83,7 +86,7 @@ class EventDecoder:
         if type(raw) is bytes and partial is not None and len(raw) <= min(SHALLOW, max_bytes) and raw.isascii():
             try:
                 return partial(raw)
-            except (msgspec.DecodeError, OverflowError, RecursionError):
+            except MSGSPEC_REFUSED:
                 return decode_event(raw, max_bytes)
         if partial is None or not isinstance(raw, (bytes, bytearray, memoryview, str)):
             return decode_event(raw, max_bytes)
@@ -108,7 +111,7 @@ class EventDecoder:
             return decode_event(raw, max_bytes)
         try:
             return partial(data)
-        except (msgspec.DecodeError, OverflowError, RecursionError):
+        except MSGSPEC_REFUSED:
             return decode_event(raw, max_bytes)
 
 
@@ -159,7 +162,7 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
         node.whole = True
     if not _nameable(root):
         return EventDecoder(None, None)
-    ns: dict[str, Any] = {"MISSING": MISSING, "fix": _fix, "LO": _INT_MIN, "HI": _INT_MAX}
+    ns: dict[str, Any] = {"MISSING": MISSING, "fix": _fix, "LO": INT_MIN, "HI": INT_MAX}
     defaults: dict[tuple[str, ...], Any] = {}
 
     def struct(node: _Node, path: tuple[str, ...]) -> tuple[type, Any]:
@@ -268,7 +271,7 @@ def _fix(value: list[Any] | dict[str, Any]) -> None:
         for k, x in list(items):
             t = type(x)
             if t is int:
-                if not _INT_MIN <= x <= _INT_MAX:
+                if not INT_MIN <= x <= INT_MAX:
                     node[k] = float(x)  # OverflowError beyond the double range: the caller decodes fully
             elif t is list or t is dict:
                 stack.append(x)

@@ -314,21 +314,19 @@ class Prefilter:
         if not hits and p < 0 and (plain_ascii or not self.caseless):
             return []
         ends = list(accumulate(map(_PLUS_ONE, map(len, chunk))))  # just past each part's separator
+        slashed: list[int] = []  # rare: every part with a backslash is decoded, found with one search per part
+        while p >= 0:
+            k = bisect_right(ends, p)
+            slashed.append(k)
+            p = data.find(b"\\", ends[k])
         if self.single:  # any hit makes a candidate (every alternative is one literal): which one is moot
             keep = {bisect_right(ends, end - 1) for _, end in hits}
-            while p >= 0:
-                k = bisect_right(ends, p)
-                keep.add(k)
-                p = data.find(b"\\", ends[k])
+            keep.update(slashed)
             if not plain_ascii and self.caseless:
                 keep.update(k for k, one in enumerate(chunk) if not one.isascii())
             return sorted(keep)
-        per: dict[int, set[int]] = {}
         backslash = {len(self.literals)}
-        while p >= 0:  # rare: every part with a backslash is decoded, found with one search per part
-            k = bisect_right(ends, p)
-            per[k] = backslash
-            p = data.find(b"\\", ends[k])
+        per: dict[int, set[int]] = dict.fromkeys(slashed, backslash)
         for i, end in hits:  # a match ends inside part k: ends[k-1] < end <= ends[k]
             k = bisect_right(ends, end - 1)
             got = per.get(k)
