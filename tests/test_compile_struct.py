@@ -126,3 +126,34 @@ def test_an_integer_beyond_the_float_range_is_the_decoders_error(filters: tuple[
         compiled.matching_raw(raw)
     with pytest.raises(RuleError):
         compiled.matching_raw_many([b'{"z": 1}', raw])
+
+
+@pytest.mark.parametrize("limit", [pytest.param(None, id="default-recursion-limit"),
+                                   pytest.param(3000, id="high-recursion-limit"), pytest.param(600, id="low")])
+@pytest.mark.parametrize("depth", [10, 900, 1100])
+def test_long_events_take_the_struct_path_and_keep_orjsons_nesting_limit(limit: int | None, depth: int) -> None:
+    """Events longer than 2,000 bytes go through msgspec too (nothing counts their brackets unless the
+    recursion limit is raised above 1,000); nested deeper than orjson allows, they are still its error."""
+    import sys
+
+    rs = _rs({"a": {"b": ["x"]}}, {"a": {"b": [{"anything-but": ["y"]}]}})
+    compiled = compile_ruleset(rs, prefilter=None)
+    pad = b"[" * depth + b"]" * depth
+    raw = b'{"pad": ' + pad + b', "fill": "' + b"f" * 2500 + b'", "a": {"b": "x"}}'
+    saved = sys.getrecursionlimit()
+    if limit is not None:
+        sys.setrecursionlimit(limit)
+    try:
+        try:
+            expected: list[str] | None = [r.name for r in matching_rules(rs, decode_event(raw))]
+        except RuleError:
+            expected = None
+        for got in (lambda: compiled.matching_raw(raw), lambda: compiled.matching_raw_many([raw])[0]):
+            if expected is None:
+                with pytest.raises(RuleError):
+                    got()
+            else:
+                assert [r.name for r in got()] == expected
+    finally:
+        sys.setrecursionlimit(saved)
+    assert (expected is None) == (depth > 1000)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rules_engine.compile.codegen import Generated
-from rules_engine.compile.decode import INT_MAX, INT_MIN, MSGSPEC_REFUSED, SHALLOW, EventDecoder
+from rules_engine.compile.decode import INT_MAX, INT_MIN, MSGSPEC_REFUSED, SHALLOW, EventDecoder, nesting_ok
 from rules_engine.compile.emit import Lines, load
 from rules_engine.compile.runtime import MISSING
 from rules_engine.model import ir
@@ -117,7 +117,7 @@ def raw_matcher(
     ms = match_struct
 
     def decode_match(raw: Any) -> list[ir.Rule]:
-        if type(raw) is bytes and len(raw) <= SHALLOW and raw.isascii():
+        if type(raw) is bytes and (len(raw) <= SHALLOW or nesting_ok(raw)) and raw.isascii():
             try:
                 s = sd(raw)
             except MSGSPEC_REFUSED:
