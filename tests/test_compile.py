@@ -445,3 +445,45 @@ def test_every_kind_has_an_operator() -> None:
     from rules_engine.compile.kinds import Kind
 
     assert {p.values[0] for p in KIND_CASES} == {k.name for k in Kind}
+
+
+def test_answers_are_fresh_lists_whatever_the_hits_memo_holds() -> None:
+    """``match`` remembers the rules of a hit list (``runtime.hits_memo``); the caller still owns each
+    answer: emptying one leaves the next one whole."""
+    text = _rules("".join(_yaml_rule(f"r{i}", f"    match: {{a: [{{anything-but: ['q{i}']}}]}}\n") for i in range(3)))
+    compiled = rules_engine.loads(text)
+    first = compiled.match({"a": "x"})
+    assert first == ["r0", "r1", "r2"]
+    first.clear()
+    assert compiled.match({"a": "x"}) == ["r0", "r1", "r2"]
+    assert compiled.match({"a": "q1"}) == ["r0", "r2"]
+
+
+def test_hits_memo_is_bounded_and_never_changes_a_value() -> None:
+    from rules_engine.compile.runtime import MEMO_ENTRIES, MEMO_KEY, hits_memo
+
+    memo, fill = hits_memo(lambda k: tuple(sorted(set(k))))
+    keys = [(i % 7, i, i // 3) for i in range(MEMO_ENTRIES + 500)]
+    assert [fill(k) for k in keys] == [tuple(sorted(set(k))) for k in keys]
+    assert len(memo) == MEMO_ENTRIES  # full: later keys are computed, not kept
+    assert all(memo[k] == tuple(sorted(set(k))) for k in keys[:MEMO_ENTRIES])
+    memo2, fill2 = hits_memo(lambda k: len(k))
+    assert fill2(tuple(range(MEMO_KEY + 1))) == MEMO_KEY + 1 and not memo2  # too long to keep
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=4))
+def test_hit_lists_in_any_order_give_rules_in_evaluation_order(values: list[str]) -> None:
+    """Rules that overlap on several values: the probes produce hit lists with repeats in varying
+    orders; every one (remembered or not) answers in the reference's order."""
+    body = "".join(
+        _yaml_rule(f"r{i}", f"    match: {{k: {json.dumps(sorted(set(vs)))}}}\n")
+        for i, vs in enumerate([["a", "b"], ["b", "c"], ["c", "d"], ["a", "d"], ["d"], ["a", "b", "c", "d"]]))
+    for i, v in enumerate(values):
+        body += _yaml_rule(f"s{i}", f"    when: \"k == '{v}' and n > {i}\"\n")
+    text = _rules(body)
+    compiled, reference = rules_engine.loads(text), rules_engine.loads(text, engine="reference")
+    for v in ("a", "b", "c", "d", "e"):
+        for n in (0, 2, 9):
+            event = {"k": v, "n": n}
+            assert compiled.match(event) == reference.match(event)

@@ -97,12 +97,19 @@ def _finish(w: Writer, n: Normalised, index: Index, rules: tuple[ir.Rule, ...], 
     stops = frozenset(r.ordinal for r in n.rules if r.rule.on_match == "stop")
     R = w.const(rules, "RULES")
     w.emit(1, "if not h: return []")
-    w.emit(1, "h = h if len(h) == 1 else sorted(set(h))")
     V: str | None = None
     F: str | None = None
     if not c.generated and not c.closures and not stops:
-        w.emit(1, f"return [{R}[r] for r in h]")
+        # the rules of the sorted distinct hits, remembered by the hit list (a fresh list each time)
+        memo, fill = runtime.hits_memo(lambda k: tuple(rules[r] for r in sorted(set(k))))
+        M, FILL = w.const(memo, "ANS"), w.const(fill, "ANSFILL")
+        w.emit(1, f"if len(h) == 1: return [{R}[h[0]]]")
+        w.emit(1, f"a = {M}.get(k := tuple(h))")
+        w.emit(1, f"return [*(a if a is not None else {FILL}(k))]")
     else:
+        memo, fill = runtime.hits_memo(lambda k: tuple(sorted(set(k))))
+        M, FILL = w.const(memo, "ORD"), w.const(fill, "ORDFILL")
+        w.emit(1, f"if len(h) > 1: h = {M}.get(k := tuple(h)) or {FILL}(k)")
         if c.generated or c.closures:
             V = w.const(tuple(c.verifiers), "VER")
         F = w.const(tuple(c.fast), "FAST") if any(f is not None for f in c.fast) else None

@@ -508,7 +508,36 @@ def generic_probe(atoms: tuple[tuple[Callable[[Any], bool], tuple[int, ...]], ..
             h += rules
 
 
+MEMO_ENTRIES: Final = 4096
+"""At most this many hit lists are remembered per rule set (``hits_memo``); more are sorted each time."""
+MEMO_KEY: Final = 32
+"""A hit list longer than this is never remembered (its key would cost more than it saves)."""
+
+
+def hits_memo(value: Callable[[tuple[int, ...]], Any]) -> tuple[dict[tuple[int, ...], Any], Callable[[Any], Any]]:
+    """A bounded memo of ``value(hits)`` keyed by the index's hit list as the probes produced it
+    (``tuple(h)``: ordinals in probe order, possibly repeated), and the function that fills it.
+
+    ``match`` ends with the sorted distinct hits, or the rules they name; events of one shape produce the
+    same few hit lists, so one dict lookup replaces ``sorted(set(h))`` and the list of rules.  Invariant:
+    an entry's value is ``value(key)``, a pure function of the key, so a concurrent fill is harmless
+    (each writes the same value) and the memo never changes an answer; it holds at most
+    :data:`MEMO_ENTRIES` keys of at most :data:`MEMO_KEY` hits, then stops growing.
+    """
+    memo: dict[tuple[int, ...], Any] = {}
+
+    def fill(key: tuple[int, ...]) -> Any:
+        got = value(key)
+        if len(memo) < MEMO_ENTRIES and len(key) <= MEMO_KEY:
+            memo[key] = got
+        return got
+
+    return memo, fill
+
+
 __all__ = [
+    "MEMO_ENTRIES",
+    "MEMO_KEY",
     "EMPTY",
     "MISSING",
     "SCALARS",
@@ -524,6 +553,7 @@ __all__ = [
     "field_pred",
     "generic_probe",
     "get_path",
+    "hits_memo",
     "inner_leaf",
     "ip_key",
     "matcher_leaf",
