@@ -450,13 +450,16 @@ def test_every_kind_has_an_operator() -> None:
 def test_answers_are_fresh_lists_whatever_the_hits_memo_holds() -> None:
     """``match`` remembers the rules of a hit list (``runtime.hits_memo``); the caller still owns each
     answer: emptying one leaves the next one whole."""
-    text = _rules("".join(_yaml_rule(f"r{i}", f"    match: {{a: [{{anything-but: ['q{i}']}}]}}\n") for i in range(3)))
-    compiled = rules_engine.loads(text)
-    first = compiled.match({"a": "x"})
-    assert first == ["r0", "r1", "r2"]
-    first.clear()
-    assert compiled.match({"a": "x"}) == ["r0", "r1", "r2"]
-    assert compiled.match({"a": "q1"}) == ["r0", "r2"]
+    for n in (3, 12):  # hit lists short enough to remember, and longer (sorted each time)
+        text = _rules("".join(_yaml_rule(f"r{i}", f"    match: {{a: [{{anything-but: ['q{i}']}}]}}\n")
+                              for i in range(n)))
+        compiled = rules_engine.loads(text)
+        every = [f"r{i}" for i in range(n)]
+        first = compiled.match({"a": "x"})
+        assert first == every
+        first.clear()
+        assert compiled.match({"a": "x"}) == every
+        assert compiled.match({"a": "q1"}) == [r for r in every if r != "r1"]
 
 
 def test_hits_memo_is_bounded_and_never_changes_a_value() -> None:
@@ -487,3 +490,24 @@ def test_hit_lists_in_any_order_give_rules_in_evaluation_order(values: list[str]
         for n in (0, 2, 9):
             event = {"k": v, "n": n}
             assert compiled.match(event) == reference.match(event)
+
+
+_NUMBERS = st.one_of(st.integers(-10, 10), st.floats(-10, 10, allow_nan=False), st.sampled_from([6e9, -6e9, 5e9]),
+                     st.sampled_from(["3", True, None, 2**70]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NUMBERS, st.lists(_NUMBERS, max_size=3)), max_size=6),
+       st.lists(st.tuples(st.sampled_from([">", ">=", "<", "<="]), st.integers(-10, 10)), min_size=1, max_size=4))
+def test_one_sided_ranges_over_arrays_probe_the_extremes(values: list[Any], ranges: list[tuple[str, int]]) -> None:
+    """Over several values (an array), a one-sided range is probed once with the least or greatest number
+    (``codegen_probes._name_functions``); the answers stay the reference's, whatever else the array holds."""
+    body = "".join(_yaml_rule(f"r{i}", f"    match: {{a: {{b: [{{numeric: ['{op}', {t}]}}]}}}}\n")
+                   for i, (op, t) in enumerate(ranges))
+    body += _yaml_rule("both", "    match: {a: {b: [{numeric: ['>', -3, '<', 3]}]}}\n")
+    text = _rules(body)
+    compiled, reference = rules_engine.loads(text), rules_engine.loads(text, engine="reference")
+    for event in ({"a": [{"b": v} for v in values]}, {"a": {"b": values}}):
+        assert compiled.match(event) == reference.match(event)
+        raw = json.dumps(event).encode()
+        assert compiled.match(raw) == reference.match(raw)

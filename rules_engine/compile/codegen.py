@@ -104,12 +104,14 @@ def _finish(w: Writer, n: Normalised, index: Index, rules: tuple[ir.Rule, ...], 
         memo, fill = runtime.hits_memo(lambda k: tuple(rules[r] for r in sorted(set(k))))
         M, FILL = w.const(memo, "ANS"), w.const(fill, "ANSFILL")
         w.emit(1, f"if len(h) == 1: return [{R}[h[0]]]")
+        w.emit(1, f"if len(h) > {runtime.MEMO_KEY}: return [{R}[r] for r in sorted(set(h))]")
         w.emit(1, f"a = {M}.get(k := tuple(h))")
         w.emit(1, f"return [*(a if a is not None else {FILL}(k))]")
     else:
         memo, fill = runtime.hits_memo(lambda k: tuple(sorted(set(k))))
         M, FILL = w.const(memo, "ORD"), w.const(fill, "ORDFILL")
-        w.emit(1, f"if len(h) > 1: h = {M}.get(k := tuple(h)) or {FILL}(k)")
+        w.emit(1, f"if len(h) > 1: h = ({M}.get(k := tuple(h)) or {FILL}(k)) if len(h) <= {runtime.MEMO_KEY} "
+                  "else sorted(set(h))")
         if c.generated or c.closures:
             V = w.const(tuple(c.verifiers), "VER")
         F = w.const(tuple(c.fast), "FAST") if any(f is not None for f in c.fast) else None

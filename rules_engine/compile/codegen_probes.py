@@ -26,6 +26,7 @@ Invariants: probes only add rule ordinals to ``h``; a name's value is left in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from rules_engine.compile.emit import Writer
 from rules_engine.compile.index import Index, NameIndex, PathIndex
 from rules_engine.compile.kinds import LANES, Kind, string_groups
 from rules_engine.compile.negative import Negative
-from rules_engine.compile.tables import Checked, Lane, Table, scan
+from rules_engine.compile.tables import Checked, Lane, Ranges, Table, scan
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT
 
@@ -115,14 +116,25 @@ def _name_has_num(ix: NameIndex) -> bool:
     return any(k in ix.tables for k in LANES[Lane.NUM])
 
 
-def _name_num(w: Writer, i: int, ix: NameIndex, x: str) -> None:
+def _ranges(ix: NameIndex) -> list[Ranges]:
+    """The name's one-sided numeric range tables (``x > t`` and friends)."""
+    return [t for k in LANES[Lane.NUM] if isinstance(t := ix.tables.get(k), Ranges)]
+
+
+def _name_num(w: Writer, i: int, ix: NameIndex, x: str, spread: bool = False) -> None:
+    """The number lane; ``spread``: the one-sided ranges are left out, and the value widens ``lo``/``hi``."""
     w.emit(i, "pass")
     neg = _has_negative(ix.tables)
     if _name_has_num(ix) or (neg and (neg.ex_num or neg.ex_leaf)):
         w.emit(i, f"if {-NUMERIC_LIMIT!r} <= {x} <= {NUMERIC_LIMIT!r}:")
         j = i + 1
         w.emit(j, f"f = {x} if t is float else float({x})")
-        _probe(w, j, ix.tables, LANES[Lane.NUM], "f")
+        ranges = _ranges(ix) if spread else []
+        _probe(w, j, ix.tables, tuple(k for k in LANES[Lane.NUM] if not (ranges and isinstance(ix.tables.get(k), Ranges))),
+               "f")
+        if ranges:
+            w.emit(j, "if f < lo: lo = f")
+            w.emit(j, "if f > hi: hi = f")
         _negative(w, j, ix.tables, Lane.NUM, "f")
         if neg:
             w.emit(i, "else:")
@@ -138,13 +150,14 @@ def _consts(w: Writer, i: int, tables: Mapping[Kind, Table], x: str) -> None:
     _value_end(w, i, tables, Lane.CONST, x)
 
 
-def _name_probe(w: Writer, ind: int, ix: NameIndex, x: str) -> None:
-    """Lines adding to ``h`` the rules whose anchor on this name one leaf value ``x`` satisfies."""
+def _name_probe(w: Writer, ind: int, ix: NameIndex, x: str, spread: bool = False) -> None:
+    """Lines adding to ``h`` the rules whose anchor on this name one leaf value ``x`` satisfies
+    (``spread``: but the one-sided ranges, see ``_name_functions``)."""
     w.emit(ind, f"t = type({x})")
     w.emit(ind, "if t is str:")
     _name_str(w, ind + 1, ix, x)
     w.emit(ind, "elif t is float or t is int:")
-    _name_num(w, ind + 1, ix, x)
+    _name_num(w, ind + 1, ix, x, spread)
     w.emit(ind, f"elif {x} is None or t is bool:")
     _consts(w, ind + 1, ix.tables, x)
     w.emit(ind, "else:")
@@ -282,8 +295,17 @@ def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
     _presence(sub, 2, ix.tables, Kind.ABSENT)
     sub.emit(2, "return v")
     _presence(sub, 1, ix.tables, Kind.PRESENT)
+    # One-sided ranges hold for some value iff they hold for the extreme one (x > t for some x iff
+    # max x > t): probed once with the least and greatest number among the values, not once per value.
+    ranges = _ranges(ix)
+    if ranges:
+        sub.emit(1, f"lo, hi = {w.const(math.inf, 'INF')}, -{w.const(math.inf, 'INF')}")
     sub.emit(1, "for x in (v if type(v) is Vals else (v,)):")
-    _name_probe(sub, 2, ix, "x")
+    _name_probe(sub, 2, ix, "x", spread=bool(ranges))
+    if ranges:
+        sub.emit(1, "if lo <= hi:")
+        for table in ranges:
+            table.probe(sub, 2, "hi" if table.spec.op in ("gt", "ge") else "lo")
     sub.emit(1, "return v")
     out.append("\n".join(sub.lines) + "\n")
     return fs

@@ -510,8 +510,8 @@ def generic_probe(atoms: tuple[tuple[Callable[[Any], bool], tuple[int, ...]], ..
 
 MEMO_ENTRIES: Final = 4096
 """At most this many hit lists are remembered per rule set (``hits_memo``); more are sorted each time."""
-MEMO_KEY: Final = 32
-"""A hit list longer than this is never remembered (its key would cost more than it saves)."""
+MEMO_KEY: Final = 8
+"""A hit list longer than this is never remembered (such lists rarely repeat; ``match`` sorts them)."""
 
 
 def hits_memo(value: Callable[[tuple[int, ...]], Any]) -> tuple[dict[tuple[int, ...], Any], Callable[[Any], Any]]:
