@@ -132,10 +132,27 @@ def test_only_read_keys_are_built() -> None:
     assert decoder.partial is not None and decoder.paths == (("geometry", "type"), ("properties", "STREET"))
 
 
-def test_array_on_the_way_falls_back_to_the_full_event() -> None:
+def test_an_array_on_the_way_is_decoded_whole() -> None:
+    """Where the types expect an object, an array is decoded whole (``match`` walks it); keys no rule
+    reads stay undecoded beside it."""
     decoder = plan_decoder([("a", "b")])
-    raw = b'{"a": [{"b": 1}], "c": 2}'
-    assert decoder.decode(raw) == {"a": [{"b": 1}], "c": 2}
+    assert decoder.decode(b'{"a": [{"b": 1, "z": [2.5, "s"]}], "c": 2}') == {"a": [{"b": 1, "z": [2.5, "s"]}]}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b'{"a": [{"b": 9223372036854775808}], "c": 2}', id="integer-beyond-int64"),
+        pytest.param(b'{"a": [{"b": 100000000000000000000000}], "c": 2}', id="integer-beyond-orjson"),
+        pytest.param(b'{"a": ' + b"[" * 8 + b"1" + b"]" * 8 + b', "c": 2}', id="nested-deeper-than-ARRAY_DEPTH"),
+    ],
+)
+def test_an_array_the_types_refuse_is_the_full_decoders(raw: bytes) -> None:
+    """An array holding an integer beyond int64, or nested deeper than ``ARRAY_DEPTH``, is refused by
+    msgspec: the whole event comes from the full decoder, with its values (a float beyond orjson's range)."""
+    decoder = plan_decoder([("a", "b")])
+    assert decoder.decode(raw) == decode_event(raw)
+    assert "c" in decoder.decode(raw)
 
 
 def _through(doc: Any, path: tuple[str, ...]) -> list[str]:

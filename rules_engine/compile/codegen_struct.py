@@ -13,6 +13,8 @@ the probes, the candidates and their checks are the ones the property tests hold
 
 Invariants (each is a reason to answer None, and the caller converts and runs ``match``):
 
+  * no array lies on the way to a key the head reads (the types decode one whole where they expect an
+    object, which has no fields to read);
   * every value the head reads is a JSON scalar or absent (arrays and objects take ``match``'s slow
     paths, which walk the dict), and so is every other value decoded (only checks read those, from the
     converted dict, and converting one may be the event's error);
@@ -58,20 +60,24 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
             return None
     head = Lines()
     ns = g.function.__globals__
+    # An array where the types expect an object (decoded whole) has no fields: AttributeError, and the
+    # event goes to the dict path, as ``match``'s own head falls back when ``.get`` fails.
+    head.emit(1, "try:")
+    head.emit(2, "pass")
     for prefix in p.order:  # an absent key reads as its default: MISSING, or an object with every key absent
         parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
-        head.emit(1, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
+        head.emit(2, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
     for prefix in p.order:
         if prefix not in p.inner:
-            head.emit(1, _back_unless_plain(p.var[prefix]))
+            head.emit(2, _back_unless_plain(p.var[prefix]))
     # Every other value decoded (read only by checks: CEL, expressions' opaque parts) must be one the dict
     # holds as it is, else the dict path converts it (an integer beyond the float range is an error there).
     dotted_keys = {(*at, k) for at, keys in p.alts.items() for k in keys}
     for path in sorted(layout):
         if path in structs or path in p.order or any(path[:j] in dotted_keys for j in range(1, len(path) + 1)):
             continue
-        head.emit(1, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
-        head.emit(1, _back_unless_plain("x"))
+        head.emit(2, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
+        head.emit(2, _back_unless_plain("x"))
     dotted: list[str] = []
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = _S if not at else p.var[at]
@@ -81,7 +87,10 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
             ns[name] = absent
             dotted.append(f"{node}.f{layout[(*at, k)][-1]} is not {name}")
     if dotted:
-        head.emit(1, f"if {' or '.join(dotted)}: return None")
+        head.emit(2, f"if {' or '.join(dotted)}: return None")
+    head.emit(1, "except AttributeError:")
+    head.emit(2, "return None")
+    if dotted:
         head.emit(1, "alt = False")  # for any use of the flag the rewrite below leaves
     lines = list(g.match_lines)
     assert lines[0] == "def match(ev):"
@@ -121,7 +130,7 @@ def raw_matcher(
             try:
                 s = sd(raw)
             except MSGSPEC_REFUSED:
-                return match(decode_event(raw))  # the full decoder: an array on the way, or the error
+                return match(decode_event(raw))  # the full decoder: a shape the types refuse, or the error
             got = ms(s)
             if got is not None:
                 return got

@@ -19,10 +19,13 @@ decoded whole, whatever it holds.  For the paths ``properties.MAPBLKLOT`` and
 An EventBridge name ``a.b`` is read under every way of splitting it into keys
 (``a`` -> ``b`` and ``"a.b"``), as event-ruler matches both.
 
-When the event does not fit the generated types (an array where an object
-was expected, a non-object event), or the partial decoder fails for any
-reason, the event is decoded fully by ``events.decode_event``, which also
-raises the proper E5xx error for bad input.  Values are exactly what the
+An array where the types expect an object (an array on the way to a key read)
+is decoded whole (:data:`ARRAY_ITEM`), and ``match`` walks it as in the full
+event.  When the event does not fit the generated types otherwise (a scalar
+where an object was expected, a non-object event, an array nested deeper than
+:data:`ARRAY_DEPTH` or holding an integer beyond int64), or the partial decoder
+fails for any reason, the event is decoded fully by ``events.decode_event``,
+which also raises the proper E5xx error for bad input.  Values are exactly what the
 full decoder gives: integers outside orjson's range [-2**63, 2**64) become
 floats as orjson makes them, non-ASCII input is UTF-8-validated first.
 
@@ -39,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from sys import getrecursionlimit
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -58,6 +61,25 @@ INT_MAX = 2**64 - 1
 """orjson's integer range: beyond it the full decoder gives a float (or, past the float range, its error)."""
 MSGSPEC_REFUSED = (msgspec.DecodeError, OverflowError, RecursionError)
 """What msgspec (or converting its value) raises for text the generated types do not fit: decode fully."""
+
+
+def _array_item(depth: int) -> Any:
+    """A JSON value nested at most ``depth`` deep whose integers fit int64 (within orjson's range)."""
+    scalar: Any = Annotated[int, msgspec.Meta(ge=INT_MIN, le=2**63 - 1)] | float | str | bool | None
+    item = scalar
+    for _ in range(depth):
+        item = scalar | list[item] | dict[str, item]
+    return item
+
+
+ARRAY_DEPTH = 6
+ARRAY_ITEM: Any = _array_item(ARRAY_DEPTH)
+"""What an array holds where the generated types expect an object (an array on the way to a key read).
+
+Decoded whole, as the full decoder would, and handed to ``match``, which walks arrays in the dict as in
+the full event.  msgspec refuses (and the full decoder decodes) an array nested deeper than
+:data:`ARRAY_DEPTH` or holding an integer beyond int64, so converting it needs no walk.
+"""
 
 
 def nesting_ok(data: bytes, max_bytes: int = MAX_EVENT_BYTES) -> bool:
@@ -192,6 +214,7 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
                 typ, default = struct(sub, p)
                 sub.absent = f"ABSENT{len(ns)}"
                 ns[sub.absent] = default
+                typ = typ | list[ARRAY_ITEM]  # an array on the way: decoded whole (``match`` walks it)
             defaults[p] = default
             fields.append((f"f{i}", typ, msgspec.field(default=default, name=key)))
         # gc=False: decoded JSON cannot form a reference cycle, so the collector need not track the structs
@@ -273,10 +296,13 @@ def _convert(node: _Node, src: str, dst: str, ind: int, out: Lines, n: list[int]
             out.emit(ind + 1, f"elif t is list or t is dict: fix({v})")
             out.emit(ind + 1, f"{dst}[{key!r}] = {v}")
         else:
+            out.emit(ind + 1, f"if type({v}) is list:")  # ARRAY_ITEM: every integer in orjson's range
+            out.emit(ind + 2, f"{dst}[{key!r}] = {v}")
+            out.emit(ind + 1, "else:")
             n[0] += 1
             d = f"d{n[0]}"
-            _convert(sub, v, d, ind + 1, out, n)
-            out.emit(ind + 1, f"{dst}[{key!r}] = {d}")
+            _convert(sub, v, d, ind + 2, out, n)
+            out.emit(ind + 2, f"{dst}[{key!r}] = {d}")
 
 
 def _fix(value: list[Any] | dict[str, Any]) -> None:
