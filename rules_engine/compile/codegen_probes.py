@@ -130,8 +130,8 @@ def _name_num(w: Writer, i: int, ix: NameIndex, x: str, spread: bool = False) ->
         j = i + 1
         w.emit(j, f"f = {x} if t is float else float({x})")
         ranges = _ranges(ix) if spread else []
-        _probe(w, j, ix.tables, tuple(k for k in LANES[Lane.NUM] if not (ranges and isinstance(ix.tables.get(k), Ranges))),
-               "f")
+        kinds = tuple(k for k in LANES[Lane.NUM] if not (ranges and isinstance(ix.tables.get(k), Ranges)))
+        _probe(w, j, ix.tables, kinds, "f")
         if ranges:
             w.emit(j, "if f < lo: lo = f")
             w.emit(j, "if f > hi: hi = f")
