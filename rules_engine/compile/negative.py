@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules_engine.compile.emit import Writer
-from rules_engine.compile.runtime import inner_leaf
+from rules_engine.compile.runtime import inner_leaf, wildcard_pieces
 from rules_engine.compile.tables import Item, Lane, Leaf, Rules, Spec, Table, comparable, key_lengths, sorted_rules
 from rules_engine.model import ir
 
@@ -57,6 +57,11 @@ class Negative(Table):
     ex_sfx_lens: tuple[int, ...] = ()
     ex_ic_ascii: tuple[tuple[Leaf, frozenset[int]], ...] = ()  # ex_lower as leaves, for non-ASCII strings
     ex_leaf: tuple[tuple[Leaf, frozenset[int]], ...] = ()  # checked for every value
+    # wildcards (strings only), by their first literal piece, or their last when the first is empty
+    ex_wpfx: dict[str, tuple[tuple[Leaf, frozenset[int]], ...]] = field(default_factory=dict)
+    ex_wpfx_lens: tuple[int, ...] = ()
+    ex_wsfx: dict[str, tuple[tuple[Leaf, frozenset[int]], ...]] = field(default_factory=dict)
+    ex_wsfx_lens: tuple[int, ...] = ()
     table_str: dict[str, Rules] | None = None
     table_num: dict[Any, Rules] | None = None
     table_const: dict[Any, Rules] | None = None
@@ -75,6 +80,8 @@ class Negative(Table):
         ex: dict[str, dict[Any, set[int]]] = defaultdict(lambda: defaultdict(set))
         ic_ascii: list[tuple[Leaf, frozenset[int]]] = []
         leaves: list[tuple[Leaf, frozenset[int]]] = []
+        wild: dict[bool, dict[str, list[tuple[Leaf, frozenset[int]]]]] = {True: defaultdict(list),
+                                                                          False: defaultdict(list)}
         for i, (ab, _) in enumerate(items):
             me = frozenset((i,))
             for m in ab.inner:
@@ -89,6 +96,11 @@ class Negative(Table):
                 elif isinstance(m, ir.MEqualsIgnoreCase) and m.value.isascii():
                     ex["lower"][m.value.lower()].add(i)
                     ic_ascii.append((inner_leaf(m), me))
+                elif isinstance(m, ir.MWildcard) and (pieces := wildcard_pieces(m.pattern)) and \
+                        (pieces[0] or pieces[-1]):
+                    # a string it matches starts with its first piece and ends with its last
+                    first = bool(pieces[0])
+                    wild[first][pieces[0] if first else pieces[-1]].append((inner_leaf(m), me))
                 else:
                     leaves.append((inner_leaf(m), me))
         t_str, t_num = _tables(atoms, every, ex["str"], ex["num"])
@@ -96,6 +108,8 @@ class Negative(Table):
             spec, every, atoms, ex_str=_frozen(ex["str"]), ex_num=_frozen(ex["num"]), ex_lower=_frozen(ex["lower"]),
             ex_pfx=_frozen(ex["pfx"]), ex_pfx_lens=key_lengths(ex["pfx"]), ex_sfx=_frozen(ex["sfx"]),
             ex_sfx_lens=key_lengths(ex["sfx"]), ex_ic_ascii=tuple(ic_ascii), ex_leaf=tuple(leaves),
+            ex_wpfx={k: tuple(v) for k, v in wild[True].items()}, ex_wpfx_lens=key_lengths(wild[True]),
+            ex_wsfx={k: tuple(v) for k, v in wild[False].items()}, ex_wsfx_lens=key_lengths(wild[False]),
             table_str=t_str, table_num=t_num, table_const={},
         )  # fmt: skip
 
@@ -117,7 +131,8 @@ class Negative(Table):
     @property
     def str_by_table(self) -> bool:
         return self.table_str is not None and not (
-            self.ex_lower or self.ex_pfx or self.ex_sfx or self.ex_ic_ascii or self.ex_leaf
+            self.ex_lower or self.ex_pfx or self.ex_sfx or self.ex_ic_ascii or self.ex_leaf or self.ex_wpfx
+            or self.ex_wsfx
         )
 
     def probe(self, w: Writer, ind: int, x: str) -> None:
@@ -165,6 +180,15 @@ class Negative(Table):
                     t = w.const(table, "NP" if pre else "NF")
                     for n in lens:
                         add(f"{t}.get({x}[:{n}])" if pre else f"{t}.get({x}[-{n}:])", ind)
+            # wildcards: only those whose first (or last) piece the string has are run
+            for wt, lens, pre in ((self.ex_wpfx, self.ex_wpfx_lens, True), (self.ex_wsfx, self.ex_wsfx_lens, False)):
+                if wt:
+                    t = w.const(wt, "NWP" if pre else "NWS")
+                    for n in lens:
+                        w.emit(ind, f"b = {t}.get({x}[:{n}])" if pre else f"b = {t}.get({x}[-{n}:])")
+                        w.emit(ind, "if b is not None:")
+                        w.emit(ind + 1, "for f, a in b:")
+                        w.emit(ind + 2, f"if f({x}): e = a if e is None else e | a")
         elif lane is Lane.NUM and self.ex_num:
             add(f"{w.const(self.ex_num, 'NN')}.get({x})", ind)
         elif lane is Lane.CONST and self.ex_const:
