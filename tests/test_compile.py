@@ -475,7 +475,7 @@ def test_hits_memo_is_bounded_and_never_changes_a_value() -> None:
     assert fill2(tuple(range(MEMO_KEY + 1))) == MEMO_KEY + 1 and not memo2  # too long to keep
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)  # each example compiles a rule set
 @given(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=4))
 def test_hit_lists_in_any_order_give_rules_in_evaluation_order(values: list[str]) -> None:
     """Rules that overlap on several values: the probes produce hit lists with repeats in varying
@@ -497,7 +497,7 @@ _NUMBERS = st.one_of(st.integers(-10, 10), st.floats(-10, 10, allow_nan=False), 
                      st.sampled_from(["3", True, None, 2**70]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)  # each example compiles a rule set
 @given(st.lists(st.one_of(_NUMBERS, st.lists(_NUMBERS, max_size=3)), max_size=6),
        st.lists(st.tuples(st.sampled_from([">", ">=", "<", "<="]), st.integers(-10, 10)), min_size=1, max_size=4))
 def test_one_sided_ranges_over_arrays_probe_the_extremes(values: list[Any], ranges: list[tuple[str, int]]) -> None:
@@ -517,7 +517,7 @@ def test_one_sided_ranges_over_arrays_probe_the_extremes(values: list[Any], rang
 _WILD = st.text(alphabet="ab*", max_size=5).filter(lambda p: "**" not in p)  # "**" is E315
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)  # each example compiles a rule set
 @given(st.lists(st.lists(_WILD, min_size=1, max_size=3), min_size=1, max_size=4),
        st.lists(st.one_of(st.text(alphabet="ab", max_size=6), st.integers(0, 3)), min_size=1, max_size=4))
 def test_anything_but_wildcards_indexed_by_their_pieces(patterns: list[list[str]], values: list[Any]) -> None:
