@@ -9,6 +9,7 @@ number beyond the double range in a part no rule reads.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -199,3 +200,22 @@ def test_nesting_limit_does_not_follow_the_recursion_limit(limit: int) -> None:
             _same(b'{"a": 1, "b": ' + b"[" * depth + b"]" * depth + b"}", [("a",)])
     finally:
         sys.setrecursionlimit(saved)
+
+
+def test_nesting_is_counted_where_the_recursion_limit_does_not_bound_msgspec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From Python 3.12 msgspec's depth check follows a fixed C limit (1,500 in 3.12), not
+    ``sys.getrecursionlimit()``: a long event's brackets are counted whatever the limit (found by review: the
+    shortcut alone let 3.12 answer events nested 1,025-1,499 deep that orjson refuses)."""
+    from rules_engine.compile import decode
+
+    deep = b'{"pad": ' + b"[" * 1100 + b"]" * 1100 + b', "a": 1}'
+    shallow = b'{"pad": "' + b"x" * 3000 + b'", "a": 1}'
+    monkeypatch.setattr(decode, "_LIMIT_BOUNDS_MSGSPEC", False)
+    assert not decode.nesting_ok(deep) and decode.nesting_ok(shallow)
+    with pytest.raises(RuleError):
+        plan_decoder([("a",)]).decode(deep)
+    monkeypatch.setattr(decode, "_LIMIT_BOUNDS_MSGSPEC", True)  # 3.11: the limit (1,000 here) bounds msgspec
+    if sys.getrecursionlimit() <= 1000:
+        assert decode.nesting_ok(deep)  # msgspec itself refuses it: RecursionError, then the full decoder
+    with pytest.raises(RuleError):
+        plan_decoder([("a",)]).decode(deep)

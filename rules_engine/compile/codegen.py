@@ -108,6 +108,7 @@ def _finish(w: Writer, n: Normalised, index: Index, rules: tuple[ir.Rule, ...], 
         w.emit(1, f"a = {M}.get(k := tuple(h))")
         w.emit(1, f"return [*(a if a is not None else {FILL}(k))]")
     else:
+        # h becomes a tuple (remembered) or stays a list (longer than MEMO_KEY): below, it is only iterated
         memo, fill = runtime.hits_memo(lambda k: tuple(sorted(set(k))))
         M, FILL = w.const(memo, "ORD"), w.const(fill, "ORDFILL")
         w.emit(1, f"if len(h) > 1: h = ({M}.get(k := tuple(h)) or {FILL}(k)) if len(h) <= {runtime.MEMO_KEY} "

@@ -297,6 +297,7 @@ def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
     _presence(sub, 1, ix.tables, Kind.PRESENT)
     # One-sided ranges hold for some value iff they hold for the extreme one (x > t for some x iff
     # max x > t): probed once with the least and greatest number among the values, not once per value.
+    # Their hits then come after the loop's: fine, as ``match`` orders ``h`` before answering.
     ranges = _ranges(ix)
     if ranges:
         sub.emit(1, f"lo, hi = {w.const(math.inf, 'INF')}, -{w.const(math.inf, 'INF')}")

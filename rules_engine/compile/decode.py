@@ -39,9 +39,9 @@ because transforms need the whole event).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from sys import getrecursionlimit
 from typing import Annotated, Any
 
 import msgspec
@@ -84,18 +84,25 @@ the full event.  msgspec refuses (and the full decoder decodes) an array nested 
 """
 
 
+_LIMIT_BOUNDS_MSGSPEC = sys.version_info < (3, 12)
+"""On 3.11 C code's recursion checks count against ``sys.getrecursionlimit()``; from 3.12 they follow a
+fixed C limit (1,500 in 3.12) that ``setrecursionlimit`` does not move (CPython issue #112282)."""
+
+
 def nesting_ok(data: bytes, max_bytes: int = MAX_EVENT_BYTES) -> bool:
     """May msgspec be given ``data`` (within ``max_bytes``) without accepting a nesting orjson refuses?
 
     orjson refuses nesting deeper than 1,024; msgspec, skipping or decoding, raises RecursionError at the
-    interpreter's recursion limit (the frames below the call count too).  So with the limit at most
-    ``_DEPTH`` (Python's default is 1,000) any text does; above it, only text with at most ``_DEPTH``
-    brackets (each level takes two bytes, so a short text always has).
+    C recursion limit (the frames below the call count too).  On Python 3.11 that is the interpreter's
+    recursion limit, so with it at most ``_DEPTH`` (the default is 1,000) any text does; otherwise (a
+    higher limit, or Python 3.12 and later) only text with at most ``_DEPTH`` brackets (each level takes
+    two bytes, so a short text always has).
     """
     n = len(data)
     if n > max_bytes:
         return False
-    return n <= 2 * _DEPTH or getrecursionlimit() <= _DEPTH or data.count(b"[") + data.count(b"{") <= _DEPTH
+    return (n <= 2 * _DEPTH or (_LIMIT_BOUNDS_MSGSPEC and sys.getrecursionlimit() <= _DEPTH)
+            or data.count(b"[") + data.count(b"{") <= _DEPTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +129,7 @@ class EventDecoder:
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
         partial = self.partial
-        # the common case first: ASCII bytes too short to be nested too deep or to be too large
+        # the common case first: ASCII bytes within the size limit that cannot hide a nesting orjson refuses
         if type(raw) is bytes and partial is not None and (len(raw) <= min(SHALLOW, max_bytes) or
                                                            nesting_ok(raw, max_bytes)) and raw.isascii():
             try:
