@@ -271,7 +271,7 @@ def _nameable(node: _Node) -> bool:
     Reading a subtree whole gives the same values, only less lazily, so any key JSON can hold
     works from raw bytes: ``{"say \\"hi\\"": 1}`` is found under the key ``say "hi"``.
     """
-    if not node.whole and not all(_field_name_ok(k) for k in node.children):
+    if not node.whole and not all(spelled_plainly(k) for k in node.children):
         node.whole = True
         node.children.clear()
         return False
@@ -280,11 +280,14 @@ def _nameable(node: _Node) -> bool:
     return True
 
 
-def _field_name_ok(key: str) -> bool:
-    if any(c in '"\\' or c < " " for c in key):
+def spelled_plainly(s: str) -> bool:
+    """Does JSON spell ``s`` only one way without a backslash (its characters, in UTF-8)?  Not with a
+    quote, a backslash or a control character (escaped), nor a lone surrogate (only ``\\uXXXX`` spells
+    one).  msgspec can name a field after such a key; the prefilter can look for such a literal."""
+    if any(c in '"\\' or c < " " for c in s):
         return False
     try:
-        key.encode("utf-8")
+        s.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True

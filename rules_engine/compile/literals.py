@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rules_engine.compile.decode import spelled_plainly
 from rules_engine.compile.formula import FieldAtom, ValueAtom
 from rules_engine.compile.normalize import Normalised, branches
 from rules_engine.compile.runtime import wildcard_pieces
@@ -84,21 +85,10 @@ Alternatives = tuple[frozenset[Literal], ...]
 # --- literals of atoms and rules ---------------------------------------------------------------------
 
 
-def _spelled(s: str) -> bool:
-    """Does JSON spell ``s`` only one way without backslashes (its characters, in UTF-8)?"""
-    if any(c in s for c in '"\\') or any(ord(c) < 0x20 for c in s):
-        return False
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: only \\uXXXX can spell it
-        return False
-    return True
-
-
 def _lit(s: str, *, before: str = "", after: str = "", caseless: bool = False) -> Literal | None:
     """A free literal: ``before`` + ``s`` + ``after`` anywhere, followed by the value's end when it ends
     with the closing quote or starts with the opening one (then the rest of the string, ``"p``)."""
-    if not s or not _spelled(s) or (caseless and not s.isascii()):
+    if not s or not spelled_plainly(s) or (caseless and not s.isascii()):
         return None
     if not before and not after and len(s) < MIN_BARE:
         return None
@@ -124,7 +114,7 @@ def _key_regex(name: str) -> bytes | None:
     name's suffixes that start after a dot, or the whole name): for ``a.b.c``, ``["\\x2e]c"``, every key
     that is ``c`` or ends with ``.c``.  A superset of the three spellings (a looser test, never a missed
     one): the exact ``"(?:a\\.b\\.|b\\.)?c"`` made Hyperscan scan 1.9x slower (CL2 SUFFIX)."""
-    if not _spelled(name):
+    if not spelled_plainly(name):
         return None
     last = name.rsplit(".", 1)[-1]
     return (b'["\\x2e]' if "." in name else b'"') + _esc(last) + b'"'
@@ -146,7 +136,7 @@ def bound_literal(name: str, m: ir.Matcher) -> Literal | None:
     """The literal a leaf value satisfying ``m`` at the field ``name`` leaves: its key, then the value."""
 
     def body(pieces: Sequence[str], *, start: bool, end: bool, caseless: bool = False) -> bytes | None:
-        if not all(_spelled(p) for p in pieces) or (caseless and not all(p.isascii() for p in pieces)):
+        if not all(spelled_plainly(p) for p in pieces) or (caseless and not all(p.isascii() for p in pieces)):
             return None
         out = b'"' + (b"" if start else _IN_STRING) + _IN_STRING.join(_esc(p, caseless) for p in pieces)
         return out + b'"' if end else out
