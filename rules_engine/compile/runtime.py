@@ -23,13 +23,23 @@ checking): ``pid -> bool`` for atoms, negative keys for values read
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any, Final
 
 from rules_engine.compile import expr_codegen
 from rules_engine.compile.cel_codegen import compile_cel
 from rules_engine.compile.cesql_codegen import compile_cesql
+from rules_engine.compile.walk import (
+    _UNSET,
+    EMPTY,
+    SCALARS,
+    UNSET,
+    UNUSUAL,
+    Vals,
+    eb_below,
+    eb_values,
+    step,
+)
 from rules_engine.expressions.evaluate import cidr_test, compare, member, string_test, truth, wildcard_match
 from rules_engine.expressions.shape import split_wildcard
 from rules_engine.model import ir
@@ -38,133 +48,6 @@ from rules_engine.patterns.evaluate import match_pattern, value_matches
 from rules_engine.patterns.operands import NUMERIC_LIMIT, ip_value, looks_like_ip
 
 Pred = Callable[[Any, dict[int, Any]], bool]
-
-
-class Unusual:
-    """The sentinel for "the fast path cannot tell": an array, a non-dict mapping on the way."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNUSUAL"
-
-
-UNUSUAL: Final = Unusual()
-_UNSET: Final = object()
-UNSET: Final = _UNSET
-"""A memo entry meaning "not read yet" (the generated code seeds it when the fast path cannot tell)."""
-SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-
-
-class Vals(list[Any]):
-    """Several leaf values of one EventBridge name; ``arrays``: some came through an array."""
-
-    __slots__ = ("arrays",)
-
-    def __init__(self, items: list[Any], arrays: bool) -> None:
-        super().__init__(items)
-        self.arrays = arrays
-
-
-EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
-"""An absent object on the way to a key: ``.get`` works on it and finds nothing."""
-
-
-def step(node: Any, key: str, default: Any) -> Any:
-    """One key below ``node`` when the fast ``.get`` chain failed (some node has no ``.get``).
-
-    Below an array or UNUSUAL: UNUSUAL (arrays are transparent to EventBridge
-    names, and not walked by expression paths: the slow paths decide); below
-    a scalar or nothing: ``default`` (EMPTY on the way, MISSING at a leaf).
-    """
-    if node is UNUSUAL or isinstance(node, (list, tuple)):
-        return UNUSUAL
-    if isinstance(node, Mapping):
-        return node.get(key, default)
-    return default
-
-
-def eb_below(event: Any, name: str, rests: tuple[str, ...], nodes: tuple[Any, ...]) -> Any:
-    """:func:`eb_values`, starting below the objects the fast path already read.
-
-    ``nodes`` are the values the generated code found at each key of the name
-    (no key on the way holds a dot: the caller checked).  The walk starts at
-    the first array on the way, with the rest of the name::
-
-        {"geometry": {"coordinates": [[{"x": 1}, ...]]}}, "geometry.coordinates.x"
-        -> eb_values([[{"x": 1}, ...]], "x")
-    """
-    for j, node in enumerate(nodes):
-        if node is UNUSUAL:
-            return eb_values(nodes[j - 1] if j else event, rests[j])
-    last = nodes[-1]
-    if type(last) is list or type(last) is tuple:
-        return eb_values(last, None)
-    return eb_values(event, name)
-
-
-def eb_values(event: Any, name: str | None) -> Any:
-    """All leaf values at the dotted ``name`` (MISSING, a scalar, or :class:`Vals`).
-
-    The same walk as ``patterns.evaluate.field_values`` (keys holding dots included,
-    arrays transparent, objects are not values) without the memberships: it
-    only records whether an array was crossed.  Exact type tests go first
-    (``isinstance`` against ``Mapping`` is slow); subclasses take the long way.
-    """
-    found: list[Any] = []
-    arrays = False
-    stack: list[tuple[Any, str | None]] = [(event, name)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, rest = pop()
-        t = type(node)
-        if t is list or t is tuple or (t is not dict and t not in SCALARS and isinstance(node, (list, tuple))):
-            arrays = True
-            if rest is None:
-                for x in node:
-                    if type(x) in SCALARS:
-                        found.append(x)
-                    else:
-                        push((x, None))
-            elif "." not in rest:  # an array of objects holding the last key: read them in place
-                for x in node:
-                    if type(x) is dict:
-                        y = x.get(rest, _UNSET)
-                        if y is _UNSET:
-                            continue
-                        if type(y) in SCALARS:
-                            found.append(y)
-                        else:
-                            push((y, None))
-                    else:
-                        push((x, rest))
-            else:
-                for x in node:
-                    push((x, rest))
-        elif rest is None:
-            if t in SCALARS or (t is not dict and not isinstance(node, Mapping)):
-                found.append(node)
-        elif t is dict or (t not in SCALARS and isinstance(node, Mapping)):
-            if "." not in rest:  # one key can continue the name: the common case
-                x = node.get(rest, _UNSET)
-                if x is _UNSET:
-                    continue
-                if type(x) in SCALARS:
-                    found.append(x)
-                else:
-                    push((x, None))
-                continue
-            cut = len(rest)
-            while cut != -1:
-                key = rest[:cut]
-                if key in node:
-                    push((node[key], rest[cut + 1 :] if cut < len(rest) else None))
-                cut = rest.rfind(".", 0, cut)
-    if not found:
-        return MISSING
-    if len(found) == 1 and not arrays:
-        return found[0]
-    return Vals(found, arrays)
 
 
 def ip_key(text: str) -> tuple[int, int] | None:
