@@ -27,6 +27,11 @@ from rules_engine.model import ir
 TABLE_BUDGET = 200_000
 """Most precomputed entries of an anything-but / != table; beyond, the probe filters instead."""
 
+FEW_ATOMS = 4
+"""Up to this many atoms, a string is tested against each atom's exclusions in turn
+(``if not x.endswith(("ULTON",)): h += R0``) rather than looked up per affix length into the set of
+excluding atoms: fewer operations for the common case of a few rules on a name."""
+
 
 @dataclass(frozen=True, slots=True)
 class Negative(Table):
@@ -151,6 +156,14 @@ class Negative(Table):
         if lane is Lane.VALUE and not self.ex_leaf:
             w.emit(ind, f"h += {every}")
             return
+        if lane is Lane.STR and len(self.atoms) <= FEW_ATOMS and not self.ex_leaf:
+            self._per_atom(w, ind, x)
+            return
+        self._general(w, ind, lane, x)
+
+    def _general(self, w: Writer, ind: int, lane: Lane, x: str) -> None:
+        """The atoms excluding ``x`` collected in ``e`` from the lookups, then the rules of the others."""
+        every = w.const(self.every, "NA")
         self._excluded(w, ind, lane, x)
         w.emit(ind, "if e is None:")
         w.emit(ind + 1, f"h += {every}")
@@ -158,6 +171,56 @@ class Negative(Table):
             w.emit(ind, "else:")
             w.emit(ind + 1, f"for j, r in enumerate({w.const(self.atoms, 'NR')}):")
             w.emit(ind + 2, "if j not in e: h += r")
+
+    def _per_atom(self, w: Writer, ind: int, x: str) -> None:
+        """For a string ``x``: each atom's rules unless one of its exclusions holds, tested in turn.
+
+        The same verdicts as :meth:`_general`: an exact string, a prefix or a suffix of the atom's;
+        its ignore-case values (lower-cased ASCII; a non-ASCII string takes the general lines, as
+        there); its wildcards, run only when the string has their indexed piece.
+        """
+        n = len(self.atoms)
+        strs: list[set[str]] = [set() for _ in range(n)]
+        lows: list[set[str]] = [set() for _ in range(n)]
+        pfxs: list[set[str]] = [set() for _ in range(n)]
+        sfxs: list[set[str]] = [set() for _ in range(n)]
+        wild: list[list[str]] = [[] for _ in range(n)]
+        for table, per in ((self.ex_str, strs), (self.ex_lower, lows), (self.ex_pfx, pfxs), (self.ex_sfx, sfxs)):
+            for key, atoms in table.items():
+                for i in atoms:
+                    per[i].add(key)
+        for wt, pre in ((self.ex_wpfx, True), (self.ex_wsfx, False)):
+            for key, leaves in wt.items():  # the indexed piece is never empty
+                piece = f"{x}[:{len(key)}] == {key!r}" if pre else f"{x}[-{len(key)}:] == {key!r}"
+                for f, atoms in leaves:
+                    for i in atoms:
+                        wild[i].append(f"({piece} and {w.const(f, 'NW')}({x}))")
+        lower = any(lows) or bool(self.ex_ic_ascii)
+        i = ind
+        if lower:
+            w.emit(ind, f"if {x}.isascii():")
+            w.emit(ind + 1, f"lw = {x}.lower()")
+            i = ind + 1
+        for j in range(n):
+            tests = [f"{x} == {v!r}" for v in sorted(strs[j])] if len(strs[j]) <= 2 else \
+                [f"{x} in {w.const(frozenset(strs[j]), 'NS')}"]
+            tests += [f"lw == {v!r}" for v in sorted(lows[j])] if len(lows[j]) <= 2 else \
+                [f"lw in {w.const(frozenset(lows[j]), 'NL')}"]
+            # a slice compared (x[:3] == "MAS") costs less than startswith's argument parsing; a slice
+            # of a shorter string is the whole string, which no affix longer than it equals
+            for affixes, pre in ((pfxs[j], True), (sfxs[j], False)):
+                for a in sorted(affixes, key=lambda a: (len(a), a)):
+                    cut = f"[:{len(a)}]" if pre else f"[-{len(a)}:]"
+                    tests.append(f"{x}{cut} == {a!r}" if a else "True")
+            tests += wild[j]
+            rules = w.const(self.atoms[j] if n > 1 else self.every, "NR" if n > 1 else "NA")
+            if tests:
+                w.emit(i, f"if not ({' or '.join(tests)}): h += {rules}")
+            else:
+                w.emit(i, f"h += {rules}")
+        if lower:
+            w.emit(ind, "else:")
+            self._general(w, ind + 1, Lane.STR, x)
 
     def _excluded(self, w: Writer, ind: int, lane: Lane, x: str) -> None:
         """Lines setting ``e`` to the atoms that exclude ``x`` (None: none does)."""
