@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rules_engine
 from rules_engine.compile.compiled import compile_ruleset
@@ -49,7 +51,11 @@ EVENTS = [
     pytest.param(b'{"a": {"b": "q", "c": "z"}, "n": 1}', True, id="plain-expression"),
     pytest.param(b'{"flag": true, "none": null}', True, id="booleans-and-null"),
     pytest.param(b'{"a": {"b": ["x", "y"]}}', False, id="array-value"),
-    pytest.param(b'{"a": [{"b": "x"}]}', False, id="array-on-the-way"),
+    pytest.param(b'{"a": [{"b": "x"}]}', True, id="array-on-the-way"),
+    pytest.param(b'{"a": [{"b": "y"}, [{"b": "x"}]], "n": 3}', True, id="nested-arrays-on-the-way"),
+    pytest.param(b'{"a": [1, {"b": "q", "c": "z"}], "n": 1}', True, id="array-on-an-expression-path"),
+    pytest.param(b'{"a": [{"b.c": "x", "b": {"c": 1}}]}', True, id="dotted-key-below-an-array"),
+    pytest.param(b'{"a": [{"b": "x"}], "d": [{"e": 1}]}', False, id="array-only-a-check-reads"),
     pytest.param(b'{"a": [{"b": "x"}], "n": [1, 2]}', False, id="arrays-on-the-way-and-at-a-leaf"),
     pytest.param(b'{"a": [[[[[[[[{"b": "x"}]]]]]]]]}', None, id="array-nested-beyond-ARRAY_DEPTH"),
     pytest.param(b'{"a.b": "x"}', False, id="dotted-key"),
@@ -159,3 +165,52 @@ def test_long_events_take_the_struct_path_and_keep_orjsons_nesting_limit(limit: 
     finally:
         sys.setrecursionlimit(saved)
     assert (expected is None) == (depth > 1000)
+
+
+_LEAF = st.one_of(st.sampled_from(["x", "y", "ab", "Polygon"]), st.integers(-3, 3), st.floats(-3, 3),
+                  st.booleans(), st.none())
+_MATCHER = st.one_of(st.sampled_from(["x", "ab", 1, 2.5]).map(lambda v: [v]),
+                     st.sampled_from([{"prefix": "a"}, {"anything-but": ["x"]}, {"anything-but": {"suffix": "b"}},
+                                      {"numeric": [">", 0]}, {"numeric": [">", -1, "<=", 2]}, {"exists": False},
+                                      {"exists": True}, {"equals-ignore-case": "AB"}]).map(lambda m: [m]))
+_NAMES = {"a.b": lambda m: {"a": {"b": m}}, "a.c": lambda m: {"a": {"c": m}}, "d.e.f": lambda m: {"d": {"e": {"f": m}}},
+          "n": lambda m: {"n": m}}
+
+
+def _arrays(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``inner``, or ``inner`` in (nested) arrays, beside other items."""
+    return st.recursive(inner, lambda x: st.lists(st.one_of(x, _LEAF), min_size=1, max_size=3), max_leaves=4)
+
+
+_EVENTS = st.fixed_dictionaries({}, optional={
+    "a": _arrays(st.fixed_dictionaries({}, optional={"b": _arrays(_LEAF), "c": _LEAF})),
+    "d": _arrays(st.fixed_dictionaries({}, optional={"e": _arrays(st.fixed_dictionaries({}, optional={
+        "f": _LEAF}))})),
+    "n": _LEAF,
+})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(_NAMES)), _MATCHER), min_size=1, max_size=4),
+       st.lists(_EVENTS, min_size=1, max_size=4))
+def test_arrays_on_the_way_are_walked_from_the_structs(rules: list[tuple[str, Any]], events: list[Any]) -> None:
+    """Names below arrays (``{"a": [{"b": 1}, [{"b": 2}]]}`` for ``a.b``): ``match_struct`` reads UNUSUAL
+    below the array and the name's slow path walks it; every verdict is the reference's, from the
+    structs as from the dict path, and the structs answer every event whose read values are scalars."""
+    rs = _rs(*(_NAMES[name](m) for name, m in rules))
+    compiled = compile_ruleset(rs, prefilter=None)
+    assert compiled.match_struct is not None and compiled.decoder.struct_decode is not None
+    for event in events:
+        raw = json.dumps(event).encode()
+        expected = [r.name for r in matching_rules(rs, decode_event(raw))]
+        assert [r.name for r in compiled.matching_raw(raw)] == expected, raw
+        answer = compiled.match_struct(compiled.decoder.struct_decode(raw))
+        leaf_arrays = any(isinstance(x, dict) and isinstance(x.get("b"), list) for x in _objects(event.get("a")))
+        if answer is not None or not leaf_arrays:
+            assert answer is not None, raw  # only a value that is itself an array goes back
+            assert [r.name for r in answer] == expected, raw
+
+
+def _objects(x: Any) -> list[Any]:
+    """The objects in ``x`` and in the arrays it holds, however nested."""
+    return [y for item in x for y in _objects(item)] if isinstance(x, list) else [x]

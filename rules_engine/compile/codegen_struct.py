@@ -11,18 +11,22 @@ the dicts 0.5 µs, the reads 0.3 µs).  ``match_struct`` is ``match`` with its h
 same key prefixes as struct fields (``s.f2.f0``); everything after the head is ``match``'s own text, so
 the probes, the candidates and their checks are the ones the property tests hold to the reference.
 
+An array on the way to a key the head reads (the types decode it whole, as plain JSON values, where
+they expect an object) has no fields: the head reads UNUSUAL below it, as ``match``'s ``step`` does,
+and the name's slow path walks the array itself (``walk.eb_below``).  A check, or an expression path
+below an array (``get_path``), gets the converted dict, made once.
+
 Invariants (each is a reason to answer None, and the caller converts and runs ``match``):
 
-  * no array lies on the way to a key the head reads (the types decode one whole where they expect an
-    object, which has no fields to read);
-  * every value the head reads is a JSON scalar or absent (arrays and objects take ``match``'s slow
-    paths, which walk the dict), and so is every other value decoded (only checks read those, from the
-    converted dict, and converting one may be the event's error);
+  * every value the head reads is a JSON scalar, absent or below an array (arrays and objects as
+    values take ``match``'s slow paths, which walk the dict), and so is every other value decoded
+    (only checks read those, from the converted dict, and converting one may be the event's error);
+  * no array lies on the way to such another value;
   * no key spelled with a dot is present where ``match`` would test for one (its ``alt`` flag);
   * an integer beyond orjson's range (the dict holds it as a float) is not read.
 
-A check that needs the event itself (``VER[r](ev, m)``: CEL, deep formulas) gets the converted dict,
-made once.  Built only when the decoder's types name every prefix the head reads (a prefix read both
+A check that needs the event itself (``VER[r](ev, m)``: CEL, deep formulas) gets the converted dict
+too.  Built only when the decoder's types name every prefix the head reads (a prefix read both
 as a value and as an object, or a path with an index, leaves ``match`` alone: None).
 """
 
@@ -44,6 +48,8 @@ StructMatch = Callable[[Any], list[ir.Rule] | None]
 _S = "struct_"  # the parameter: no name the probes use for their own locals (``s``, ``e``, ``b`` …)
 _VERIFY = re.compile(r"(?<![\w.])f\(ev, m\)")  # a candidate's general check, in ``codegen._finish``
 _VERIFY_STRUCT = f"f(ev if ev is not None else (ev := CONVERT({_S})), m)"
+_GET_PATH = re.compile(r"(?<![\w.])get_path\(ev, ")  # an expression path below an array (``_probe_path``)
+_GET_PATH_STRUCT = f"get_path(ev if ev is not None else (ev := CONVERT({_S})), "
 
 
 def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
@@ -60,16 +66,28 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
             return None
     head = Lines()
     ns = g.function.__globals__
-    # An array where the types expect an object (decoded whole) has no fields: AttributeError, and the
-    # event goes to the dict path, as ``match``'s own head falls back when ``.get`` fails.
+    # An array where the types expect an object (decoded whole, plain JSON values) has no fields: the
+    # fast reads raise AttributeError, and the careful ones give UNUSUAL below it, as ``match``'s ``step``
+    # does, so the name's slow path walks the array (``eb_below`` starts at the last node read).
     head.emit(1, "try:")
     head.emit(2, "pass")
     for prefix in p.order:  # an absent key reads as its default: MISSING, or an object with every key absent
         parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
         head.emit(2, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
+    head.emit(1, "except AttributeError:")
+    head.emit(2, "pass")
+    for prefix in p.order:
+        field_ = f".f{layout[prefix][-1]}"
+        if len(prefix) == 1:
+            head.emit(2, f"{p.var[prefix]} = {_S}{field_}")
+        else:
+            parent = p.var[prefix[:-1]]
+            head.emit(2, f"{p.var[prefix]} = UNUSUAL if {_off(parent)} else {parent}{field_}")
     for prefix in p.order:
         if prefix not in p.inner:
-            head.emit(2, _back_unless_plain(p.var[prefix]))
+            head.emit(1, _back_unless_plain(p.var[prefix]))
+    head.emit(1, "try:")
+    head.emit(2, "pass")
     # Every other value decoded (read only by checks: CEL, expressions' opaque parts) must be one the dict
     # holds as it is, else the dict path converts it (an integer beyond the float range is an error there).
     dotted_keys = {(*at, k) for at, keys in p.alts.items() for k in keys}
@@ -81,11 +99,14 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     dotted: list[str] = []
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         node = _S if not at else p.var[at]
+        present: list[str] = []
         for k in sorted(keys):
             absent = decoder.absent[(*at, k)]
             name = "MISSING" if absent is MISSING else f"SABSENT{len(ns)}"
             ns[name] = absent
-            dotted.append(f"{node}.f{layout[(*at, k)][-1]} is not {name}")
+            present.append(f"{node}.f{layout[(*at, k)][-1]} is not {name}")
+        # below an array no key is looked for (``match`` tests only dicts for dotted keys)
+        dotted.append(" or ".join(present) if not at else f"(not {_off(node)} and ({' or '.join(present)}))")
     if dotted:
         head.emit(2, f"if {' or '.join(dotted)}: return None")
     head.emit(1, "except AttributeError:")
@@ -100,17 +121,24 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     rest = [line.replace("UNSET if alt else ", "").replace("UNUSUAL if alt else ", "")
             .replace("None if alt else ", "") for line in lines[p.end :]]
     body = lines[1 : p.start] + head.lines + rest
-    text = _VERIFY.sub(_VERIFY_STRUCT, "\n".join([f"def match_struct({_S}):", "    ev = None", *body])) + "\n"
+    text = "\n".join([f"def match_struct({_S}):", "    ev = None", *body]) + "\n"
+    text = _GET_PATH.sub(_GET_PATH_STRUCT, _VERIFY.sub(_VERIFY_STRUCT, text))
     ns.update({"CONVERT": decoder.convert, "SLO": INT_MIN, "SHI": INT_MAX})
     load(text, "match_struct", ns)
     fn: StructMatch = ns["match_struct"]
     return fn
 
 
+def _off(node: str) -> str:
+    """Is the object-typed ``node`` an array, or below one (no fields to read)?"""
+    return f"(type({node}) is list or {node} is UNUSUAL)"
+
+
 def _back_unless_plain(v: str) -> str:
-    """A string goes on at once; anything but a plain scalar or MISSING goes back (``return None``)."""
-    return (f"if type({v}) is not str and {v} is not MISSING and (type({v}) not in SCALARS or "
-            f"(type({v}) is int and not SLO <= {v} <= SHI)): return None")
+    """A string goes on at once; anything but a plain scalar, MISSING or UNUSUAL (below an array, which
+    the name's slow path walks) goes back (``return None``)."""
+    return (f"if type({v}) is not str and {v} is not MISSING and {v} is not UNUSUAL and (type({v}) not in "
+            f"SCALARS or (type({v}) is int and not SLO <= {v} <= SHI)): return None")
 
 
 def raw_matcher(
