@@ -204,7 +204,11 @@ def test_arrays_on_the_way_are_walked_from_the_structs(rules: list[tuple[str, An
         raw = json.dumps(event).encode()
         expected = [r.name for r in matching_rules(rs, decode_event(raw))]
         assert [r.name for r in compiled.matching_raw(raw)] == expected, raw
-        answer = compiled.match_struct(compiled.decoder.struct_decode(raw))
+        try:
+            s = compiled.decoder.struct_decode(raw)
+        except msgspec.ValidationError:  # arrays nested beyond decode.ARRAY_DEPTH: the full decoder's
+            continue
+        answer = compiled.match_struct(s)
         leaf_arrays = any(isinstance(x, dict) and isinstance(x.get("b"), list) for x in _objects(event.get("a")))
         if answer is not None or not leaf_arrays:
             assert answer is not None, raw  # only a value that is itself an array goes back
