@@ -584,3 +584,14 @@ def test_anything_but_of_strings_per_atom_and_by_lookup(data: st.DataObject) -> 
         assert compiled.match(event) == reference.match(event), event
         raw = json.dumps(event).encode()
         assert compiled.match(raw) == reference.match(raw), event
+
+
+def test_exact_values_over_an_array_skipped_only_when_none_equals_a_key() -> None:
+    """Over several values, a name with only exact tables first asks whether any value equals any key
+    (``codegen_probes._exact_keys``: one ``isdisjoint``); an unhashable value in an event built in Python
+    leaves it to the per-value loop, which gives the reference's verdict."""
+    text = _rules(_yaml_rule("s", '    match: {a: ["x", 2, null]}\n') + _yaml_rule("t", '    match: {a: [true]}\n'))
+    compiled, reference = rules_engine.loads(text), rules_engine.loads(text, engine="reference")
+    for event in ({"a": [1, "y", False]}, {"a": [1, 2.0]}, {"a": [1, True]}, {"a": [{"b": 1}, None]},
+                  {"a": [set(), "y"]}, {"a": [set(), "x"]}, {"a": [[frozenset()], 1]}):
+        assert compiled.match(event) == reference.match(event), event

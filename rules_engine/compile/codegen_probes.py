@@ -34,7 +34,7 @@ from rules_engine.compile.emit import Writer
 from rules_engine.compile.index import Index, NameIndex, PathIndex
 from rules_engine.compile.kinds import LANES, Kind, string_groups
 from rules_engine.compile.negative import Negative
-from rules_engine.compile.tables import Checked, Lane, Ranges, Table, scan
+from rules_engine.compile.tables import Checked, Exact, Lane, Ranges, Table, scan
 from rules_engine.model import ir
 from rules_engine.patterns.operands import NUMERIC_LIMIT
 
@@ -298,6 +298,15 @@ def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
     # One-sided ranges hold for some value iff they hold for the extreme one (x > t for some x iff
     # max x > t): probed once with the least and greatest number among the values, not once per value.
     # Their hits then come after the loop's: fine, as ``match`` orders ``h`` before answering.
+    keys = _exact_keys(ix)
+    if keys is not None:
+        # Only exact lookups here, and a lookup hits only a value equal to its key (equal values hash
+        # alike): when no value equals any key, no probe below can add a rule.  One C-level pass.
+        sub.emit(1, "if type(v) is Vals:")
+        sub.emit(2, "try:")
+        sub.emit(3, f"if {w.const(keys, 'XK')}.isdisjoint(v): return v")
+        sub.emit(2, "except TypeError:  # an unhashable value (events built in Python): the loop decides")
+        sub.emit(3, "pass")
     ranges = _ranges(ix)
     if ranges:
         sub.emit(1, f"lo, hi = {w.const(math.inf, 'INF')}, -{w.const(math.inf, 'INF')}")
@@ -310,6 +319,24 @@ def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
     sub.emit(1, "return v")
     out.append("\n".join(sub.lines) + "\n")
     return fs
+
+
+_EXACT_KINDS = frozenset({Kind.EXACT_STR, Kind.EXACT_NUM, Kind.EXACT_CONST, Kind.PRESENT, Kind.ABSENT})
+
+
+def _exact_keys(ix: NameIndex) -> frozenset[object] | None:
+    """Every key of the name's exact tables, when those are all its value probes (presence is decided
+    before the values are looked at); else None."""
+    if not set(ix.tables) <= _EXACT_KINDS:
+        return None
+    keys: set[object] = set()
+    for kind, table in ix.tables.items():
+        if kind in (Kind.PRESENT, Kind.ABSENT):
+            continue
+        if not isinstance(table, Exact) or table.spec.key != "{}":
+            return None
+        keys.update(table.table)
+    return frozenset(keys)
 
 
 def _path_function(w: Writer, px: PathIndex, out: list[str]) -> str:
