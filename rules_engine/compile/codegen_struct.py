@@ -64,16 +64,46 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     for at, keys in p.alts.items():
         if any((*at, k) not in layout for k in keys):
             return None
-    head = Lines()
     ns = g.function.__globals__
-    # An array where the types expect an object (decoded whole, plain JSON values) has no fields: the
-    # fast reads raise AttributeError, and the careful ones give UNUSUAL below it, as ``match``'s ``step``
-    # does, so the name's slow path walks the array (``eb_below`` starts at the last node read).
+    # Every other value decoded (read only by checks: CEL, expressions' opaque parts) must be one the dict
+    # holds as it is, else the dict path converts it (an integer beyond the float range is an error there).
+    dotted_keys = {(*at, k) for at, keys in p.alts.items() for k in keys}
+    others = [path for path in sorted(layout) if not (
+        path in structs or path in p.order or any(path[:j] in dotted_keys for j in range(1, len(path) + 1)))]
+    alts: list[tuple[str | None, str]] = []  # (the node, or None at the root; its dotted keys present)
+    for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
+        present: list[str] = []
+        for k in sorted(keys):
+            absent = decoder.absent[(*at, k)]
+            name = "MISSING" if absent is MISSING else f"SABSENT{len(ns)}"
+            ns[name] = absent
+            present.append(f"{_S if not at else p.var[at]}.f{layout[(*at, k)][-1]} is not {name}")
+        alts.append((p.var[at] if at else None, " or ".join(present)))
+
+    def checks(ind: int, arrays: bool) -> None:
+        """The leaves plain, the other values plain, no dotted key present (``arrays``: some node on the
+        way may be an array or below one, UNUSUAL, which has no fields and no dotted key to look for)."""
+        for prefix in p.order:
+            if prefix not in p.inner:
+                head.emit(ind, _back_unless_plain(p.var[prefix], arrays))
+        for path in others:
+            head.emit(ind, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
+            head.emit(ind, _back_unless_plain("x"))
+        dotted = [test if node is None or not arrays else f"(not {_off(node)} and ({test}))" for node, test in alts]
+        if dotted:
+            head.emit(ind, f"if {' or '.join(dotted)}: return None")
+
+    head = Lines()
+    # Fast: every node on the way is a struct.  An array where the types expect an object (decoded whole,
+    # plain JSON values) has no fields: AttributeError, and the careful reads give UNUSUAL below it, as
+    # ``match``'s ``step`` does, so the name's slow path walks the array (``eb_below`` starts at the last
+    # node read).  An array on the way to another value raises again: the dict path takes the event.
     head.emit(1, "try:")
     head.emit(2, "pass")
     for prefix in p.order:  # an absent key reads as its default: MISSING, or an object with every key absent
         parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
         head.emit(2, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
+    checks(2, arrays=False)
     head.emit(1, "except AttributeError:")
     head.emit(2, "pass")
     for prefix in p.order:
@@ -83,35 +113,12 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         else:
             parent = p.var[prefix[:-1]]
             head.emit(2, f"{p.var[prefix]} = UNUSUAL if {_off(parent)} else {parent}{field_}")
-    for prefix in p.order:
-        if prefix not in p.inner:
-            head.emit(1, _back_unless_plain(p.var[prefix]))
-    head.emit(1, "try:")
-    head.emit(2, "pass")
-    # Every other value decoded (read only by checks: CEL, expressions' opaque parts) must be one the dict
-    # holds as it is, else the dict path converts it (an integer beyond the float range is an error there).
-    dotted_keys = {(*at, k) for at, keys in p.alts.items() for k in keys}
-    for path in sorted(layout):
-        if path in structs or path in p.order or any(path[:j] in dotted_keys for j in range(1, len(path) + 1)):
-            continue
-        head.emit(2, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
-        head.emit(2, _back_unless_plain("x"))
-    dotted: list[str] = []
-    for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
-        node = _S if not at else p.var[at]
-        present: list[str] = []
-        for k in sorted(keys):
-            absent = decoder.absent[(*at, k)]
-            name = "MISSING" if absent is MISSING else f"SABSENT{len(ns)}"
-            ns[name] = absent
-            present.append(f"{node}.f{layout[(*at, k)][-1]} is not {name}")
-        # below an array no key is looked for (``match`` tests only dicts for dotted keys)
-        dotted.append(" or ".join(present) if not at else f"(not {_off(node)} and ({' or '.join(present)}))")
-    if dotted:
-        head.emit(2, f"if {' or '.join(dotted)}: return None")
-    head.emit(1, "except AttributeError:")
-    head.emit(2, "return None")
-    if dotted:
+    head.emit(2, "try:")
+    head.emit(3, "pass")
+    checks(3, arrays=True)
+    head.emit(2, "except AttributeError:")
+    head.emit(3, "return None")
+    if alts:
         head.emit(1, "alt = False")  # for any use of the flag the rewrite below leaves
     lines = list(g.match_lines)
     assert lines[0] == "def match(ev):"
@@ -134,11 +141,12 @@ def _off(node: str) -> str:
     return f"(type({node}) is list or {node} is UNUSUAL)"
 
 
-def _back_unless_plain(v: str) -> str:
-    """A string goes on at once; anything but a plain scalar, MISSING or UNUSUAL (below an array, which
-    the name's slow path walks) goes back (``return None``)."""
-    return (f"if type({v}) is not str and {v} is not MISSING and {v} is not UNUSUAL and (type({v}) not in "
-            f"SCALARS or (type({v}) is int and not SLO <= {v} <= SHI)): return None")
+def _back_unless_plain(v: str, arrays: bool = False) -> str:
+    """A string goes on at once; anything but a plain scalar or MISSING (or, with ``arrays``, UNUSUAL:
+    below an array, which the name's slow path walks) goes back (``return None``)."""
+    unusual = f" and {v} is not UNUSUAL" if arrays else ""
+    return (f"if type({v}) is not str and {v} is not MISSING{unusual} and (type({v}) not in SCALARS or "
+            f"(type({v}) is int and not SLO <= {v} <= SHI)): return None")
 
 
 def raw_matcher(
