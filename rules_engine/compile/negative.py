@@ -28,9 +28,10 @@ TABLE_BUDGET = 200_000
 """Most precomputed entries of an anything-but / != table; beyond, the probe filters instead."""
 
 FEW_ATOMS = 4
-"""Up to this many atoms, a string is tested against each atom's exclusions in turn
-(``if not x.endswith(("ULTON",)): h += R0``) rather than looked up per affix length into the set of
-excluding atoms: fewer operations for the common case of a few rules on a name."""
+"""Up to this many atoms, a string is tested against each atom's exclusions in turn, slices compared
+(``if not (x[-5:] == "ULTON"): h += NR3``), rather than looked up per affix length into the set of
+excluding atoms: fewer operations for the common case of a few rules on a name (callgrind: 1.3k-2.0k of
+about 30k instructions a city lot on the ANYTHING-BUT-SUFFIX, -PREFIX and -IGNORE-CASE sets)."""
 
 
 @dataclass(frozen=True, slots=True)
