@@ -295,9 +295,6 @@ def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
     _presence(sub, 2, ix.tables, Kind.ABSENT)
     sub.emit(2, "return v")
     _presence(sub, 1, ix.tables, Kind.PRESENT)
-    # One-sided ranges hold for some value iff they hold for the extreme one (x > t for some x iff
-    # max x > t): probed once with the least and greatest number among the values, not once per value.
-    # Their hits then come after the loop's: fine, as ``match`` orders ``h`` before answering.
     keys = _exact_keys(ix)
     if keys is not None:
         # Only exact lookups here, and a lookup hits only a value equal to its key (equal values hash
@@ -307,6 +304,9 @@ def _name_functions(w: Writer, ix: NameIndex, out: list[str]) -> str:
         sub.emit(3, f"if {w.const(keys, 'XK')}.isdisjoint(v): return v")
         sub.emit(2, "except TypeError:  # an unhashable value (events built in Python): the loop decides")
         sub.emit(3, "pass")
+    # One-sided ranges hold for some value iff they hold for the extreme one (x > t for some x iff
+    # max x > t): probed once with the least and greatest number among the values, not once per value.
+    # Their hits then come after the loop's: fine, as ``match`` orders ``h`` before answering.
     ranges = _ranges(ix)
     if ranges:
         sub.emit(1, f"lo, hi = {w.const(math.inf, 'INF')}, -{w.const(math.inf, 'INF')}")
