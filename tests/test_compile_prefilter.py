@@ -509,6 +509,62 @@ def test_batch_of_mixed_text_types(backend: str) -> None:
     ] == [[], ["r0"], ["r0"], ["r0"], ["r0"], [], ["r2"]]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_joined_batch_of_bytes_like_parts(backend: str) -> None:
+    """bytearray and memoryview parts join like bytes; a memoryview of two-byte items (its ``len`` half its
+    size) holding a literal cannot be told apart by length, so its buffer's parts are all decoded: the answers
+    are ``matching_raw``'s either way."""
+    import array
+
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter=backend)
+    pf = compiled.prefilter
+    assert pf is not None
+    wide = array.array("h")
+    wide.frombytes(b'{"a":"v1"}')  # ten bytes, five items
+    plain: list[Any] = [bytearray(b'{"a": "v2"}'), memoryview(b'{"a": "v1"}'), b'{"e": "surely"}', b'{"a": "v2"}']
+    odd: list[Any] = [b'{"a": "v2"}', memoryview(wide), b'{"a": "v2"}', bytearray(b'{"x": 1}')]
+    joined = backend == "hyperscan"  # the pure-Python scanner takes the parts one by one: only [1] holds a literal
+    for raws, kept in ((plain, [1, 2]), (odd, [0, 1, 2, 3] if joined else [1])):
+        assert pf.to_decode(raws, adaptive=False) == kept
+        assert [_names(m) for m in compiled.matching_raw_many(raws)] == [
+            _names(compiled.matching_raw(bytes(raw))) for raw in raws
+        ]
+
+
+def test_a_memoryview_over_the_size_limit_in_a_large_batch_is_decoded_to_its_error() -> None:
+    """A joined buffer over the size limit has its parts' sizes checked, which ``len`` gives only for bytes and
+    bytearray: a memoryview of two-byte items over the limit (``len`` under it) goes to the decoder's error,
+    as it does alone, instead of being scanned and rejected."""
+    import array
+
+    compiled = compile_ruleset(_rs(*SPELLING_RULES), prefilter="hyperscan")
+    text = b'{"pad": "' + b"x" * (prefilter.MAX_EVENT_BYTES + 101) + b'"}'  # an even size: whole items
+    wide = array.array("h")
+    wide.frombytes(text)
+    big = memoryview(wide)
+    assert len(big) <= prefilter.MAX_EVENT_BYTES < big.nbytes
+    with pytest.raises(RuleError):
+        compiled.matching_raw(big)
+    with pytest.raises(RuleError):
+        compiled.matching_raw_many([b'{"a": "v2"}', big])
+
+
+@given(st.lists(st.integers(min_value=2, max_value=40), min_size=1, max_size=60), st.data())
+def test_a_joined_buffers_parts_found_from_their_lengths(sizes: list[int], data: st.DataObject) -> None:
+    """``_Parts.holding`` gives, for every byte of the joined buffer, the part it lies in (the separator
+    after a part counted as the part's) and ``after`` the offset just past that separator."""
+    chunk = [b"{" + b"x" * (n - 2) + b"}" for n in sizes]
+    joined = b"\n".join(chunk)
+    parts = prefilter._Parts.of(chunk, len(joined))
+    assert parts is not None
+    owner = [k for k, part in enumerate(chunk) for _ in range(len(part) + 1)][: len(joined)]
+    for x in data.draw(st.lists(st.integers(min_value=0, max_value=len(joined) - 1), max_size=30)):
+        k = parts.holding(x)
+        assert k == owner[x]
+        assert parts.after(k) == sum(len(part) + 1 for part in chunk[: k + 1])
+    assert prefilter._Parts.of(chunk, len(joined) + 1) is None
+
+
 @pytest.fixture
 def joined(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The length of every buffer the Hyperscan scanner is given, in order."""

@@ -63,7 +63,7 @@ Invariants (no false negatives; each is a reason to decode as before):
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -90,7 +90,7 @@ costs more than it saves on the CL2 sets); ``python`` forces the pure-Python sca
 
 _MAX = MAX_EVENT_BYTES
 _SEP = b"\n"  # joins a batch (``Prefilter._batch``)
-_PLUS_ONE = (1).__add__
+_BYTE_TYPES = frozenset({bytes, bytearray})  # parts whose ``len`` is their size in bytes
 _FIRST_COUNT = 256  # events in the first buffer of a batch (then sized by the bytes seen)
 _MAX_COUNT = 1 << 13  # most events in one buffer (its size is not checked per event: a slice of the batch, copied)
 _JOIN_CAP = 4 * BATCH_BYTES  # a larger joined buffer is split in halves before it is scanned
@@ -246,20 +246,26 @@ class Prefilter:
     ) -> tuple[list[int], int, int]:
         """(positions kept, parts scanned, bytes joined) of ``raws[start:stop]``.
 
-        Fast path (all bytes): the parts are joined with newlines and scanned at once when the buffer is
-        ASCII, starts with ``{``, ends with ``}``, no part is over the size limit and every newline in it
-        stands between ``}`` and ``{`` (``separated``): then every part is ``{...}``, proven without a loop
-        in Python.  Otherwise the parts are taken one by one (``_plain_object``), then joined."""
+        Fast path (parts that join: bytes-like): the parts are joined with newlines and scanned at once when
+        the buffer is ASCII, starts with ``{``, ends with ``}``, no part is over the size limit and every
+        newline in it stands between ``}`` and ``{`` (``separated``): then every part is ``{...}``, proven
+        without a loop in Python (not even over the parts' types: ``join`` refuses a str).  Otherwise the
+        parts are taken one by one (``_plain_object``), then joined."""
         part = raws[start:stop]
-        if set(map(type, part)) == {bytes}:
+        try:  # bytes-like parts join (bytes, bytearray, contiguous memoryviews); a str or anything else raises
             data = _SEP.join(cast("list[bytes]", part))
+        except TypeError:
+            data = None
+        if data is not None:
             if len(data) > _JOIN_CAP and stop - start > 1:
                 return self._halves(scanner, raws, start, stop)
             if (
                 data.isascii()
                 and data[:1] == b"{"
                 and data[-1:] == b"}"
-                and (len(data) <= _MAX or max(map(len, part)) <= _MAX)
+                # joined within the limit: so is every part (a part's bytes are in the buffer whatever its
+                # type); else each part's size, when ``len`` gives it (bytes, bytearray)
+                and (len(data) <= _MAX or (set(map(type, part)) <= _BYTE_TYPES and max(map(len, part)) <= _MAX))
                 and scanner.separated(data)
             ):
                 got = self._scan_joined(scanner, data, cast("list[bytes]", part))
@@ -305,30 +311,34 @@ class Prefilter:
 
         A match counts for the part it ends in, found from the parts' lengths (never from newlines:
         a part may hold its own); a match across a separator can only add a candidate.  The lengths
-        are summed only when something was found.  ``plain_ascii`` False: parts may be non-ASCII (then
-        every caseless literal counts as present)."""
+        are summed only when something was found, and must add up to the buffer's (a part whose ``len``
+        is not its size in bytes, a memoryview of wider items, has every part of its buffer decoded).
+        ``plain_ascii`` False: parts may be non-ASCII (then every caseless literal counts as present)."""
         hits = scanner.hits_joined(data)
         if hits is None:
             return None
         p = data.find(b"\\")
         if not hits and p < 0 and (plain_ascii or not self.caseless):
             return []
-        ends = list(accumulate(map(_PLUS_ONE, map(len, chunk))))  # just past each part's separator
+        located = _Parts.of(chunk, len(data))
+        if located is None:
+            return list(range(len(chunk)))  # a part's ``len`` is not its bytes (a memoryview of wider items)
+        part = located.holding
         slashed: list[int] = []  # rare: every part with a backslash is decoded, found with one search per part
         while p >= 0:
-            k = bisect_right(ends, p)
+            k = part(p)
             slashed.append(k)
-            p = data.find(b"\\", ends[k])
+            p = data.find(b"\\", located.after(k))
         if self.single:  # any hit makes a candidate (every alternative is one literal): which one is moot
-            keep = {bisect_right(ends, end - 1) for _, end in hits}
+            keep = {part(end - 1) for _, end in hits}
             keep.update(slashed)
             if not plain_ascii and self.caseless:
                 keep.update(k for k, one in enumerate(chunk) if not one.isascii())
             return sorted(keep)
         backslash = {len(self.literals)}
         per: dict[int, set[int]] = dict.fromkeys(slashed, backslash)
-        for i, end in hits:  # a match ends inside part k: ends[k-1] < end <= ends[k]
-            k = bisect_right(ends, end - 1)
+        for i, end in hits:  # a match ends inside part k (or on the separator after it)
+            k = part(end - 1)
             got = per.get(k)
             if got is None:
                 per[k] = {i}
@@ -339,6 +349,49 @@ class Prefilter:
                 if k not in per and not one.isascii():
                     per[k] = set()
         return [k for k, found in per.items() if not self._rejects_hits(b"" if plain_ascii else chunk[k], found)]
+
+
+class _Parts:
+    """Where each part of a joined buffer (``_SEP.join(chunk)``) lies, from the parts' running lengths alone.
+
+    ``cum[k]`` is the length of parts 0..k without separators, so part k holds bytes ``cum[k-1] + k`` to
+    ``cum[k] + k`` (its separator counted as its own).  The part holding byte ``x`` is the least k with
+    ``cum[k] + k >= x``; it lies between the least k with ``cum[k] >= x - (n - 1)`` (since
+    ``cum[k] >= x - k``) and the least with ``cum[k] >= x`` (or n: the last part ends at the last byte) —
+    a window of n bytes, one or two parts of a batch sized by ``BATCH_BYTES`` — so a look-up is two
+    bisections of ``cum`` and one of that window.
+    Building ``cum`` is one C-level pass: adding the separators to every length in Python (``ends``)
+    cost twice as much, a tenth of a selective set's batch (docs/performance.md).
+    """
+
+    __slots__ = ("cum", "n", "_idx")
+
+    def __init__(self, cum: list[int]) -> None:
+        self.cum = cum
+        self.n = len(cum)
+        self._idx = range(self.n)
+
+    @classmethod
+    def of(cls, chunk: Sequence[bytes], size: int) -> _Parts | None:
+        """The parts of a buffer of ``size`` bytes; None when their lengths do not add up to it."""
+        cum = list(accumulate(map(len, chunk)))
+        if not cum or cum[-1] + len(cum) - 1 != size:
+            return None
+        return cls(cum)
+
+    def holding(self, x: int) -> int:
+        """The index of the part holding byte ``x`` (0 <= x < size)."""
+        cum, n = self.cum, self.n
+        a = bisect_left(cum, x - n + 1)
+        b = bisect_left(cum, x, a)
+        return bisect_left(self._idx, x, a, b, key=self._end)
+
+    def _end(self, k: int) -> int:
+        return self.cum[k] + k
+
+    def after(self, k: int) -> int:
+        """The offset just past part ``k``'s separator."""
+        return self.cum[k] + k + 1
 
 
 def _plain_ascii(raw: bytes) -> bool:

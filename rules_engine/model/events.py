@@ -39,8 +39,12 @@ def decode_event(raw: bytes | bytearray | memoryview | str | Mapping[str, Any], 
         found = _with_article(kind) if kind != "unknown" else f"a Python {type(raw).__name__}"
         raise RuleError([codes.EVENT_NOT_OBJECT.at(None, found=found)])
     # A str is encoded for its size only when it could be over the limit (UTF-8 takes at most 4 bytes a
-    # character), so the common small event costs no copy here.
-    size = len(raw.encode("utf-8")) if isinstance(raw, str) and 4 * len(raw) > max_bytes else len(raw)
+    # character), so the common small event costs no copy here.  A memoryview's ``len`` counts its items,
+    # which may be wider than a byte: its size is ``nbytes``.
+    if isinstance(raw, str):
+        size = len(raw.encode("utf-8")) if 4 * len(raw) > max_bytes else len(raw)
+    else:
+        size = raw.nbytes if isinstance(raw, memoryview) else len(raw)
     if size > max_bytes:
         raise RuleError([codes.EVENT_TOO_LARGE.at(None, size=size, limit=max_bytes)])
     # A byte-order mark is accepted at the start, as in rule files (editors on Windows write one).
