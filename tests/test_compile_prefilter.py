@@ -552,7 +552,8 @@ def test_a_memoryview_over_the_size_limit_in_a_large_batch_is_decoded_to_its_err
 @given(st.lists(st.integers(min_value=2, max_value=40), min_size=1, max_size=60), st.data())
 def test_a_joined_buffers_parts_found_from_their_lengths(sizes: list[int], data: st.DataObject) -> None:
     """``_Parts.holding`` gives, for every byte of the joined buffer, the part it lies in (the separator
-    after a part counted as the part's) and ``after`` the offset just past that separator."""
+    after a part counted as the part's), and so does the bisection of the ends ``finder`` builds for many
+    look-ups; ``after`` gives the offset just past that separator."""
     chunk = [b"{" + b"x" * (n - 2) + b"}" for n in sizes]
     joined = b"\n".join(chunk)
     parts = prefilter._Parts.of(chunk, len(joined))
@@ -560,7 +561,7 @@ def test_a_joined_buffers_parts_found_from_their_lengths(sizes: list[int], data:
     owner = [k for k, part in enumerate(chunk) for _ in range(len(part) + 1)][: len(joined)]
     for x in data.draw(st.lists(st.integers(min_value=0, max_value=len(joined) - 1), max_size=30)):
         k = parts.holding(x)
-        assert k == owner[x]
+        assert k == owner[x] == parts.finder(0)(x) == parts.finder(len(chunk))(x)
         assert parts.after(k) == sum(len(part) + 1 for part in chunk[: k + 1])
     assert prefilter._Parts.of(chunk, len(joined) + 1) is None
 

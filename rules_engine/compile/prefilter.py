@@ -63,10 +63,12 @@ Invariants (no false negatives; each is a reason to decode as before):
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import accumulate
+from operator import add
 from typing import Any, cast
 
 from rules_engine.compile.literals import Alternatives, Literal, rule_literals
@@ -323,7 +325,7 @@ class Prefilter:
         located = _Parts.of(chunk, len(data))
         if located is None:
             return list(range(len(chunk)))  # a part's ``len`` is not its bytes (a memoryview of wider items)
-        part = located.holding
+        part = located.finder(len(hits))
         slashed: list[int] = []  # rare: every part with a backslash is decoded, found with one search per part
         while p >= 0:
             k = part(p)
@@ -388,6 +390,15 @@ class _Parts:
 
     def _end(self, k: int) -> int:
         return self.cum[k] + k
+
+    def finder(self, lookups: int) -> Callable[[int], int]:
+        """``holding``, or for more look-ups than a twelfth of the parts a bisection of the parts' ends (with
+        their separators) built once: the break-even measured on city lots (0.54 µs a look-up through the
+        window, 0.14 µs through the ends, 36 µs to build them for 1,064 parts)."""
+        if lookups * 12 <= self.n:
+            return self.holding
+        ends = list(map(add, self.cum, range(1, self.n + 1)))  # just past each part's separator
+        return partial(bisect_right, ends)
 
     def after(self, k: int) -> int:
         """The offset just past part ``k``'s separator."""
