@@ -1,7 +1,9 @@
 """``match_struct``: the generated match reading msgspec's structs (compile/codegen_struct.py).
 
-It answers plain events itself and hands everything else (arrays, objects, dotted keys, integers beyond
-orjson's range) back to the dict path; either way the verdict is the reference's.  The property tests of
+It answers plain events itself, arrays included; msgspec's types refuse what a name's leaf cannot hold as
+it is (an object, an integer beyond int64) and a name's dotted spelling (``"a.b"``), and the full decoder
+takes those; a value only a check reads that is not plain is handed back to the dict path.  Either way the
+verdict is the reference's.  The property tests of
 ``test_compile_props.py`` run it on every raw event they generate; these pin the hand-over cases.
 """
 
@@ -45,12 +47,12 @@ RULES = (
     "cel:has(event.d) && event.d.e == 1",
 )
 
-# (raw event, whether match_struct answers it itself)
+# (raw event, whether match_struct answers it itself; None: msgspec's types refuse it, the full decoder decodes)
 EVENTS = [
     pytest.param(b'{"a": {"b": "x"}, "n": 3}', True, id="plain"),
     pytest.param(b'{"a": {"b": "q", "c": "z"}, "n": 1}', True, id="plain-expression"),
     pytest.param(b'{"flag": true, "none": null}', True, id="booleans-and-null"),
-    pytest.param(b'{"a": {"b": ["x", "y"]}}', False, id="array-value"),
+    pytest.param(b'{"a": {"b": ["x", "y"]}}', True, id="array-value"),
     pytest.param(b'{"a": [{"b": "x"}]}', True, id="array-on-the-way"),
     pytest.param(b'{"a": [{"b": "y"}, [{"b": "x"}]], "n": 3}', True, id="nested-arrays-on-the-way"),
     pytest.param(b'{"a": [1, {"b": "q", "c": "z"}], "n": 1}', True, id="array-on-an-expression-path"),
@@ -58,11 +60,13 @@ EVENTS = [
     pytest.param(b'{"a": [{"b": "x"}], "d": [{"e": 1}]}', False, id="array-only-a-check-reads"),
     pytest.param(b'{"a": [{"b": "x"}], "n": [1, 2]}', False, id="arrays-on-the-way-and-at-a-leaf"),
     pytest.param(b'{"a": [[[[[[[[{"b": "x"}]]]]]]]]}', None, id="array-nested-beyond-ARRAY_DEPTH"),
-    pytest.param(b'{"a.b": "x"}', False, id="dotted-key"),
-    pytest.param(b'{"a": {"b": "x"}, "a.b": "y"}', False, id="dotted-key-beside"),
-    pytest.param(b'{"big": 1000000000000000000000000000000}', False, id="integer-beyond-orjson"),
+    pytest.param(b'{"a.b": "x"}', None, id="dotted-key"),
+    pytest.param(b'{"a": {"b": "x"}, "a.b": "y"}', None, id="dotted-key-beside"),
+    pytest.param(b'{"big": 1000000000000000000000000000000}', None, id="integer-beyond-orjson"),
+    pytest.param(b'{"big": 18446744073709551615}', None, id="integer-beyond-int64-within-orjson"),
     pytest.param(b'{"big": 1e30}', True, id="float"),
-    pytest.param(b'{"a": {"b": {"deep": 1}}}', False, id="object-value"),
+    pytest.param(b'{"a": {"b": {"deep": 1}}}', None, id="object-value"),
+    pytest.param(b'{"a": {"b": [{"deep": 1}, "x"]}}', True, id="array-of-an-object-and-a-value"),
     pytest.param(b'{"d": {"e": 1}, "a": {"b": "x"}}', False, id="object-only-a-check-reads"),
     pytest.param(b'{"d": 5, "a": {"b": "x"}}', True, id="scalar-only-a-check-reads"),
     pytest.param(b'{"z": 1}', True, id="nothing-read"),
@@ -87,6 +91,15 @@ def test_struct_match_agrees_with_the_reference(raw: bytes, itself: bool | None)
     assert (answer is not None) == itself
     if answer is not None:
         assert [r.name for r in answer] == expected
+
+
+def test_the_types_name_leaves_and_refused_spellings() -> None:
+    """Typed NAME_LEAF: key paths read only as names' leaves (``n`` is also an expression's, ``a`` a prefix);
+    typed REFUSED: a name's dotted spelling nothing else reads."""
+    compiled = compile_ruleset(_rs(*RULES), prefilter=None)
+    assert compiled.decoder.name_leaves == {("a", "b"), ("big",), ("flag",), ("none",)}
+    assert compiled.decoder.refused == {("a.b",)}
+    assert compile_ruleset(_rs({"a": {"b": ["x"]}}, "cel:event['a.b'] == 'x'"), prefilter=None).decoder.refused == set()
 
 
 def test_no_struct_match_when_a_prefix_is_read_both_ways() -> None:

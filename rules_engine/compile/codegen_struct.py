@@ -18,12 +18,18 @@ below an array (``get_path``), gets the converted dict, made once.
 
 Invariants (each is a reason to answer None, and the caller converts and runs ``match``):
 
-  * every value the head reads is a JSON scalar, absent or below an array (arrays and objects as
-    values take ``match``'s slow paths, which walk the dict), and so is every other value decoded
-    (only checks read those, from the converted dict, and converting one may be the event's error);
+  * every value the head reads is a JSON scalar, an array of plain values, absent or below an array,
+    and every other value decoded is a JSON scalar or absent (only checks read those, from the
+    converted dict, and converting one may be the event's error);
   * no array lies on the way to such another value;
   * no key spelled with a dot is present where ``match`` would test for one (its ``alt`` flag);
   * an integer beyond orjson's range (the dict holds it as a float) is not read.
+
+The decoder's types hold most of these already, and for those the head tests nothing: a leaf typed
+``NAME_LEAF`` (read only as a name's leaf) is a scalar within int64, an array of such, or absent, and a
+key typed ``REFUSED`` (a name's dotted spelling) is never present; msgspec refuses an event that does not
+fit, and the full decoder takes it.  An array value at a leaf goes to the name's slow path
+(``walk.eb_below`` walks it from the last node read).
 
 A check that needs the event itself (``VER[r](ev, m)``: CEL, deep formulas) gets the converted dict
 too.  Built only when the decoder's types name every prefix the head reads (a prefix read both
@@ -74,24 +80,30 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     for at, keys in sorted(p.alts.items(), key=lambda kv: (len(kv[0]), kv[0])):
         present: list[str] = []
         for k in sorted(keys):
+            if (*at, k) in decoder.refused:
+                continue  # never present: msgspec refuses the event (the full decoder takes it)
             absent = decoder.absent[(*at, k)]
             name = "MISSING" if absent is MISSING else f"SABSENT{len(ns)}"
             ns[name] = absent
             present.append(f"{_S if not at else p.var[at]}.f{layout[(*at, k)][-1]} is not {name}")
-        alts.append((p.var[at] if at else None, " or ".join(present)))
+        if present:
+            alts.append((p.var[at] if at else None, " or ".join(present)))
 
-    def checks(ind: int, arrays: bool) -> None:
+    def checks(ind: int, arrays: bool) -> list[tuple[int, str]]:
         """The leaves plain, the other values plain, no dotted key present (``arrays``: some node on the
-        way may be an array or below one, UNUSUAL, which has no fields and no dotted key to look for)."""
+        way may be an array or below one, UNUSUAL, which has no fields and no dotted key to look for).
+        None for a leaf typed NAME_LEAF or a dotted key typed REFUSED: msgspec has seen to those."""
+        out: list[tuple[int, str]] = []
         for prefix in p.order:
-            if prefix not in p.inner:
-                head.emit(ind, _back_unless_plain(p.var[prefix], arrays))
+            if prefix not in p.inner and prefix not in decoder.name_leaves:
+                out.append((ind, _back_unless_plain(p.var[prefix], arrays)))
         for path in others:
-            head.emit(ind, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
-            head.emit(ind, _back_unless_plain("x"))
+            out.append((ind, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}"))
+            out.append((ind, _back_unless_plain("x")))
         dotted = [test if node is None or not arrays else f"(not {_off(node)} and ({test}))" for node, test in alts]
         if dotted:
-            head.emit(ind, f"if {' or '.join(dotted)}: return None")
+            out.append((ind, f"if {' or '.join(dotted)}: return None"))
+        return out
 
     head = Lines()
     # Fast: every node on the way is a struct.  An array where the types expect an object (decoded whole,
@@ -103,7 +115,8 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     for prefix in p.order:  # an absent key reads as its default: MISSING, or an object with every key absent
         parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
         head.emit(2, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
-    checks(2, arrays=False)
+    for ind, line in checks(2, arrays=False):
+        head.emit(ind, line)
     head.emit(1, "except AttributeError:")
     head.emit(2, "pass")
     for prefix in p.order:
@@ -113,12 +126,14 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         else:
             parent = p.var[prefix[:-1]]
             head.emit(2, f"{p.var[prefix]} = UNUSUAL if {_off(parent)} else {parent}{field_}")
-    head.emit(2, "try:")
-    head.emit(3, "pass")
-    checks(3, arrays=True)
-    head.emit(2, "except AttributeError:")
-    head.emit(3, "return None")
-    if alts:
+    careful = checks(3, arrays=True)
+    if careful:  # another value read below an array raises again: the dict path takes the event
+        head.emit(2, "try:")
+        for ind, line in careful:
+            head.emit(ind, line)
+        head.emit(2, "except AttributeError:")
+        head.emit(3, "return None")
+    if p.alts:
         head.emit(1, "alt = False")  # for any use of the flag the rewrite below leaves
     lines = list(g.match_lines)
     assert lines[0] == "def match(ev):"

@@ -192,13 +192,38 @@ def read_count(n: Normalised) -> int:
 
 def reads(n: Normalised) -> set[tuple[str, ...]] | None:
     """Key paths (decoded whole) that the rule set reads; None: it may read anything."""
+    kinds = _reads_by_kind(n)
+    return None if kinds is None else kinds[0] | kinds[1] | kinds[2]
+
+
+def decoder_types(n: Normalised) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
+    """(name leaves, refused spellings) for ``plan_decoder``: the key paths read only as EventBridge names'
+    plain spellings and prefix of no other path read (a scalar or an array there, or nothing the name can
+    see), and those read only as a name's dotted spellings (``("a.b", "c")`` for ``a.b.c``)."""
+    kinds = _reads_by_kind(n)
+    if kinds is None:
+        return set(), set()
+    plain, dotted, other = kinds
+    every = plain | dotted | other
+    inner = {p[:j] for p in every for j in range(1, len(p))}
+    return plain - dotted - other - inner, dotted - plain - other
+
+
+def _reads_by_kind(
+    n: Normalised,
+) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]], set[tuple[str, ...]]] | None:
+    """(names' plain spellings, names' dotted spellings, paths other atoms read); None: anything."""
+    plain: set[tuple[str, ...]] = set()
+    dotted: set[tuple[str, ...]] = set()
     out: set[tuple[str, ...]] = set()
     for atom in n.atoms:
         if isinstance(atom, FieldAtom):
             splits = name_splits(atom.name)
             if splits is None:
                 return None
-            out.update(splits)
+            segs = tuple(atom.name.split("."))
+            plain.update(sp for sp in splits if sp == segs)
+            dotted.update(sp for sp in splits if sp != segs)
         elif isinstance(atom, ValueAtom):
             out.add(key_prefix(atom.path))
         elif isinstance(atom, OpaqueAtom) and atom.kind == "cel":
@@ -214,7 +239,7 @@ def reads(n: Normalised) -> set[tuple[str, ...]] | None:
                 out.add(key_prefix(path))
     if () in out:
         return None
-    return out
+    return plain, dotted, out
 
 
 def _expr_paths(e: ir.Expr) -> Iterator[ir.Path]:
@@ -278,7 +303,8 @@ def _generate(w: _Work) -> None:
 
 def _decoder(w: _Work) -> None:
     assert w.normalised is not None
-    w.decoder = plan_decoder(reads(w.normalised))
+    leaves, refused = decoder_types(w.normalised)
+    w.decoder = plan_decoder(reads(w.normalised), leaves, refused)
 
 
 def _struct(w: _Work) -> None:

@@ -63,9 +63,13 @@ MSGSPEC_REFUSED = (msgspec.DecodeError, OverflowError, RecursionError)
 """What msgspec (or converting its value) raises for text the generated types do not fit: decode fully."""
 
 
+_SCALAR: Any = Annotated[int, msgspec.Meta(ge=INT_MIN, le=2**63 - 1)] | float | str | bool | None
+"""A JSON scalar whose integer, if it is one, fits int64 (within orjson's range: no conversion needed)."""
+
+
 def _array_item(depth: int) -> Any:
     """A JSON value nested at most ``depth`` deep whose integers fit int64 (within orjson's range)."""
-    scalar: Any = Annotated[int, msgspec.Meta(ge=INT_MIN, le=2**63 - 1)] | float | str | bool | None
+    scalar = _SCALAR
     item = scalar
     for _ in range(depth):
         item = scalar | list[item] | dict[str, item]  # type: ignore[valid-type]  # built at run time
@@ -83,6 +87,18 @@ the full event.  msgspec refuses (and the full decoder decodes) an array nested 
 :data:`ARRAY_DEPTH` or holding an integer beyond int64, so converting it needs no walk.
 """
 
+
+NAME_LEAF: Any = _SCALAR | list[ARRAY_ITEM]
+"""A value read only as an EventBridge name's leaf: a scalar or an array of plain values, as it is.
+
+An object there holds no value of the name and an integer beyond int64 needs converting: msgspec refuses
+both, and the full decoder takes the event (rare shapes), so code reading the structs needs no test for
+them (``codegen_struct.py``)."""
+
+REFUSED: Any = Annotated[str, msgspec.Meta(pattern="(?!)")]
+"""No JSON value fits (a string matching no pattern, and nothing else): the type of a key spelled with a
+dot that stands for several segments of a name (``"a.b"`` for ``a.b.c``).  Such keys are rare and need the
+slow walk; msgspec refuses an event holding one, and the full decoder takes it."""
 
 _LIMIT_BOUNDS_MSGSPEC = sys.version_info < (3, 12)
 """On 3.11 C code's recursion checks count against ``sys.getrecursionlimit()``; from 3.12 they follow a
@@ -125,6 +141,10 @@ class EventDecoder:
     struct_decode: Callable[[bytes], Any] | None = None
     convert: Callable[[Any], dict[str, Any]] | None = None
     absent: Mapping[tuple[str, ...], Any] = field(default_factory=dict)  # each field's value when its key is absent
+    # the leaves typed NAME_LEAF (a scalar, an array or absent, never an object or a wide integer) and the
+    # dotted spellings typed REFUSED (always absent: an event holding one is decoded fully)
+    name_leaves: frozenset[tuple[str, ...]] = frozenset()
+    refused: frozenset[tuple[str, ...]] = frozenset()
 
     def decode(self, raw: bytes | bytearray | memoryview | str, max_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
         """The event as far as the rules read it; raises ``RuleError`` (E501-E504) like ``decode_event``."""
@@ -190,10 +210,15 @@ class _Node:
         self.absent = "MISSING"  # the name of its field's default in the converter's namespace
 
 
-def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
-    """Build the partial decoder for key paths read whole (None or ``()`` in the set: everything)."""
+def plan_decoder(paths: Iterable[tuple[str, ...]] | None, name_leaves: Iterable[tuple[str, ...]] = (),
+                 refused: Iterable[tuple[str, ...]] = ()) -> EventDecoder:
+    """Build the partial decoder for key paths read whole (None or ``()`` in the set: everything).
+
+    ``name_leaves``: paths among them read only as EventBridge names' leaves (typed :data:`NAME_LEAF`);
+    ``refused``: paths among them that are only a name's dotted spellings (typed :data:`REFUSED`)."""
     if paths is None:
         return EventDecoder(None, None)
+    leaves, refuse = frozenset(name_leaves), frozenset(refused)
     root = _Node()
     listed: list[tuple[str, ...]] = []
     for p in sorted(set(paths)):
@@ -217,13 +242,15 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
         fields: list[tuple[str, Any, Any]] = []
         for i, (key, sub) in enumerate(sorted(node.children.items())):
             p = (*path, key)
-            typ: Any = object
+            typ: Any = NAME_LEAF if p in leaves else object
             default: Any = MISSING
             if not sub.whole:
                 typ, default = struct(sub, p)
                 sub.absent = f"ABSENT{len(ns)}"
                 ns[sub.absent] = default
                 typ = typ | list[ARRAY_ITEM]  # an array on the way: decoded whole (``match`` walks it)
+            if p in refuse:
+                typ = REFUSED  # never present (its default stays: code reading below it finds nothing)
             defaults[p] = default
             fields.append((f"f{i}", typ, msgspec.field(default=default, name=key)))
         # gc=False: decoded JSON cannot form a reference cycle, so the collector need not track the structs
@@ -250,7 +277,7 @@ def plan_decoder(paths: Iterable[tuple[str, ...]] | None) -> EventDecoder:
     structs: set[tuple[str, ...]] = {()}
     _layout(root, (), (), layout, structs)
     return EventDecoder(tuple(listed), partial, source, layout, frozenset(structs), decoder.decode, ns["convert"],
-                        defaults)
+                        defaults, frozenset(leaves & layout.keys()) - structs, frozenset(refuse & layout.keys()))
 
 
 def _layout(node: _Node, path: tuple[str, ...], at: tuple[int, ...], out: dict[tuple[str, ...], tuple[int, ...]],
