@@ -190,23 +190,18 @@ def read_count(n: Normalised) -> int:
     return len(seen)
 
 
-def reads(n: Normalised) -> set[tuple[str, ...]] | None:
-    """Key paths (decoded whole) that the rule set reads; None: it may read anything."""
-    kinds = _reads_by_kind(n)
-    return None if kinds is None else kinds[0] | kinds[1] | kinds[2]
-
-
-def decoder_types(n: Normalised) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
-    """(name leaves, refused spellings) for ``plan_decoder``: the key paths read only as EventBridge names'
-    plain spellings and prefix of no other path read (a scalar or an array there, or nothing the name can
-    see), and those read only as a name's dotted spellings (``("a.b", "c")`` for ``a.b.c``)."""
+def plan_reads(n: Normalised) -> EventDecoder:
+    """The partial decoder of what ``n`` reads, with its typed paths: the name leaves (read only as
+    EventBridge names' plain spellings and prefix of no other path read: a scalar or an array there, or
+    nothing the name can see) and the refused spellings (read only as a name's dotted spellings,
+    ``("a.b", "c")`` for ``a.b.c``)."""
     kinds = _reads_by_kind(n)
     if kinds is None:
-        return set(), set()
+        return plan_decoder(None)
     plain, dotted, other = kinds
     every = plain | dotted | other
     inner = {p[:j] for p in every for j in range(1, len(p))}
-    return plain - dotted - other - inner, dotted - plain - other
+    return plan_decoder(every, plain - dotted - other - inner, dotted - plain - other)
 
 
 def _reads_by_kind(
@@ -303,8 +298,7 @@ def _generate(w: _Work) -> None:
 
 def _decoder(w: _Work) -> None:
     assert w.normalised is not None
-    leaves, refused = decoder_types(w.normalised)
-    w.decoder = plan_decoder(reads(w.normalised), leaves, refused)
+    w.decoder = plan_reads(w.normalised)
 
 
 def _struct(w: _Work) -> None:
