@@ -89,20 +89,20 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         if present:
             alts.append((p.var[at] if at else None, " or ".join(present)))
 
-    def checks(ind: int, arrays: bool) -> list[tuple[int, str]]:
+    def checks(arrays: bool) -> list[str]:
         """The leaves plain, the other values plain, no dotted key present (``arrays``: some node on the
         way may be an array or below one, UNUSUAL, which has no fields and no dotted key to look for).
         None for a leaf typed NAME_LEAF or a dotted key typed REFUSED: msgspec has seen to those."""
-        out: list[tuple[int, str]] = []
+        out: list[str] = []
         for prefix in p.order:
             if prefix not in p.inner and prefix not in decoder.name_leaves:
-                out.append((ind, _back_unless_plain(p.var[prefix], arrays)))
+                out.append(_back_unless_plain(p.var[prefix], arrays))
         for path in others:
-            out.append((ind, f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}"))
-            out.append((ind, _back_unless_plain("x")))
+            out.append(f"x = {_S}{''.join(f'.f{i}' for i in layout[path])}")
+            out.append(_back_unless_plain("x"))
         dotted = [test if node is None or not arrays else f"(not {_off(node)} and ({test}))" for node, test in alts]
         if dotted:
-            out.append((ind, f"if {' or '.join(dotted)}: return None"))
+            out.append(f"if {' or '.join(dotted)}: return None")
         return out
 
     head = Lines()
@@ -115,8 +115,8 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
     for prefix in p.order:  # an absent key reads as its default: MISSING, or an object with every key absent
         parent = _S if len(prefix) == 1 else p.var[prefix[:-1]]
         head.emit(2, f"{p.var[prefix]} = {parent}.f{layout[prefix][-1]}")
-    for ind, line in checks(2, arrays=False):
-        head.emit(ind, line)
+    for line in checks(arrays=False):
+        head.emit(2, line)
     head.emit(1, "except AttributeError:")
     head.emit(2, "pass")
     for prefix in p.order:
@@ -126,11 +126,11 @@ def struct_match(g: Generated, decoder: EventDecoder) -> StructMatch | None:
         else:
             parent = p.var[prefix[:-1]]
             head.emit(2, f"{p.var[prefix]} = UNUSUAL if {_off(parent)} else {parent}{field_}")
-    careful = checks(3, arrays=True)
+    careful = checks(arrays=True)
     if careful:  # another value read below an array raises again: the dict path takes the event
         head.emit(2, "try:")
-        for ind, line in careful:
-            head.emit(ind, line)
+        for line in careful:
+            head.emit(3, line)
         head.emit(2, "except AttributeError:")
         head.emit(3, "return None")
     if p.alts:

@@ -216,8 +216,8 @@ def _reads_by_kind(
             splits = name_splits(atom.name)
             if splits is None:
                 return None
-            segs = tuple(atom.name.split("."))
-            plain.update(sp for sp in splits if sp == segs)
+            segs = tuple(atom.name.split("."))  # one of the splits: every segment a key of its own
+            plain.add(segs)
             dotted.update(sp for sp in splits if sp != segs)
         elif isinstance(atom, ValueAtom):
             out.add(key_prefix(atom.path))

@@ -69,10 +69,9 @@ _SCALAR: Any = Annotated[int, msgspec.Meta(ge=INT_MIN, le=2**63 - 1)] | float | 
 
 def _array_item(depth: int) -> Any:
     """A JSON value nested at most ``depth`` deep whose integers fit int64 (within orjson's range)."""
-    scalar = _SCALAR
-    item = scalar
+    item = _SCALAR
     for _ in range(depth):
-        item = scalar | list[item] | dict[str, item]  # type: ignore[valid-type]  # built at run time
+        item = _SCALAR | list[item] | dict[str, item]  # type: ignore[valid-type]  # built at run time
     return item
 
 
